@@ -1,0 +1,68 @@
+"""Deploy KopaCredits and give MINTER_ROLE and BURNER_ROLE to the platform minter.
+
+    brownie run scripts/deploy.py [--network NAME]
+
+Environment:
+    KOPA_DEPLOYER_KEY    private key of the deployer, who becomes admin and pauser
+                         (default: accounts[0], i.e. a node-held account)
+    KOPA_MINTER_ADDRESS  address of the platform minter (the relay); required except on
+                         the development network, where accounts[1] stands in
+"""
+
+import os
+
+from brownie import KopaCredits, accounts, network
+from eth_utils import (
+    is_address,
+    is_checksum_address,
+    is_checksum_formatted_address,
+    to_checksum_address,
+)
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+def get_deployer():
+    """The admin account. A key from the environment lets a live deploy sign locally
+    instead of relying on an account unlocked in the node."""
+    key = os.environ.get("KOPA_DEPLOYER_KEY")
+    if key:
+        return accounts.add(key)
+    if not accounts:
+        raise SystemExit("KOPA_DEPLOYER_KEY is required: this network has no unlocked account")
+    return accounts[0]
+
+
+def get_minter(deployer):
+    """The platform minter, validated before anything is deployed.
+
+    It must differ from the deployer: the admin key can grant roles and pause, so it is
+    kept offline, while the minter key lives on a server and may leak. Outside the
+    development network the address must be given explicitly so a live deploy never
+    hands the roles to a throwaway account by accident.
+    """
+    raw = os.environ.get("KOPA_MINTER_ADDRESS")
+    if not raw:
+        if network.show_active() != "development":
+            raise SystemExit("KOPA_MINTER_ADDRESS is required outside the development network")
+        raw = accounts[1].address
+        print(f"Notice: KOPA_MINTER_ADDRESS not set, using accounts[1] ({raw}) as the minter")
+    # Mixed case means EIP-55: a typo there must fail, not hand the roles to a stranger.
+    if not is_address(raw) or (is_checksum_formatted_address(raw) and not is_checksum_address(raw)):
+        raise SystemExit(f"KOPA_MINTER_ADDRESS is not a valid address: {raw!r}")
+    minter = to_checksum_address(raw)
+    if minter == ZERO_ADDRESS:
+        raise SystemExit("KOPA_MINTER_ADDRESS must not be the zero address")
+    if minter == deployer.address:
+        raise SystemExit(f"Refusing to deploy: the minter {minter} is the deployer (admin)")
+    return minter
+
+
+def main():
+    deployer = get_deployer()
+    minter = get_minter(deployer)
+    kopa = KopaCredits.deploy(deployer, {"from": deployer})
+    kopa.grantRole(kopa.MINTER_ROLE(), minter, {"from": deployer})
+    kopa.grantRole(kopa.BURNER_ROLE(), minter, {"from": deployer})
+    print(f"KopaCredits deployed at {kopa.address} (admin {deployer.address}, minter {minter})")
+    return kopa

@@ -1,0 +1,640 @@
+"""KopaCredits: roles, pause, non-transferability, ref idempotency, events, accounting.
+
+Custom errors: brownie 1.22 decodes a revert with a custom error into the string
+"Name: arg1, arg2" (addresses lower-case, bytes32 as a python bytes literal, uints in
+decimal, "Name: " when there are no arguments), and `brownie.reverts(msg)` compares that
+string exactly. `typed_error()` below builds it, so each assertion pins the error AND
+all of its arguments.
+"""
+
+import random
+from collections import Counter
+
+import brownie
+import pytest
+from brownie import web3
+
+from scripts import deploy
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+DEFAULT_ADMIN_ROLE = "0x" + "00" * 32
+MINTER_ROLE = web3.keccak(text="MINTER_ROLE").to_0x_hex()
+BURNER_ROLE = web3.keccak(text="BURNER_ROLE").to_0x_hex()
+PAUSER_ROLE = web3.keccak(text="PAUSER_ROLE").to_0x_hex()
+
+
+def ref(label):
+    """A ledger-entry ref as the relay would send it: a 0x-prefixed bytes32 hex string.
+    (brownie's HexString return values compare equal to hex strings, not to bytes.)"""
+    return web3.keccak(text=label).to_0x_hex()
+
+
+def _fmt(arg):
+    if hasattr(arg, "address"):  # brownie Account / Contract
+        return arg.address.lower()
+    if isinstance(arg, bytes):  # HexString (bytes32 read from the contract)
+        return str(bytes(arg))
+    if isinstance(arg, str) and len(arg) == 42:
+        return arg.lower()
+    if isinstance(arg, str) and len(arg) == 66:
+        return str(bytes.fromhex(arg[2:]))
+    if isinstance(arg, int):
+        return str(arg)
+    raise TypeError(f"no custom-error formatting for {arg!r}")
+
+
+def typed_error(name, *args):
+    """The revert string brownie 1.22 produces for the custom error `name(args)`."""
+    return f"{name}: " + ", ".join(_fmt(a) for a in args)
+
+
+def events(tx, name):
+    """Every `name` event of `tx`, as plain dicts, in emission order."""
+    return [dict(e) for e in tx.events[name]] if name in tx.events else []
+
+
+# --- metadata and roles ----------------------------------------------------------------
+
+
+def test_metadata(credits):
+    assert credits.name() == "Kopa Credits"
+    assert credits.symbol() == "KOPA"
+    assert credits.decimals() == 0
+    assert credits.totalSupply() == 0
+    assert credits.paused() is False
+
+
+def test_role_constants(credits):
+    assert credits.DEFAULT_ADMIN_ROLE() == DEFAULT_ADMIN_ROLE
+    assert credits.MINTER_ROLE() == MINTER_ROLE
+    assert credits.BURNER_ROLE() == BURNER_ROLE
+    assert credits.PAUSER_ROLE() == PAUSER_ROLE
+    for role in (DEFAULT_ADMIN_ROLE, MINTER_ROLE, BURNER_ROLE, PAUSER_ROLE):
+        assert credits.getRoleAdmin(role) == DEFAULT_ADMIN_ROLE
+
+
+def test_initial_roles(credits, admin, minter, burner, outsider):
+    expected = {
+        admin: {DEFAULT_ADMIN_ROLE, PAUSER_ROLE},
+        minter: {MINTER_ROLE},
+        burner: {BURNER_ROLE},
+        outsider: set(),
+    }
+    for account, roles in expected.items():
+        for role in (DEFAULT_ADMIN_ROLE, MINTER_ROLE, BURNER_ROLE, PAUSER_ROLE):
+            assert credits.hasRole(role, account) is (role in roles)
+
+
+def test_supports_interface(credits):
+    assert credits.supportsInterface("0x01ffc9a7")  # IERC165
+    assert credits.supportsInterface("0x7965db0b")  # IAccessControl
+    assert not credits.supportsInterface("0x36372b07")  # IERC20 is not advertised
+    assert not credits.supportsInterface("0xffffffff")
+
+
+def test_constructor_grants_admin_and_pauser(KopaCredits, admin, outsider):
+    tx = KopaCredits.deploy(outsider, {"from": admin}).tx
+    granted = events(tx, "RoleGranted")
+    assert granted == [
+        {"role": DEFAULT_ADMIN_ROLE, "account": outsider.address, "sender": admin.address},
+        {"role": PAUSER_ROLE, "account": outsider.address, "sender": admin.address},
+    ]
+
+
+# --- role denials: exact AccessControlUnauthorizedAccount(account, role) ----------------
+
+
+def _call(credits, fn, caller, holders):
+    h = holders[0]
+    calls = {
+        "mint": lambda: credits.mint(h, 1, ref("x"), {"from": caller}),
+        "mintBatch": lambda: credits.mintBatch([h], [1], [ref("x")], {"from": caller}),
+        "redeem": lambda: credits.redeem(h, 1, ref("x"), {"from": caller}),
+        "pause": lambda: credits.pause({"from": caller}),
+        "unpause": lambda: credits.unpause({"from": caller}),
+        "grantRole": lambda: credits.grantRole(MINTER_ROLE, h, {"from": caller}),
+        "revokeRole": lambda: credits.revokeRole(MINTER_ROLE, h, {"from": caller}),
+    }
+    return calls[fn]()
+
+
+REQUIRED_ROLE = {
+    "mint": MINTER_ROLE,
+    "mintBatch": MINTER_ROLE,
+    "redeem": BURNER_ROLE,
+    "pause": PAUSER_ROLE,
+    "unpause": PAUSER_ROLE,
+    "grantRole": DEFAULT_ADMIN_ROLE,
+    "revokeRole": DEFAULT_ADMIN_ROLE,
+}
+# Every caller that lacks the role, including the privileged accounts of other roles.
+DENIED_CALLERS = {
+    "mint": ("admin", "burner", "outsider"),
+    "mintBatch": ("admin", "burner", "outsider"),
+    "redeem": ("admin", "minter", "outsider"),
+    "pause": ("minter", "burner", "outsider"),
+    "unpause": ("minter", "burner", "outsider"),
+    "grantRole": ("minter", "burner", "outsider"),
+    "revokeRole": ("minter", "burner", "outsider"),
+}
+
+
+@pytest.mark.parametrize(
+    "fn,who", [(fn, who) for fn, callers in DENIED_CALLERS.items() for who in callers]
+)
+def test_role_denied(credits, holders, request, fn, who):
+    caller = request.getfixturevalue(who)
+    if fn == "unpause":
+        credits.pause({"from": request.getfixturevalue("admin")})
+    with brownie.reverts(
+        typed_error("AccessControlUnauthorizedAccount", caller, REQUIRED_ROLE[fn])
+    ):
+        _call(credits, fn, caller, holders)
+
+
+def test_grant_and_revoke_role(credits, admin, minter, holders):
+    new_minter = holders[0]
+    tx = credits.grantRole(MINTER_ROLE, new_minter, {"from": admin})
+    assert events(tx, "RoleGranted") == [
+        {"role": MINTER_ROLE, "account": new_minter.address, "sender": admin.address}
+    ]
+    credits.mint(holders[1], 3, ref("by-new-minter"), {"from": new_minter})
+    assert credits.balanceOf(holders[1]) == 3
+
+    tx = credits.revokeRole(MINTER_ROLE, minter, {"from": admin})
+    assert events(tx, "RoleRevoked") == [
+        {"role": MINTER_ROLE, "account": minter.address, "sender": admin.address}
+    ]
+    assert not credits.hasRole(MINTER_ROLE, minter)
+    with brownie.reverts(typed_error("AccessControlUnauthorizedAccount", minter, MINTER_ROLE)):
+        credits.mint(holders[1], 3, ref("revoked"), {"from": minter})
+
+
+def test_renounce_role(credits, minter, holders):
+    with brownie.reverts(typed_error("AccessControlBadConfirmation")):
+        credits.renounceRole(MINTER_ROLE, holders[0], {"from": minter})
+    tx = credits.renounceRole(MINTER_ROLE, minter, {"from": minter})
+    assert events(tx, "RoleRevoked") == [
+        {"role": MINTER_ROLE, "account": minter.address, "sender": minter.address}
+    ]
+    with brownie.reverts(typed_error("AccessControlUnauthorizedAccount", minter, MINTER_ROLE)):
+        credits.mint(holders[0], 1, ref("after-renounce"), {"from": minter})
+
+
+# --- mint ------------------------------------------------------------------------------
+
+
+def test_mint(credits, minter, holders):
+    h, r = holders[0], ref("entry-1")
+    assert not credits.isMinted(r)
+    tx = credits.mint(h, 25, r, {"from": minter})
+    assert credits.balanceOf(h) == 25
+    assert credits.totalSupply() == 25
+    assert credits.isMinted(r)
+    assert not credits.isRedeemed(r)
+    assert [e.name for e in tx.events] == ["Transfer", "RewardMinted"]
+    assert events(tx, "Transfer") == [{"from": ZERO_ADDRESS, "to": h.address, "value": 25}]
+    assert events(tx, "RewardMinted") == [{"to": h.address, "amount": 25, "ref": r}]
+
+
+def test_mint_to_existing_holder_adds_up(credits, minter, holders):
+    h = holders[0]
+    credits.mint(h, 10, ref("a"), {"from": minter})
+    credits.mint(h, 7, ref("b"), {"from": minter})
+    assert credits.balanceOf(h) == 17
+    assert credits.totalSupply() == 17
+
+
+def test_mint_duplicate_ref_reverts(credits, minter, holders):
+    r = ref("entry-1")
+    credits.mint(holders[0], 5, r, {"from": minter})
+    # Same ref, whatever the recipient or amount: the ledger entry is spent.
+    for to, amount in ((holders[0], 5), (holders[1], 9)):
+        with brownie.reverts(typed_error("KopaCreditsAlreadyMinted", r)):
+            credits.mint(to, amount, r, {"from": minter})
+    assert credits.balanceOf(holders[0]) == 5
+    assert credits.balanceOf(holders[1]) == 0
+    assert credits.totalSupply() == 5
+
+
+def test_mint_zero_amount_reverts(credits, minter, holders):
+    r = ref("zero")
+    with brownie.reverts(typed_error("KopaCreditsZeroAmount", r)):
+        credits.mint(holders[0], 0, r, {"from": minter})
+    assert not credits.isMinted(r)
+    credits.mint(holders[0], 1, r, {"from": minter})  # the ref is still usable
+    assert credits.balanceOf(holders[0]) == 1
+
+
+def test_mint_to_zero_address_reverts(credits, minter):
+    r = ref("nobody")
+    with brownie.reverts(typed_error("ERC20InvalidReceiver", ZERO_ADDRESS)):
+        credits.mint(ZERO_ADDRESS, 1, r, {"from": minter})
+    assert not credits.isMinted(r)
+
+
+# --- mintBatch -------------------------------------------------------------------------
+
+
+def test_mint_batch(credits, minter, holders):
+    to = list(holders[:3])
+    amounts = [1, 2, 3]
+    refs = [ref(f"batch-{i}") for i in range(3)]
+    assert credits.mintBatch.call(to, amounts, refs, {"from": minter}) == 3
+    tx = credits.mintBatch(to, amounts, refs, {"from": minter})
+    assert tx.return_value == 3
+    for h, amount, r in zip(to, amounts, refs, strict=True):
+        assert credits.balanceOf(h) == amount
+        assert credits.isMinted(r)
+    assert credits.totalSupply() == 6
+    assert [e.name for e in tx.events] == ["Transfer", "RewardMinted"] * 3
+    assert events(tx, "Transfer") == [
+        {"from": ZERO_ADDRESS, "to": h.address, "value": a}
+        for h, a in zip(to, amounts, strict=True)
+    ]
+    assert events(tx, "RewardMinted") == [
+        {"to": h.address, "amount": a, "ref": r} for h, a, r in zip(to, amounts, refs, strict=True)
+    ]
+
+
+def test_mint_batch_skips_ref_minted_in_earlier_tx(credits, minter, holders):
+    old, new = ref("old"), ref("new")
+    credits.mint(holders[0], 5, old, {"from": minter})
+    tx = credits.mintBatch([holders[0], holders[1]], [5, 8], [old, new], {"from": minter})
+    assert tx.return_value == 1
+    assert events(tx, "RewardMinted") == [{"to": holders[1].address, "amount": 8, "ref": new}]
+    assert len(events(tx, "Transfer")) == 1
+    assert credits.balanceOf(holders[0]) == 5
+    assert credits.balanceOf(holders[1]) == 8
+    assert credits.totalSupply() == 13
+
+
+def test_mint_batch_same_ref_twice_in_one_batch(credits, minter, holders):
+    r = ref("dup")
+    tx = credits.mintBatch([holders[0], holders[1]], [4, 6], [r, r], {"from": minter})
+    assert tx.return_value == 1
+    # The first entry wins; the repeat is skipped.
+    assert events(tx, "RewardMinted") == [{"to": holders[0].address, "amount": 4, "ref": r}]
+    assert len(events(tx, "Transfer")) == 1
+    assert credits.balanceOf(holders[0]) == 4
+    assert credits.balanceOf(holders[1]) == 0
+    assert credits.totalSupply() == 4
+
+
+def test_mint_batch_resend_is_a_no_op(credits, minter, holders):
+    args = ([holders[0], holders[1]], [2, 3], [ref("r1"), ref("r2")])
+    credits.mintBatch(*args, {"from": minter})
+    tx = credits.mintBatch(*args, {"from": minter})
+    assert tx.return_value == 0
+    assert "RewardMinted" not in tx.events and "Transfer" not in tx.events
+    assert credits.totalSupply() == 5
+
+
+def test_mint_batch_empty(credits, minter):
+    tx = credits.mintBatch([], [], [], {"from": minter})
+    assert tx.return_value == 0
+    assert len(tx.events) == 0
+
+
+@pytest.mark.parametrize("lengths", [(2, 1, 1), (1, 2, 1), (1, 1, 2), (0, 1, 2), (3, 3, 0)])
+def test_mint_batch_length_mismatch(credits, minter, holders, lengths):
+    n_to, n_amounts, n_refs = lengths
+    to = list(holders[:n_to])
+    amounts = [1] * n_amounts
+    refs = [ref(f"m{i}") for i in range(n_refs)]
+    with brownie.reverts(typed_error("KopaCreditsLengthMismatch", n_to, n_amounts, n_refs)):
+        credits.mintBatch(to, amounts, refs, {"from": minter})
+    assert credits.totalSupply() == 0
+
+
+def test_mint_batch_zero_amount_reverts_whole_batch(credits, minter, holders):
+    refs = [ref("ok"), ref("zero")]
+    with brownie.reverts(typed_error("KopaCreditsZeroAmount", refs[1])):
+        credits.mintBatch([holders[0], holders[1]], [5, 0], refs, {"from": minter})
+    assert credits.totalSupply() == 0
+    assert not credits.isMinted(refs[0])
+
+
+def test_mint_batch_zero_amount_for_minted_ref_is_skipped(credits, minter, holders):
+    # An already-minted entry is skipped before its amount is looked at.
+    r = ref("done")
+    credits.mint(holders[0], 5, r, {"from": minter})
+    tx = credits.mintBatch([holders[0]], [0], [r], {"from": minter})
+    assert tx.return_value == 0
+    assert credits.balanceOf(holders[0]) == 5
+
+
+# --- redeem ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def funded(credits, minter, holders):
+    """holders[0] holds 50 credits."""
+    credits.mint(holders[0], 50, ref("fund"), {"from": minter})
+    return holders[0]
+
+
+def test_redeem(credits, burner, funded):
+    r = ref("redeem-1")
+    assert not credits.isRedeemed(r)
+    tx = credits.redeem(funded, 20, r, {"from": burner})
+    assert credits.balanceOf(funded) == 30
+    assert credits.totalSupply() == 30
+    assert credits.isRedeemed(r)
+    assert not credits.isMinted(r)
+    assert [e.name for e in tx.events] == ["Transfer", "CreditsRedeemed"]
+    assert events(tx, "Transfer") == [{"from": funded.address, "to": ZERO_ADDRESS, "value": 20}]
+    assert events(tx, "CreditsRedeemed") == [{"from": funded.address, "amount": 20, "ref": r}]
+
+
+def test_redeem_whole_balance(credits, burner, funded):
+    credits.redeem(funded, 50, ref("all"), {"from": burner})
+    assert credits.balanceOf(funded) == 0
+    assert credits.totalSupply() == 0
+
+
+def test_redeem_same_ref_twice_reverts(credits, burner, funded):
+    r = ref("redeem-1")
+    credits.redeem(funded, 10, r, {"from": burner})
+    with brownie.reverts(typed_error("KopaCreditsAlreadyRedeemed", r)):
+        credits.redeem(funded, 10, r, {"from": burner})
+    assert credits.balanceOf(funded) == 40
+
+
+def test_redeem_more_than_balance_reverts(credits, burner, funded):
+    r = ref("too-much")
+    with brownie.reverts(typed_error("ERC20InsufficientBalance", funded, 50, 51)):
+        credits.redeem(funded, 51, r, {"from": burner})
+    assert credits.balanceOf(funded) == 50
+    assert not credits.isRedeemed(r)  # rolled back: the ref can be retried
+    credits.redeem(funded, 50, r, {"from": burner})
+    assert credits.isRedeemed(r)
+
+
+def test_redeem_from_empty_holder_reverts(credits, burner, outsider):
+    with brownie.reverts(typed_error("ERC20InsufficientBalance", outsider, 0, 1)):
+        credits.redeem(outsider, 1, ref("empty"), {"from": burner})
+
+
+def test_redeem_zero_amount_reverts(credits, burner, funded):
+    r = ref("zero")
+    with brownie.reverts(typed_error("KopaCreditsZeroAmount", r)):
+        credits.redeem(funded, 0, r, {"from": burner})
+    assert not credits.isRedeemed(r)
+
+
+def test_mint_and_redeem_refs_are_separate(credits, minter, burner, holders):
+    # The same ledger hash may appear once as a mint and once as a redemption.
+    r = ref("shared")
+    credits.mint(holders[0], 5, r, {"from": minter})
+    credits.redeem(holders[0], 5, r, {"from": burner})
+    assert credits.isMinted(r) and credits.isRedeemed(r)
+
+
+def test_unknown_refs(credits):
+    r = ref("never-seen")
+    assert credits.isMinted(r) is False
+    assert credits.isRedeemed(r) is False
+
+
+# --- pause -----------------------------------------------------------------------------
+
+
+def test_pause_blocks_mint_batch_and_redeem(credits, admin, minter, burner, funded, holders):
+    tx = credits.pause({"from": admin})
+    assert events(tx, "Paused") == [{"account": admin.address}]
+    assert credits.paused() is True
+    paused = typed_error("EnforcedPause")
+    with brownie.reverts(paused):
+        credits.mint(holders[1], 1, ref("p1"), {"from": minter})
+    with brownie.reverts(paused):
+        credits.mintBatch([holders[1]], [1], [ref("p2")], {"from": minter})
+    with brownie.reverts(paused):
+        credits.redeem(funded, 1, ref("p3"), {"from": burner})
+    assert not credits.isMinted(ref("p1")) and not credits.isMinted(ref("p2"))
+    assert not credits.isRedeemed(ref("p3"))
+    assert credits.totalSupply() == 50
+
+
+def test_pause_and_unpause_state_errors(credits, admin):
+    with brownie.reverts(typed_error("ExpectedPause")):
+        credits.unpause({"from": admin})
+    credits.pause({"from": admin})
+    with brownie.reverts(typed_error("EnforcedPause")):
+        credits.pause({"from": admin})
+
+
+def test_unpause_restores(credits, admin, minter, burner, holders):
+    credits.pause({"from": admin})
+    tx = credits.unpause({"from": admin})
+    assert events(tx, "Unpaused") == [{"account": admin.address}]
+    assert credits.paused() is False
+    credits.mint(holders[0], 5, ref("u1"), {"from": minter})
+    credits.mintBatch([holders[0]], [5], [ref("u2")], {"from": minter})
+    credits.redeem(holders[0], 3, ref("u3"), {"from": burner})
+    assert credits.balanceOf(holders[0]) == 7
+
+
+# --- transfers are disabled ------------------------------------------------------------
+
+
+def test_transfer_reverts(credits, funded, holders):
+    other = holders[1]
+    # Spelled out once, to show the exact string brownie compares against.
+    expected = f"KopaCreditsTransferDisabled: {funded.address.lower()}, {other.address.lower()}"
+    assert typed_error("KopaCreditsTransferDisabled", funded, other) == expected
+    with brownie.reverts(expected):
+        credits.transfer(other, 1, {"from": funded})
+    with brownie.reverts(typed_error("KopaCreditsTransferDisabled", funded, funded)):
+        credits.transfer(funded, 1, {"from": funded})
+    with brownie.reverts(typed_error("KopaCreditsTransferDisabled", funded, other)):
+        credits.transfer(other, 0, {"from": funded})
+    assert credits.balanceOf(funded) == 50
+    assert credits.balanceOf(other) == 0
+
+
+def test_transfer_to_zero_address_reverts(credits, funded):
+    with brownie.reverts(typed_error("ERC20InvalidReceiver", ZERO_ADDRESS)):
+        credits.transfer(ZERO_ADDRESS, 1, {"from": funded})
+
+
+def test_transfer_reverts_while_paused(credits, admin, funded, holders):
+    credits.pause({"from": admin})
+    with brownie.reverts(typed_error("KopaCreditsTransferDisabled", funded, holders[1])):
+        credits.transfer(holders[1], 1, {"from": funded})
+
+
+def test_transfer_from_reverts(credits, funded, holders):
+    spender, to = holders[1], holders[2]
+    # Allowances can still be set (ERC20 surface), but they can never be spent.
+    tx = credits.approve(spender, 10, {"from": funded})
+    assert events(tx, "Approval") == [
+        {"owner": funded.address, "spender": spender.address, "value": 10}
+    ]
+    assert credits.allowance(funded, spender) == 10
+    with brownie.reverts(typed_error("KopaCreditsTransferDisabled", funded, to)):
+        credits.transferFrom(funded, to, 5, {"from": spender})
+    assert credits.allowance(funded, spender) == 10
+    assert credits.balanceOf(funded) == 50
+
+
+def test_transfer_from_without_allowance_reverts(credits, funded, holders):
+    spender = holders[1]
+    with brownie.reverts(typed_error("ERC20InsufficientAllowance", spender, 0, 5)):
+        credits.transferFrom(funded, holders[2], 5, {"from": spender})
+
+
+# --- property: supply equals the sum of balances, each ref minted at most once ----------
+
+
+def _expect(error, fn, *args):
+    """Send `fn(*args)`; it must succeed when `error` is None, else revert with `error`."""
+    if error is None:
+        return fn(*args)
+    with brownie.reverts(error):
+        fn(*args)
+
+
+# Every path the random sequence must have taken for the run to mean something.
+PATHS = {
+    "mint",
+    "mint-duplicate",
+    "mint-zero",
+    "batch",
+    "batch-with-skips",
+    "redeem",
+    "redeem-duplicate",
+    "redeem-over-balance",
+}
+
+
+@pytest.mark.parametrize("seed", [1, 7, 2024])
+def test_random_sequence_keeps_accounting(credits, minter, burner, holders, seed):
+    """Seeded random mints, batch mints (refs repeat across and within batches) and redeems
+    (some over balance) against a python model; the expected revert of every failing call is
+    asserted too. Afterwards: balances match the model, totalSupply is the sum of all
+    balances, and the chain's RewardMinted log holds each ref at most once."""
+    rng = random.Random(seed)
+    mint_refs = [ref(f"mint-{seed}-{i}") for i in range(30)]
+    redeem_refs = [ref(f"redeem-{seed}-{i}") for i in range(15)]
+    balance = {h.address: 0 for h in holders}
+    minted, redeemed = set(), set()
+    paths = Counter()
+    start_block = web3.eth.block_number
+
+    for _ in range(60):
+        op = rng.choice(("mint", "mint", "batch", "redeem", "redeem"))
+        h = rng.choice(holders)
+        if op == "mint":
+            amount = 0 if rng.random() < 0.15 else rng.randint(1, 40)
+            r = rng.choice(mint_refs)
+            if r in minted:
+                path, error = "mint-duplicate", typed_error("KopaCreditsAlreadyMinted", r)
+            elif amount == 0:
+                path, error = "mint-zero", typed_error("KopaCreditsZeroAmount", r)
+            else:
+                path, error = "mint", None
+                minted.add(r)
+                balance[h.address] += amount
+            _expect(error, credits.mint, h, amount, r, {"from": minter})
+        elif op == "batch":
+            size = rng.randint(1, 5)
+            to = [rng.choice(holders) for _ in range(size)]
+            amounts = [rng.randint(1, 40) for _ in range(size)]
+            refs = [rng.choice(mint_refs) for _ in range(size)]
+            expected = []
+            for t, a, r in zip(to, amounts, refs, strict=True):
+                if r not in minted:
+                    minted.add(r)
+                    balance[t.address] += a
+                    expected.append({"to": t.address, "amount": a, "ref": r})
+            path = "batch" if len(expected) == size else "batch-with-skips"
+            tx = credits.mintBatch(to, amounts, refs, {"from": minter})
+            assert tx.return_value == len(expected)
+            assert events(tx, "RewardMinted") == expected
+        else:
+            amount = rng.randint(1, balance[h.address] + 5)
+            r = rng.choice(redeem_refs)
+            if r in redeemed:
+                path, error = "redeem-duplicate", typed_error("KopaCreditsAlreadyRedeemed", r)
+            elif amount > balance[h.address]:
+                path = "redeem-over-balance"
+                error = typed_error("ERC20InsufficientBalance", h, balance[h.address], amount)
+            else:
+                path, error = "redeem", None
+                redeemed.add(r)
+                balance[h.address] -= amount
+            _expect(error, credits.redeem, h, amount, r, {"from": burner})
+        paths[path] += 1
+
+    assert set(paths) == PATHS, f"seed {seed} missed {PATHS - set(paths)}"
+
+    on_chain = {h.address: credits.balanceOf(h) for h in holders}
+    assert on_chain == balance
+    assert credits.totalSupply() == sum(on_chain.values())
+
+    logs = credits.events.get_sequence(start_block, event_type="RewardMinted")
+    per_ref = Counter("0x" + log.args.ref.hex() for log in logs)
+    assert set(per_ref) == minted
+    assert all(count == 1 for count in per_ref.values())
+    for r in mint_refs:
+        assert credits.isMinted(r) is (r in minted)
+    for r in redeem_refs:
+        assert credits.isRedeemed(r) is (r in redeemed)
+
+
+# --- scripts/deploy.py -----------------------------------------------------------------
+
+
+@pytest.fixture
+def deploy_env(monkeypatch):
+    monkeypatch.delenv("KOPA_DEPLOYER_KEY", raising=False)
+    monkeypatch.delenv("KOPA_MINTER_ADDRESS", raising=False)
+    return monkeypatch
+
+
+def test_deploy_script_grants_roles_to_minter(deploy_env, accounts):
+    platform = accounts[5]
+    deploy_env.setenv("KOPA_MINTER_ADDRESS", platform.address.lower())
+    kopa = deploy.main()
+    assert kopa.hasRole(DEFAULT_ADMIN_ROLE, accounts[0])
+    assert kopa.hasRole(PAUSER_ROLE, accounts[0])
+    assert kopa.hasRole(MINTER_ROLE, platform) and kopa.hasRole(BURNER_ROLE, platform)
+    assert not kopa.hasRole(MINTER_ROLE, accounts[0])
+    assert not kopa.hasRole(BURNER_ROLE, accounts[0])
+
+
+def test_deploy_script_defaults_minter_on_development(deploy_env, accounts, capsys):
+    kopa = deploy.main()
+    assert "KOPA_MINTER_ADDRESS not set" in capsys.readouterr().out
+    assert kopa.hasRole(MINTER_ROLE, accounts[1]) and kopa.hasRole(BURNER_ROLE, accounts[1])
+
+
+def test_deploy_script_uses_deployer_key(deploy_env, accounts):
+    key = "0x" + "4b" * 32
+    deployer = accounts.add(key)
+    deploy_env.setenv("KOPA_DEPLOYER_KEY", key)
+    deploy_env.setenv("KOPA_MINTER_ADDRESS", accounts[5].address)
+    kopa = deploy.main()
+    assert kopa.hasRole(DEFAULT_ADMIN_ROLE, deployer)
+    assert not kopa.hasRole(DEFAULT_ADMIN_ROLE, accounts[0])
+
+
+@pytest.mark.parametrize(
+    "minter,message",
+    [
+        ("deployer", "is the deployer"),
+        ("not-an-address", "not a valid address"),
+        # accounts[1] with the case of its last letter flipped: a broken EIP-55 checksum
+        ("0x70997970C51812dc3A010C7d01b50e0d17dc79c8", "not a valid address"),
+        (ZERO_ADDRESS, "zero address"),
+    ],
+)
+def test_deploy_script_refuses_bad_minter(deploy_env, accounts, minter, message):
+    if minter == "deployer":
+        minter = accounts[0].address
+    deploy_env.setenv("KOPA_MINTER_ADDRESS", minter)
+    height = web3.eth.block_number
+    with pytest.raises(SystemExit, match=message):
+        deploy.main()
+    assert web3.eth.block_number == height  # refused before deploying anything
