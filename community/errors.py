@@ -1,0 +1,31 @@
+"""Domain errors. The web layer maps each kind to one HTTP status in one place."""
+
+
+class DomainError(Exception):
+    """Base class; ``code`` is the stable machine-readable error name."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class Conflict(DomainError):
+    code = "conflict"

@@ -1,0 +1,44 @@
+"""Connecting to the chain and loading Kopa's compiled contracts."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+
+from web3 import Web3
+from web3.contract import Contract
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ChainError(Exception):
+    """The chain cannot be used as configured (missing artifacts, reset chain, ...)."""
+
+
+def build_dir() -> Path:
+    return Path(os.environ.get("KOPA_BUILD_DIR", PROJECT_ROOT / "build"))
+
+
+@cache
+def artifact(name: str) -> dict:
+    path = build_dir() / "contracts" / f"{name}.json"
+    if not path.exists():
+        raise ChainError(f"{path} is missing: compile the contracts first (make build)")
+    data = json.loads(path.read_text())
+    return {"abi": data["abi"], "bytecode": data["bytecode"]}
+
+
+def connect(rpc_url: str, timeout: float = 10.0) -> Web3:
+    return Web3(
+        Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, cache_allowed_requests=True)
+    )
+
+
+def credits_contract(w3: Web3, address: str) -> Contract:
+    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact("KopaCredits")["abi"])
+
+
+def has_code(w3: Web3, address: str) -> bool:
+    return len(w3.eth.get_code(Web3.to_checksum_address(address))) > 0

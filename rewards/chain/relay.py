@@ -1,0 +1,251 @@
+"""The relay: delivers pending outbox rows to the chain, exactly once per ledger entry.
+
+Exactly-once does not depend on the relay being careful; it rests on the contract:
+``mintBatch`` skips refs already minted. The relay therefore may crash anywhere, run
+twice, or resend a batch: before sending it asks the chain which refs are minted and
+records those from their ``RewardMinted`` logs instead of sending them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+import requests
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select
+from web3 import Web3
+from web3.exceptions import TimeExhausted, Web3Exception
+from web3.logs import DISCARD
+
+from community.db import Database, utcnow
+from rewards.chain.client import ChainError, credits_contract
+from rewards.chain.deploy import current_deployment
+from rewards.chain.transactions import wait
+from rewards.models import OutboxItem, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+BASE_GAS = 60_000
+GAS_PER_MINT = 60_000  # measured ~48k for a fresh holder incl. the once-per-ref slot
+TRANSIENT = (requests.exceptions.RequestException, TimeExhausted, Web3Exception, OSError)
+
+
+def _ref_bytes(ref: str) -> bytes:
+    return bytes.fromhex(ref.removeprefix("0x"))
+
+
+def _ref_hex(ref: bytes) -> str:
+    return "0x" + bytes(ref).hex()
+
+
+class Relay:
+    def __init__(
+        self,
+        db: Database,
+        w3: Web3,
+        minter: LocalAccount,
+        *,
+        batch_size: int = 100,
+        receipt_timeout: float = 30.0,
+        idle_seconds: float = 0.5,
+        verify_window: int = 1000,
+        on_delivered: Callable[[list[int]], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.w3 = w3
+        self.minter = minter
+        self.batch_size = batch_size
+        self.receipt_timeout = receipt_timeout
+        self.idle_seconds = idle_seconds
+        self.verify_window = verify_window
+        self.on_delivered = on_delivered
+        self.contract = None
+        self.deployment = None
+        self.error: str | None = None
+        self._wake = threading.Event()
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """(Re)attach to the chain: check the contract is still there, then re-verify the
+        most recent deliveries in case the node lost blocks (restart without a dump)."""
+        with self.db.read_sessions() as session:
+            self.deployment = current_deployment(session, self.w3)
+        self.contract = credits_contract(self.w3, self.deployment.address)
+        self.verify_recent()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run_forever(self, stop: threading.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                if self.contract is None:
+                    self.prepare()
+                delivered = self.run_once()
+                backoff = 0.5
+                if delivered == 0:
+                    self._wake.wait(self.idle_seconds)
+                    self._wake.clear()
+            except ChainError as exc:
+                self.error = str(exc)
+                log.error("relay stopped: %s", exc)
+                raise
+            except TRANSIENT as exc:
+                log.warning("relay: chain unavailable (%s); retrying in %.1fs", exc, backoff)
+                self.contract = None
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    # --- one pass -------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Handle one batch of undelivered rows; returns how many rows were looked at."""
+        if self.contract is None:
+            self.prepare()
+        with self.db.read_sessions() as session:
+            rows = session.scalars(
+                select(OutboxItem)
+                .where(OutboxItem.status != OutboxStatus.DONE.value, OutboxItem.kind == "mint")
+                .order_by(OutboxItem.id)
+                .limit(self.batch_size)
+            ).all()
+        if not rows:
+            return 0
+        minted = self._minted_flags([r.ref for r in rows])
+        already = [r for r in rows if minted[r.ref]]
+        todo = [r for r in rows if not minted[r.ref]]
+        if already:
+            self._record_from_logs(already)
+        if todo:
+            self._send(todo)
+        return len(rows)
+
+    def _minted_flags(self, refs: Sequence[str]) -> dict[str, bool]:
+        with self.w3.batch_requests() as batch:
+            for ref in refs:
+                batch.add(self.contract.functions.isMinted(_ref_bytes(ref)))
+            results = batch.execute()
+        if len(results) != len(refs):
+            raise ChainError("isMinted batch answered with a different number of results")
+        return dict(zip(refs, (bool(r) for r in results), strict=True))
+
+    def _record_from_logs(self, rows: Sequence[OutboxItem]) -> None:
+        """Rows minted earlier (a crash between send and record, or another relay)."""
+        logs = self.contract.events.RewardMinted.get_logs(
+            from_block=self.deployment.block_number,
+            to_block="latest",
+            argument_filters={"ref": [_ref_bytes(r.ref) for r in rows]},
+        )
+        found = {_ref_hex(ev["args"]["ref"]): ev for ev in logs}
+        self._mark_done(rows, found)
+
+    def _send(self, rows: Sequence[OutboxItem]) -> None:
+        gas = BASE_GAS + GAS_PER_MINT * len(rows)
+        tx = self.contract.functions.mintBatch(
+            [Web3.to_checksum_address(r.to_address) for r in rows],
+            [r.amount for r in rows],
+            [_ref_bytes(r.ref) for r in rows],
+        ).build_transaction(
+            {
+                "from": self.minter.address,
+                "gas": gas,
+                "nonce": self.w3.eth.get_transaction_count(self.minter.address, "pending"),
+                "chainId": self.w3.eth.chain_id,
+                **self._fees(),
+            }
+        )
+        signed = self.minter.sign_transaction(tx)
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        # Record the intent first: a crash after broadcasting leaves rows `sent` with the
+        # hash, and the next pass finds them minted (or not) on chain either way.
+        self._update(rows, status=OutboxStatus.SENT, tx_hash=tx_hash, sent=True)
+        self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = wait(self.w3, tx_hash, timeout=self.receipt_timeout)
+        if receipt["status"] != 1:
+            self._update(rows, status=OutboxStatus.PENDING, error=f"mintBatch {tx_hash} reverted")
+            raise ChainError(
+                f"mintBatch {tx_hash} reverted (contract paused or minter role revoked?)"
+            )
+        events = self.contract.events.RewardMinted().process_receipt(receipt, errors=DISCARD)
+        found = {_ref_hex(ev["args"]["ref"]): ev for ev in events}
+        self._mark_done([r for r in rows if r.ref in found], found)
+
+    def _fees(self) -> dict:
+        base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0
+        priority = 1_000_000_000 if base_fee else 0
+        return {"maxFeePerGas": base_fee * 2 + priority, "maxPriorityFeePerGas": priority}
+
+    # --- bookkeeping ----------------------------------------------------------------------
+
+    def _mark_done(self, rows: Sequence[OutboxItem], found: dict) -> None:
+        ids = []
+        with self.db.write_sessions() as session, session.begin():
+            for row in rows:
+                item = session.get(OutboxItem, row.id)
+                ev = found.get(row.ref)
+                item.status = OutboxStatus.DONE.value
+                item.contract_address = self.deployment.address
+                item.done_at = utcnow()
+                if ev is not None:
+                    item.tx_hash = "0x" + bytes(ev["transactionHash"]).hex()
+                    item.block_number = ev["blockNumber"]
+                    item.last_error = None
+                else:
+                    item.last_error = "minted on chain; its RewardMinted log was not found"
+                ids.append(item.ledger_entry_id)
+        if ids and self.on_delivered:
+            self.on_delivered(ids)
+
+    def _update(
+        self,
+        rows: Sequence[OutboxItem],
+        *,
+        status: OutboxStatus,
+        tx_hash: str | None = None,
+        sent: bool = False,
+        error: str | None = None,
+    ) -> None:
+        with self.db.write_sessions() as session, session.begin():
+            for row in rows:
+                item = session.get(OutboxItem, row.id)
+                item.status = status.value
+                if tx_hash is not None:
+                    item.tx_hash = tx_hash
+                if sent:
+                    item.attempts += 1
+                    item.sent_at = utcnow()
+                item.last_error = error
+
+    def verify_recent(self) -> int:
+        """Put back to pending any recorded delivery the chain no longer has."""
+        with self.db.read_sessions() as session:
+            rows = session.scalars(
+                select(OutboxItem)
+                .where(
+                    OutboxItem.status == OutboxStatus.DONE.value,
+                    # Deliveries to an older deployment stay as they are: a replaced chain
+                    # is the auditor's finding, never a reason to mint again.
+                    OutboxItem.contract_address == self.deployment.address,
+                )
+                .order_by(OutboxItem.id.desc())
+                .limit(self.verify_window)
+            ).all()
+        if not rows:
+            return 0
+        minted = self._minted_flags([r.ref for r in rows])
+        lost = [r for r in rows if not minted[r.ref]]
+        if lost:
+            log.warning("relay: %d recorded mints are not on chain any more; re-queuing", len(lost))
+            with self.db.write_sessions() as session, session.begin():
+                for row in lost:
+                    item = session.get(OutboxItem, row.id)
+                    item.status = OutboxStatus.PENDING.value
+                    item.last_error = f"lost from chain (was {item.tx_hash}); re-queued"
+                    item.tx_hash = None
+                    item.block_number = None
+                    item.done_at = None
+        return len(lost)

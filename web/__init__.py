@@ -1,0 +1,120 @@
+"""Kopa's web app: portal pages, JSON API v1 and the live leaderboard (Flask-SocketIO)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, g
+from sqlalchemy.orm import Session
+
+from community.db import Database, UnitOfWork
+from rewards.standings import StandingsCache
+from rewards.vault import KeyVault
+from web import config as kopa_config
+from web.extensions import csrf, limiter, login_manager, socketio
+
+
+def create_app(config: dict | None = None) -> Flask:
+    settings = kopa_config.from_env()
+    settings.update(config or {})
+    instance = Path(settings["KOPA_INSTANCE_PATH"])
+    instance.mkdir(parents=True, exist_ok=True)
+
+    app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
+    app.config.update(settings)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = kopa_config.secret_key(instance)
+    if not app.config.get("KOPA_RPC_URL"):
+        app.config["KOPA_RPC_URL"] = f"http://127.0.0.1:{app.config['KOPA_ANVIL_PORT']}"
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Browsers accept Secure cookies from http://127.0.0.1 and localhost too.
+        SESSION_COOKIE_SECURE=not app.config["DEBUG"],
+        REMEMBER_COOKIE_SECURE=not app.config["DEBUG"],
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=1 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        RATELIMIT_STORAGE_URI=app.config["KOPA_REDIS_URL"] or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    app.config.update(config or {})  # explicit settings (tests) win over derived defaults
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db = Database(app.config["KOPA_DATABASE_URL"])
+    app.extensions["kopa.db"] = db
+    app.extensions["kopa.vault"] = KeyVault(app.config["SECRET_KEY"])
+    app.extensions["kopa.standings"] = StandingsCache()
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    limiter.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=app.config["KOPA_REDIS_URL"] or None,
+        cors_allowed_origins=[app.config["KOPA_SITE_URL"]],
+    )
+
+    from web import api, auth, cli, errors, live, portal
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer tokens only: no ambient cookie authority to forge
+    errors.register(app)
+    live.register(app)
+    cli.register(app)
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    return app
+
+
+def database() -> Database:
+    from flask import current_app
+
+    return current_app.extensions["kopa.db"]
+
+
+def db_session() -> Session:
+    """The request's read session (for loading users and rendering)."""
+    if "db_session" not in g:
+        g.db_session = database().read_sessions()
+    return g.db_session
+
+
+def unit_of_work() -> UnitOfWork:
+    return database().unit_of_work()
+
+
+def vault() -> KeyVault:
+    from flask import current_app
+
+    return current_app.extensions["kopa.vault"]
+
+
+def chain_reader():  # noqa: ANN201
+    from flask import current_app
+
+    from rewards.chain.reader import ChainReader
+
+    reader = current_app.extensions.get("kopa.chain_reader")
+    if reader is None:
+        reader = ChainReader(current_app.config["KOPA_RPC_URL"])
+        current_app.extensions["kopa.chain_reader"] = reader
+    return reader
+
+
+def standings_cache() -> StandingsCache:
+    from flask import current_app
+
+    return current_app.extensions["kopa.standings"]

@@ -1,0 +1,95 @@
+"""Registration, login and logout pages; loading the current user."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from community import services
+from community.errors import Conflict, InvalidInput, Unauthorized
+from community.models import User
+from rewards.chain.keys import new_account
+from web import db_session, unit_of_work, vault
+from web.extensions import limiter, login_manager
+from web.forms import LoginForm, PlainForm, RegisterForm
+
+bp = Blueprint("auth", __name__)
+
+LOGIN_LIMIT = "20/minute;200/hour"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    user = db_session().get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative redirects after login."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlparse(target).netloc:
+        return target
+    return url_for("portal.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(db_session(), form.email.data, form.password.data)
+        except Unauthorized as exc:
+            form.password.errors.append(exc.message)
+        else:
+            session.clear()  # a fresh session at login: no fixation
+            login_user(user)
+            flash(f"Welcome, {user.display_name}.", "ok")
+            return redirect(_safe_next(request.args.get("next")))
+    status = 400 if form.errors else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT, methods=["POST"])
+def register():
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user_id = services.register_member(
+                unit_of_work(),
+                email=form.email.data,
+                display_name=form.display_name.data,
+                password=form.password.data,
+                new_account=new_account,
+                vault=vault(),
+            )
+        except Conflict as exc:
+            form.email.errors.append(exc.message)
+        except InvalidInput as exc:
+            form.password.errors.append(exc.message)
+        else:
+            session.clear()
+            login_user(db_session().get(User, user_id))
+            flash("Your account is ready. Your wallet was created for you.", "ok")
+            return redirect(url_for("portal.home"))
+    status = 400 if form.errors else 200
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    PlainForm()  # CSRF is checked globally; nothing else to read
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "ok")
+    return redirect(url_for("portal.home"))
+
+
+@bp.app_context_processor
+def _forms_for_layout() -> dict:
+    return {"logout_form": PlainForm() if current_user.is_authenticated else None}

@@ -1,0 +1,203 @@
+"""``flask --app web kopa ...``: run everything, migrate, deploy, seed, relay."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from community.db import Database
+from community.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
+from community.models import Role
+from web.config import ANVIL_DEV_DEPLOYER_KEY
+
+kopa = AppGroup("kopa", help="Kopa operations.")
+log = logging.getLogger("kopa")
+
+
+def _step(message: str) -> None:
+    click.secho(f"==> {message}", fg="cyan", err=True)
+
+
+def _db() -> Database:
+    return current_app.extensions["kopa.db"]
+
+
+def _deployer_key(own_anvil: bool) -> str:
+    key = current_app.config["KOPA_DEPLOYER_KEY"]
+    if key:
+        return key
+    if own_anvil or current_app.config["KOPA_RPC_URL"].startswith("http://127.0.0.1"):
+        return ANVIL_DEV_DEPLOYER_KEY
+    raise click.ClickException("set KOPA_DEPLOYER_KEY to deploy Kopa's contracts on this chain")
+
+
+def _deploy(own_anvil: bool) -> str:
+    from rewards.chain.client import connect
+    from rewards.chain.deploy import ensure_deployment
+    from rewards.chain.platform import minter_account
+
+    w3 = connect(current_app.config["KOPA_RPC_URL"])
+    with _db().write_sessions() as session:
+        minter = minter_account(session, current_app.extensions["kopa.vault"])
+        deployment = ensure_deployment(
+            session, w3, deployer_key=_deployer_key(own_anvil), minter_address=minter.address
+        )
+        return deployment.address
+
+
+@kopa.command("migrate")
+def migrate_command() -> None:
+    """Apply database migrations."""
+    from web.migrate import upgrade
+
+    upgrade(current_app.config["KOPA_DATABASE_URL"])
+    click.echo("database is up to date")
+
+
+@kopa.command("deploy")
+def deploy_command() -> None:
+    """Deploy the contracts on the configured chain unless already there."""
+    click.echo(f"KopaCredits at {_deploy(own_anvil=False)}")
+
+
+@kopa.command("seed")
+def seed_command() -> None:
+    """Seed the demo community (once)."""
+    from rewards.chain.keys import new_account
+
+    created = seed_demo(_db(), current_app.extensions["kopa.vault"], new_account)
+    click.echo("demo community created" if created else "demo community already present")
+
+
+@kopa.command("create-user")
+@click.argument("email")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), default="member")
+@click.password_option()
+def create_user_command(email: str, name: str, role: str, password: str) -> None:
+    """Create an account, e.g. the first admin of a non-demo instance."""
+    from community import services
+    from rewards.chain.keys import new_account
+
+    user_id = services.register_member(
+        _db().unit_of_work(), email=email, display_name=name, password=password,
+        new_account=new_account, vault=current_app.extensions["kopa.vault"], role=Role(role),
+    )
+    click.echo(f"user {user_id} created with role {role}")
+
+
+@kopa.command("relay")
+@click.option("--once", is_flag=True, help="Deliver what is pending, then exit.")
+@click.option("--batch-size", default=100, show_default=True)
+def relay_command(once: bool, batch_size: int) -> None:
+    """Deliver pending mint requests to the chain (run as its own process)."""
+    from rewards.chain.client import ChainError, connect
+    from rewards.chain.platform import minter_account
+    from rewards.chain.relay import Relay
+
+    with _db().write_sessions() as session:
+        minter = minter_account(session, current_app.extensions["kopa.vault"])
+    relay = Relay(_db(), connect(current_app.config["KOPA_RPC_URL"]), minter, batch_size=batch_size)
+    try:
+        if once:
+            while relay.run_once():
+                pass
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        click.echo(f"relay delivering to {current_app.config['KOPA_RPC_URL']} as {minter.address}")
+        relay.run_forever(stop)
+    except ChainError as exc:
+        raise click.ClickException(f"relay stopped: {exc}") from exc
+    except KeyboardInterrupt:
+        pass
+
+
+@kopa.command("run")
+def run_command() -> None:
+    """Start anvil (unless KOPA_RPC_URL is set), migrate, deploy, seed, relay, serve."""
+    from rewards.chain.anvil import Anvil
+    from web.migrate import upgrade
+
+    app = current_app._get_current_object()
+    cfg = app.config
+    instance = Path(cfg["KOPA_INSTANCE_PATH"])
+    own_anvil = not os.environ.get("KOPA_RPC_URL")
+    anvil = None
+    relay = None
+    try:
+        if own_anvil:
+            state = instance / "anvil-state.json"
+            _step(f"starting anvil on 127.0.0.1:{cfg['KOPA_ANVIL_PORT']} (state: {state})")
+            anvil = Anvil(cfg["KOPA_ANVIL_PORT"], state_file=state, log_file=instance / "anvil.log").start()
+        _step("applying database migrations")
+        upgrade(cfg["KOPA_DATABASE_URL"])
+        _step("checking the contract deployment")
+        address = _deploy(own_anvil)
+        click.echo(f"    KopaCredits at {address} via {cfg['KOPA_RPC_URL']}", err=True)
+        if cfg["KOPA_DEMO"]:
+            _step("seeding the demo community (once)")
+            seed_command.callback()
+        env = {**os.environ, "KOPA_RPC_URL": cfg["KOPA_RPC_URL"]}
+        if cfg["KOPA_RELAY"] != "off":
+            _step("starting the relay")
+            relay = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "web", "kopa", "relay"],
+                env=env, start_new_session=True,
+            )
+        os.environ["KOPA_RPC_URL"] = cfg["KOPA_RPC_URL"]
+        _banner(app)
+        _serve(app)
+    finally:
+        if relay is not None and relay.poll() is None:
+            relay.terminate()
+            relay.wait(timeout=15)
+        if anvil is not None:
+            _step("stopping anvil (saving chain state)")
+            anvil.stop()
+
+
+def _banner(app: Flask) -> None:
+    url = f"http://{app.config['KOPA_HOST']}:{app.config['KOPA_PORT']}"
+    click.secho(f"\nKopa is serving at {url}", fg="green", bold=True, err=True)
+    if app.config["KOPA_DEMO"]:
+        click.echo(f"Demo logins (password: {DEMO_PASSWORD}):", err=True)
+        for email, name, role in DEMO_ACCOUNTS:
+            click.echo(f"    {email:<22} {role.value:<8} {name}", err=True)
+    click.echo("Press Ctrl-C to stop.\n", err=True)
+
+
+def _serve(app: Flask) -> None:
+    """gunicorn, threaded worker: Flask-SocketIO's threading mode with real WebSockets."""
+    from gunicorn.app.base import BaseApplication
+
+    class KopaServer(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{app.config['KOPA_HOST']}:{app.config['KOPA_PORT']}")
+            self.cfg.set("workers", 1)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", app.config["KOPA_WORKER_THREADS"])
+            self.cfg.set("timeout", 120)
+            self.cfg.set("graceful_timeout", 5)
+            self.cfg.set("control_socket_disable", True)
+            self.cfg.set("accesslog", "-" if app.config["DEBUG"] else None)
+
+        def load(self) -> Flask:
+            from web import create_app
+
+            return create_app()
+
+    KopaServer().run()
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(kopa)

@@ -1,0 +1,52 @@
+"""Configuration from ``KOPA_*`` environment variables, with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# anvil's first well-known development key: only ever used against Kopa's own anvil.
+ANVIL_DEV_DEPLOYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def instance_path() -> Path:
+    return Path(os.environ.get("KOPA_INSTANCE_PATH", PROJECT_ROOT / "instance"))
+
+
+def secret_key(instance: Path) -> str:
+    """``KOPA_SECRET_KEY``, or one generated once into the instance folder (never committed)."""
+    if os.environ.get("KOPA_SECRET_KEY"):
+        return os.environ["KOPA_SECRET_KEY"]
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def from_env() -> dict:
+    instance = instance_path()
+    host = os.environ.get("KOPA_HOST", "127.0.0.1")
+    port = int(os.environ.get("KOPA_PORT", "5000"))
+    return {
+        "KOPA_INSTANCE_PATH": str(instance),
+        "KOPA_DATABASE_URL": os.environ.get(
+            "KOPA_DATABASE_URL", f"sqlite:///{instance / 'kopa.sqlite3'}"
+        ),
+        # Empty means: the anvil that `kopa run` starts itself.
+        "KOPA_RPC_URL": os.environ.get("KOPA_RPC_URL", ""),
+        "KOPA_ANVIL_PORT": int(os.environ.get("KOPA_ANVIL_PORT", "8545")),
+        "KOPA_REDIS_URL": os.environ.get("KOPA_REDIS_URL", ""),
+        "KOPA_HOST": host,
+        "KOPA_PORT": port,
+        "KOPA_SITE_URL": os.environ.get("KOPA_SITE_URL", f"http://{host}:{port}"),
+        "KOPA_DEPLOYER_KEY": os.environ.get("KOPA_DEPLOYER_KEY", ""),
+        "KOPA_DEMO": os.environ.get("KOPA_DEMO", "1") != "0",
+        "KOPA_RELAY": os.environ.get("KOPA_RELAY", "thread"),
+        "KOPA_WORKER_THREADS": int(os.environ.get("KOPA_WORKER_THREADS", "64")),
+        "DEBUG": os.environ.get("KOPA_DEBUG", "0") == "1",
+    }
