@@ -1,0 +1,63 @@
+# Kopa: `make run` serves the portal, `make test` runs every test. Both install what is
+# missing first (Python packages into .venv, npm packages into node_modules), idempotently.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .stamps
+export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+CONTRACTS := $(wildcard contracts/*.sol)
+
+.PHONY: install run test test-contracts test-app lint build clean
+
+install: $(STAMPS)/python $(STAMPS)/npm $(SOLCX_BINARY_PATH)/solc-v0.8.30 build/contracts/KopaCredits.json
+
+$(STAMPS)/python: requirements.txt
+	@echo "==> Python packages into $(VENV) (pinned in requirements.txt)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --progress-bar on -r requirements.txt
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/npm: package.json package-lock.json
+	@echo "==> npm packages into node_modules (solc wasm, OpenZeppelin, anvil, cast, socket.io client)"
+	npm ci --no-audit --no-fund
+	@mkdir -p $(STAMPS) && touch $@
+
+# A native-solc look-alike for py-solc-x and brownie, backed by npm's solc (wasm).
+$(SOLCX_BINARY_PATH)/solc-v0.8.30: scripts/solc/solc.js $(STAMPS)/npm
+	@echo "==> solc 0.8.30 shim in $(SOLCX_BINARY_PATH)"
+	@mkdir -p $(SOLCX_BINARY_PATH)
+	@printf '#!/bin/sh\nexec node "%s" "$$@"\n' "$(CURDIR)/scripts/solc/solc.js" > $@
+	@chmod +x $@
+	@$@ --version | tail -1
+
+build/contracts/KopaCredits.json: $(CONTRACTS) brownie-config.yaml $(STAMPS)/python $(SOLCX_BINARY_PATH)/solc-v0.8.30
+	@echo "==> compiling contracts (brownie, offline)"
+	$(BIN)/brownie compile
+	@touch $@
+
+build: build/contracts/KopaCredits.json
+
+run: install
+	$(BIN)/flask --app web kopa run
+
+test: install
+	@echo "==> contract tests (brownie test, its own anvil)"
+	$(BIN)/brownie test tests/contracts
+	@echo "==> app tests (pytest, real anvil, SQLite, PostgreSQL, Redis)"
+	$(BIN)/python -m pytest -p no:pytest-brownie
+
+test-contracts: install
+	$(BIN)/brownie test tests/contracts
+
+test-app: install
+	$(BIN)/python -m pytest -p no:pytest-brownie
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf build $(STAMPS) .pytest_cache
