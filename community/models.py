@@ -39,6 +39,22 @@ class User(Base):
         CheckConstraint("role IN ('member', 'staff', 'auditor', 'admin')", name="role_known"),
     )
 
+    # The session-user protocol Flask-Login expects, without importing Flask here.
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
     @property
     def is_staff(self) -> bool:
         return self.role in (Role.STAFF, Role.ADMIN)

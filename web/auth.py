@@ -70,7 +70,8 @@ def register():
         except Conflict as exc:
             form.email.errors.append(exc.message)
         except InvalidInput as exc:
-            form.password.errors.append(exc.message)
+            field = form.email if "email" in exc.message else form.password
+            field.errors.append(exc.message)
         else:
             session.clear()
             login_user(db_session().get(User, user_id))

@@ -2,7 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField, URLField
-from wtforms.validators import URL, DataRequired, Email, Length, Optional
+from wtforms.validators import URL, DataRequired, Length, Optional
 
 from community.models import Role
 
@@ -14,8 +14,11 @@ class LoginForm(FlaskForm):
 
 class RegisterForm(FlaskForm):
     display_name = StringField("Display name", validators=[DataRequired(), Length(max=80)])
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=256)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(min=10, max=256, message="Password must have at least 10 (at most 256) characters.")],
+    )
 
 
 class ContributionForm(FlaskForm):

@@ -1,0 +1,193 @@
+"""Shared fixtures: a real anvil per test session, fresh SQLite or PostgreSQL databases,
+the Flask app (flaskr-style ``app``, ``client``, ``auth``) and helpers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import select
+
+from community import services
+from community.db import Database
+from community.models import Process, Role, Task, User
+from rewards.chain.anvil import Anvil
+from rewards.chain.client import connect
+from rewards.chain.deploy import ensure_deployment
+from rewards.chain.keys import new_account
+from rewards.chain.platform import minter_account
+from rewards.vault import KeyVault
+from web import create_app
+from web.config import ANVIL_DEV_DEPLOYER_KEY
+from web.migrate import upgrade
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+os.environ["PATH"] = f"{PROJECT_ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"
+PG_ADMIN_URL = os.environ.get("KOPA_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
+PASSWORD = "correct horse battery"
+SECRET = "test-secret-key-for-kopa"
+
+
+@pytest.fixture(scope="session")
+def anvil(tmp_path_factory):
+    node = Anvil(log_file=tmp_path_factory.mktemp("anvil") / "anvil.log").start()
+    yield node
+    node.stop()
+
+
+def _pg_database():
+    name = f"kopa_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}", name
+
+
+def _drop_pg(name: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A migrated, empty database of each kind Kopa supports."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'kopa.sqlite3'}"
+        upgrade(url)
+        yield url
+        return
+    url, name = _pg_database()
+    upgrade(url)
+    yield url
+    _drop_pg(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kopa.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def db(database_url):
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def vault():
+    return KeyVault(SECRET)
+
+
+class Community:
+    """Builds users, processes and tasks through the real services."""
+
+    def __init__(self, db: Database, vault: KeyVault) -> None:
+        self.db = db
+        self.vault = vault
+        self._n = 0
+
+    def user(self, role: Role = Role.MEMBER, email: str | None = None, name: str | None = None) -> int:
+        self._n += 1
+        return services.register_member(
+            self.db.unit_of_work(),
+            email=email or f"user{self._n}-{uuid.uuid4().hex[:6]}@example.org",
+            display_name=name or f"User {self._n}",
+            password=PASSWORD,
+            new_account=new_account,
+            vault=self.vault,
+            role=role,
+        )
+
+    def task(self, staff_id: int, points: int = 10) -> int:
+        process_id = services.create_process(self.db.unit_of_work(), actor_id=staff_id, title="Process")
+        return services.create_task(
+            self.db.unit_of_work(), actor_id=staff_id, process_id=process_id, title="Task", points=points
+        )
+
+    def approved(self, member_id: int, staff_id: int, task_id: int) -> int:
+        cid = services.submit_contribution(
+            self.db.unit_of_work(), member_id=member_id, task_id=task_id, text="did it"
+        )
+        services.approve_contribution(self.db.unit_of_work(), validator_id=staff_id, contribution_id=cid)
+        return cid
+
+    def email_of(self, user_id: int) -> str:
+        with self.db.read_sessions() as session:
+            return session.get(User, user_id).email
+
+
+@pytest.fixture
+def community(db, vault):
+    return Community(db, vault)
+
+
+def deploy_for(db: Database, vault: KeyVault, rpc_url: str):
+    w3 = connect(rpc_url)
+    with db.write_sessions() as session:
+        minter = minter_account(session, vault)
+        deployment = ensure_deployment(
+            session, w3, deployer_key=ANVIL_DEV_DEPLOYER_KEY, minter_address=minter.address
+        )
+        return w3, minter, deployment.address, deployment.block_number
+
+
+@pytest.fixture
+def app(sqlite_url, anvil, tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": SECRET,
+            "KOPA_INSTANCE_PATH": str(tmp_path / "instance"),
+            "KOPA_DATABASE_URL": sqlite_url,
+            "KOPA_RPC_URL": anvil.url,
+            "RATELIMIT_ENABLED": False,
+            "SESSION_COOKIE_SECURE": False,
+        }
+    )
+    yield app
+    app.extensions["kopa.db"].dispose()
+
+
+@pytest.fixture
+def app_community(app):
+    return Community(app.extensions["kopa.db"], app.extensions["kopa.vault"])
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class AuthActions:
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def login(self, email: str, password: str = PASSWORD):
+        page = self._client.get("/login")
+        token = _csrf_token(page.get_data(as_text=True))
+        return self._client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+
+    def csrf(self, path: str) -> str:
+        return _csrf_token(self._client.get(path).get_data(as_text=True))
+
+
+def _csrf_token(html: str) -> str:
+    marker = 'name="csrf_token" type="hidden" value="'
+    start = html.index(marker) + len(marker)
+    return html[start : html.index('"', start)]
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def first_task_id(db: Database) -> int:
+    with db.read_sessions() as session:
+        return session.scalars(select(Task.id).join(Process).order_by(Task.id)).first()
