@@ -15,14 +15,20 @@ import requests
 from rewards.chain.client import PROJECT_ROOT, ChainError
 
 
-def anvil_binary() -> str:
-    local = PROJECT_ROOT / "node_modules" / ".bin" / "anvil"
-    if local.exists():
-        return str(local)
-    found = shutil.which("anvil")
+def foundry_binary(tool: str) -> str:
+    """The native binary inside npm's platform package (e.g. @foundry-rs/anvil-linux-amd64):
+    the `.bin` entry is a node wrapper, and a signal sent to it would not reach the node."""
+    native = sorted((PROJECT_ROOT / "node_modules" / "@foundry-rs").glob(f"{tool}-*/bin/{tool}"))
+    if native:
+        return str(native[0])
+    found = shutil.which(tool)
     if not found:
-        raise ChainError("anvil not found: run `make install` (npm @foundry-rs/anvil)")
+        raise ChainError(f"{tool} not found: run `make install` (npm @foundry-rs/{tool})")
     return found
+
+
+def anvil_binary() -> str:
+    return foundry_binary("anvil")
 
 
 def free_port() -> int:
@@ -37,7 +43,8 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 
 class Anvil:
-    """One anvil process. ``--prune-history`` keeps memory and ~/.foundry flat; with a
+    """One anvil process. ``--prune-history 64`` keeps memory and ~/.foundry flat (64 recent
+    states stay readable, so a call racing a new block still finds its state); with a
     state file, SIGTERM dumps the chain and ``--state-interval`` limits loss on SIGKILL."""
 
     def __init__(
@@ -63,7 +70,7 @@ class Anvil:
             raise ChainError(f"port {self.port} is already in use; set KOPA_ANVIL_PORT or KOPA_RPC_URL")
         cmd = [
             anvil_binary(), "--host", "127.0.0.1", "--port", str(self.port),
-            "--prune-history", "--block-base-fee-per-gas", "0", "--silent",
+            "--prune-history", "64", "--block-base-fee-per-gas", "0", "--silent",
         ]
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,36 @@
+"""Reading the chain in tests independently of Kopa's relay code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections import Counter
+
+from web3 import Web3
+
+from rewards.chain.anvil import foundry_binary
+
+REWARD_MINTED = "0x" + Web3.keccak(text="RewardMinted(address,uint256,bytes32)").hex().removeprefix("0x")
+
+
+def cast(*args: str) -> str:
+    """foundry's `cast`, the auditors' tool, from node_modules."""
+    binary = foundry_binary("cast")
+    return subprocess.run([binary, *args], check=True, capture_output=True, text=True, timeout=30).stdout.strip()
+
+
+def cast_balance(rpc_url: str, token: str, holder: str) -> int:
+    out = cast("call", token, "balanceOf(address)(uint256)", holder, "--rpc-url", rpc_url)
+    return int(out.split()[0])
+
+
+def cast_total_supply(rpc_url: str, token: str) -> int:
+    return int(cast("call", token, "totalSupply()(uint256)", "--rpc-url", rpc_url).split()[0])
+
+
+def minted_ref_counts(rpc_url: str, token: str, from_block: int) -> Counter:
+    """How many RewardMinted events each ref has, from raw eth_getLogs via cast."""
+    out = cast("logs", "--from-block", str(from_block), "--to-block", "latest", "--address", token,
+               REWARD_MINTED, "--rpc-url", rpc_url, "--json")
+    logs = json.loads(out or "[]")
+    return Counter(log["topics"][2].lower() for log in logs)

@@ -1,0 +1,179 @@
+"""The relay against a real anvil: each ledger entry is minted exactly once whatever
+happens between sending and recording."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+from sqlalchemy import select
+from web3.exceptions import Web3Exception
+
+from community.models import Role
+from rewards.chain.anvil import Anvil
+from rewards.chain.client import ChainError, connect
+from rewards.chain.deploy import ensure_deployment
+from rewards.chain.relay import Relay
+from rewards.ledger import points_total
+from rewards.models import LedgerEntry, OutboxItem, Wallet
+from tests.chainutil import cast_balance, cast_total_supply, minted_ref_counts
+from tests.conftest import deploy_for
+from web.config import ANVIL_DEV_DEPLOYER_KEY
+
+pytestmark = pytest.mark.chain
+
+
+def approvals(community, n: int, members: int = 3) -> list[int]:
+    staff = community.user(Role.STAFF)
+    people = [community.user() for _ in range(members)]
+    task = community.task(staff, points=7)
+    for i in range(n):
+        community.approved(people[i % members], staff, task)
+    return people
+
+
+def drain(relay: Relay) -> None:
+    for _ in range(50):
+        if relay.run_once() == 0:
+            return
+    raise AssertionError("relay did not drain the outbox")
+
+
+def assert_exactly_once(db, rpc_url: str, token: str, from_block: int) -> None:
+    counts = minted_ref_counts(rpc_url, token, from_block)
+    with db.read_sessions() as session:
+        entries = session.scalars(select(LedgerEntry)).all()
+        rows = session.scalars(select(OutboxItem)).all()
+        assert {e.ref for e in entries} == set(counts), "every entry minted, nothing else"
+        assert set(counts.values()) == {1}, "no ref minted twice"
+        assert all(r.status == "done" and r.tx_hash and r.block_number for r in rows)
+        assert cast_total_supply(rpc_url, token) == sum(e.points for e in entries)
+        for wallet in session.scalars(select(Wallet)).all():
+            assert cast_balance(rpc_url, token, wallet.address) == points_total(session, wallet.user_id)
+
+
+def test_relay_mints_every_entry_once_and_records_where(db, vault, community, anvil):
+    w3, minter, token, block = deploy_for(db, vault, anvil.url)
+    approvals(community, 12)
+    relay = Relay(db, w3, minter, batch_size=5)
+    drain(relay)
+    assert_exactly_once(db, anvil.url, token, block)
+    drain(relay)  # nothing left: nothing sent
+    assert sum(minted_ref_counts(anvil.url, token, block).values()) == 12
+
+
+def test_crash_after_send_before_record(db, vault, community, anvil, monkeypatch):
+    w3, minter, token, block = deploy_for(db, vault, anvil.url)
+    approvals(community, 4)
+    crashing = Relay(db, w3, minter)
+    monkeypatch.setattr(crashing, "_mark_done", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
+    with pytest.raises(SystemExit):
+        crashing.run_once()
+    with db.read_sessions() as session:
+        assert {r.status for r in session.scalars(select(OutboxItem))} == {"sent"}
+    assert sum(minted_ref_counts(anvil.url, token, block).values()) == 4  # on chain, unrecorded
+
+    drain(Relay(db, w3, minter))
+    assert_exactly_once(db, anvil.url, token, block)
+
+
+def test_crash_after_marking_sent_before_broadcast(db, vault, community, anvil, monkeypatch):
+    w3, minter, token, block = deploy_for(db, vault, anvil.url)
+    approvals(community, 3)
+    crashing = Relay(db, w3, connect(anvil.url) and minter)
+    crashing_w3 = connect(anvil.url)
+    crashing.w3 = crashing_w3
+    monkeypatch.setattr(crashing_w3.eth, "send_raw_transaction",
+                        lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
+    with pytest.raises(SystemExit):
+        crashing.run_once()
+    with db.read_sessions() as session:
+        assert all(r.status == "sent" and r.tx_hash for r in session.scalars(select(OutboxItem)))
+    assert sum(minted_ref_counts(anvil.url, token, block).values()) == 0
+
+    drain(Relay(db, w3, minter))
+    assert_exactly_once(db, anvil.url, token, block)
+
+
+def test_two_relays_picking_the_same_rows(db, vault, community, anvil):
+    w3, minter, token, block = deploy_for(db, vault, anvil.url)
+    approvals(community, 30)
+    relays = [Relay(db, connect(anvil.url), minter, batch_size=10) for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def work(relay: Relay) -> None:
+        try:
+            for _ in range(30):
+                try:
+                    if relay.run_once() == 0:
+                        return
+                except Web3Exception as exc:  # the other relay took this nonce first
+                    if "nonce" not in str(exc).lower():
+                        raise
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(r,)) for r in relays]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    drain(relays[0])
+    assert_exactly_once(db, anvil.url, token, block)
+
+
+def test_reset_chain_stops_the_relay_and_mints_nothing(db, vault, community, anvil):
+    _, minter, _, _ = deploy_for(db, vault, anvil.url)
+    approvals(community, 2)
+    with Anvil() as fresh:  # same chain id, none of Kopa's contracts
+        relay = Relay(db, connect(fresh.url), minter)
+        with pytest.raises(ChainError, match="no code at the recorded KopaCredits address"):
+            relay.run_once()
+        stop = threading.Event()
+        with pytest.raises(ChainError):
+            relay.run_forever(stop)
+        assert "chain was reset" in relay.error
+        assert connect(fresh.url).eth.block_number == 0
+    with db.read_sessions() as session:
+        assert {r.status for r in session.scalars(select(OutboxItem))} == {"pending"}
+
+
+def test_lost_blocks_are_requeued_and_minted_again(db, vault, community, tmp_path):
+    state = tmp_path / "state.json"
+    node = Anvil(state_file=state, state_interval=3600).start()
+    try:
+        w3, minter, token, block = deploy_for(db, vault, node.url)
+        node.stop()  # SIGTERM: the deployment is dumped
+        node.start()
+        approvals(community, 5)
+        drain(Relay(db, connect(node.url), minter))
+        node.stop(sig=9)  # SIGKILL: the mints were never dumped
+        node.start()
+        assert cast_total_supply(node.url, token) == 0
+        relay = Relay(db, connect(node.url), minter)
+        relay.prepare()  # re-verifies recent deliveries
+        with db.read_sessions() as session:
+            assert {r.status for r in session.scalars(select(OutboxItem))} == {"pending"}
+        drain(relay)
+        assert_exactly_once(db, node.url, token, block)
+    finally:
+        node.stop()
+
+
+def test_deployment_is_reused_and_replaced_loudly_when_code_is_gone(db, vault, anvil, caplog):
+    _, minter, first, _ = deploy_for(db, vault, anvil.url)
+    _, _, again, _ = deploy_for(db, vault, anvil.url)
+    assert again == first
+    with Anvil() as fresh, db.write_sessions() as session, caplog.at_level(logging.WARNING):
+        replaced = ensure_deployment(session, connect(fresh.url), deployer_key=ANVIL_DEV_DEPLOYER_KEY,
+                                     minter_address=minter.address)
+        assert "deploying a NEW contract" in caplog.text
+        assert len(connect(fresh.url).eth.get_code(replaced.address)) > 0
+    with pytest.raises(ChainError, match="must not be the minter"), db.write_sessions() as session:
+        from eth_account import Account
+
+        with Anvil() as other:
+            ensure_deployment(session, connect(other.url), deployer_key=ANVIL_DEV_DEPLOYER_KEY,
+                              minter_address=Account.from_key(ANVIL_DEV_DEPLOYER_KEY).address)
