@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CONTRACTS := $(wildcard contracts/*.sol)
 
-.PHONY: install run test test-contracts test-app lint build clean
+.PHONY: install run test test-contracts test-app lint build clean chromium
 
 install: $(STAMPS)/python $(STAMPS)/npm $(SOLCX_BINARY_PATH)/solc-v0.8.30 build/contracts/KopaCredits.json
 
@@ -41,10 +41,17 @@ build/contracts/KopaCredits.json: $(CONTRACTS) brownie-config.yaml $(STAMPS)/pyt
 
 build: build/contracts/KopaCredits.json
 
+# Browser tests drive Debian's chromium (never a downloaded browser build).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "==> Debian chromium for the browser tests (apt)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
+
 run: install
 	$(BIN)/flask --app web kopa run
 
-test: install
+test: install chromium
 	@echo "==> contract tests (brownie test, its own anvil)"
 	$(BIN)/brownie test tests/contracts
 	@echo "==> app tests (pytest, real anvil, SQLite, PostgreSQL, Redis)"
@@ -53,7 +60,7 @@ test: install
 test-contracts: install
 	$(BIN)/brownie test tests/contracts
 
-test-app: install
+test-app: install chromium
 	$(BIN)/python -m pytest -p no:pytest-brownie
 
 lint: install

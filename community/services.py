@@ -58,7 +58,7 @@ def _required_text(value: object, field: str, max_len: int) -> str:
     return value
 
 
-def _get(session: Session, model: type, id_: object, what: str):  # noqa: ANN202
+def _get(session: Session, model: type, id_: object, what: str):
     if not isinstance(id_, int) or isinstance(id_, bool) or not 0 < id_ < 2**63:
         raise NotFound(f"{what} not found")
     obj = session.get(model, id_)
@@ -262,7 +262,11 @@ def _load_for_decision(session: Session, validator_id: int, contribution_id: obj
 
 
 def _decide(
-    session: Session, contribution: Contribution, validator_id: int, state: ContributionState, comment: str | None
+    session: Session,
+    contribution: Contribution,
+    validator_id: int,
+    state: ContributionState,
+    comment: str | None,
 ) -> None:
     session.add(
         ContributionTransition(

@@ -72,12 +72,12 @@ class LedgerEntry(Base):
 
 
 @event.listens_for(LedgerEntry, "before_update")
-def _refuse_ledger_update(_mapper, _conn, target: LedgerEntry) -> None:  # noqa: ANN001
+def _refuse_ledger_update(_mapper, _conn, target: LedgerEntry) -> None:
     raise RuntimeError(f"ledger entry {target.id} is append-only")
 
 
 @event.listens_for(LedgerEntry, "before_delete")
-def _refuse_ledger_delete(_mapper, _conn, target: LedgerEntry) -> None:  # noqa: ANN001
+def _refuse_ledger_delete(_mapper, _conn, target: LedgerEntry) -> None:
     raise RuntimeError(f"ledger entry {target.id} is append-only")
 
 

@@ -16,7 +16,8 @@ REWARD_MINTED = "0x" + Web3.keccak(text="RewardMinted(address,uint256,bytes32)")
 def cast(*args: str) -> str:
     """foundry's `cast`, the auditors' tool, from node_modules."""
     binary = foundry_binary("cast")
-    return subprocess.run([binary, *args], check=True, capture_output=True, text=True, timeout=30).stdout.strip()
+    done = subprocess.run([binary, *args], check=True, capture_output=True, text=True, timeout=30)
+    return done.stdout.strip()
 
 
 def cast_balance(rpc_url: str, token: str, holder: str) -> int:

@@ -79,7 +79,8 @@ def test_rejection_needs_a_comment_and_awards_nothing(db, community):
         db.unit_of_work(), member_id=member, task_id=community.task(staff), text="x")
     with pytest.raises(InvalidInput, match="comment must not be empty"):
         services.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid, comment=" ")
-    services.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="off topic")
+    services.reject_contribution(
+        db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="off topic")
     with pytest.raises(Conflict):
         services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
     with db.read_sessions() as session:

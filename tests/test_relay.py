@@ -81,9 +81,8 @@ def test_crash_after_send_before_record(db, vault, community, anvil, monkeypatch
 def test_crash_after_marking_sent_before_broadcast(db, vault, community, anvil, monkeypatch):
     w3, minter, token, block = deploy_for(db, vault, anvil.url)
     approvals(community, 3)
-    crashing = Relay(db, w3, connect(anvil.url) and minter)
     crashing_w3 = connect(anvil.url)
-    crashing.w3 = crashing_w3
+    crashing = Relay(db, crashing_w3, minter)
     monkeypatch.setattr(crashing_w3.eth, "send_raw_transaction",
                         lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
     with pytest.raises(SystemExit):
@@ -111,7 +110,7 @@ def test_two_relays_picking_the_same_rows(db, vault, community, anvil):
                 except Web3Exception as exc:  # the other relay took this nonce first
                     if "nonce" not in str(exc).lower():
                         raise
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(r,)) for r in relays]
@@ -144,7 +143,7 @@ def test_lost_blocks_are_requeued_and_minted_again(db, vault, community, tmp_pat
     state = tmp_path / "state.json"
     node = Anvil(state_file=state, state_interval=3600).start()
     try:
-        w3, minter, token, block = deploy_for(db, vault, node.url)
+        _, minter, token, block = deploy_for(db, vault, node.url)
         node.stop()  # SIGTERM: the deployment is dumped
         node.start()
         approvals(community, 5)

@@ -191,14 +191,16 @@ def test_api_requires_a_valid_bearer_token(client):
 def test_api_token_refuses_bad_credentials(client, people, app_community):
     email = app_community.email_of(people["member"])
     assert client.post("/api/v1/auth/token", json={"email": email, "password": "x" * 12}).status_code == 401
-    assert client.post("/api/v1/auth/token", json={"email": "nobody@x.org", "password": "x"}).status_code == 401
+    unknown = {"email": "nobody@x.org", "password": "x"}
+    assert client.post("/api/v1/auth/token", json=unknown).status_code == 401
     response = client.post("/api/v1/auth/token", json={"email": email})
     assert response.status_code == 400 and response.json["error"] == "invalid_input"
 
 
 def test_api_member_cannot_validate_or_read_others_ledger(client, app_community, people):
     member = token_for(client, app_community, people["member"])
-    response = client.post(f"/api/v1/tasks/{people['task']}/contributions", json={"text": "t"}, headers=member)
+    response = client.post(
+        f"/api/v1/tasks/{people['task']}/contributions", json={"text": "t"}, headers=member)
     assert response.status_code == 201 and response.json["state"] == "pending"
     cid = response.json["id"]
     for action in ("approve", "reject"):

@@ -102,7 +102,7 @@ def vault() -> KeyVault:
     return current_app.extensions["kopa.vault"]
 
 
-def chain_reader():  # noqa: ANN201
+def chain_reader():
     from flask import current_app
 
     from rewards.chain.reader import ChainReader

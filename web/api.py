@@ -36,9 +36,9 @@ def json_body() -> dict:
     return data
 
 
-def token_required(view):  # noqa: ANN001, ANN201
+def token_required(view):
     @wraps(view)
-    def wrapped(*args, **kwargs):  # noqa: ANN202
+    def wrapped(*args, **kwargs):
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:

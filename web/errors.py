@@ -26,7 +26,7 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def error_response(status: int, error: str, message: str):  # noqa: ANN201
+def error_response(status: int, error: str, message: str):
     if wants_json():
         return jsonify(error=error, message=message), status
     return render_template("error.html", status=status, message=message), status
@@ -34,19 +34,19 @@ def error_response(status: int, error: str, message: str):  # noqa: ANN201
 
 def register(app: Flask) -> None:
     @app.errorhandler(DomainError)
-    def _domain(exc: DomainError):  # noqa: ANN202
+    def _domain(exc: DomainError):
         return error_response(status_of(exc), exc.code, exc.message)
 
     @app.errorhandler(CSRFError)
-    def _csrf(exc: CSRFError):  # noqa: ANN202
+    def _csrf(exc: CSRFError):
         return error_response(400, "csrf_failed", f"The form has expired or was forged: {exc.description}")
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):  # noqa: ANN202
+    def _http(exc: HTTPException):
         name = (exc.name or "error").lower().replace(" ", "_")
         return error_response(exc.code or 500, name, exc.description or exc.name)
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):  # noqa: ANN202
+    def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "Something went wrong on our side.")

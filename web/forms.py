@@ -17,7 +17,10 @@ class RegisterForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField(
         "Password",
-        validators=[DataRequired(), Length(min=10, max=256, message="Password must have at least 10 (at most 256) characters.")],
+        validators=[
+            DataRequired(),
+            Length(min=10, max=256, message="Password must have at least 10 (at most 256) characters."),
+        ],
     )
 
 

@@ -21,10 +21,10 @@ from web.forms import ContributionForm, DecisionForm, RoleForm
 bp = Blueprint("portal", __name__)
 
 
-def staff_required(view):  # noqa: ANN001, ANN201
+def staff_required(view):
     @wraps(view)
     @login_required
-    def wrapped(*args, **kwargs):  # noqa: ANN202
+    def wrapped(*args, **kwargs):
         if not current_user.is_staff:
             raise Forbidden("this page is for city staff")
         return view(*args, **kwargs)
@@ -32,10 +32,10 @@ def staff_required(view):  # noqa: ANN001, ANN201
     return wrapped
 
 
-def admin_required(view):  # noqa: ANN001, ANN201
+def admin_required(view):
     @wraps(view)
     @login_required
-    def wrapped(*args, **kwargs):  # noqa: ANN202
+    def wrapped(*args, **kwargs):
         if not current_user.is_admin:
             raise Forbidden("this page is for admins")
         return view(*args, **kwargs)
@@ -43,7 +43,7 @@ def admin_required(view):  # noqa: ANN001, ANN201
     return wrapped
 
 
-def _get_or_404(model: type, id_: int):  # noqa: ANN202
+def _get_or_404(model: type, id_: int):
     obj = db_session().get(model, id_) if id_ < 2**63 else None
     if obj is None:
         abort(404, description=f"{model.__name__.lower()} {id_} not found")
