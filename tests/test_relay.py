@@ -96,7 +96,7 @@ def test_crash_after_marking_sent_before_broadcast(db, vault, community, anvil, 
 
 
 def test_two_relays_picking_the_same_rows(db, vault, community, anvil):
-    w3, minter, token, block = deploy_for(db, vault, anvil.url)
+    _, minter, token, block = deploy_for(db, vault, anvil.url)
     approvals(community, 30)
     relays = [Relay(db, connect(anvil.url), minter, batch_size=10) for _ in range(2)]
     errors: list[BaseException] = []
