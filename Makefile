@@ -23,7 +23,9 @@ $(STAMPS)/python: requirements.txt
 
 $(STAMPS)/npm: package.json package-lock.json
 	@echo "==> npm packages into node_modules (solc wasm, OpenZeppelin, anvil, cast, socket.io client)"
-	npm ci --no-audit --no-fund
+	@# npm ci refuses this lock (npm 11 wants the other platforms' optional anvil/cast
+	@# packages listed); npm install follows the lock just the same and leaves it unchanged.
+	npm install --no-audit --no-fund
 	@mkdir -p $(STAMPS) && touch $@
 
 # A native-solc look-alike for py-solc-x and brownie, backed by npm's solc (wasm).
