@@ -55,12 +55,14 @@ run: install
 
 test: install chromium
 	@echo "==> contract tests (brownie test, its own anvil)"
-	$(BIN)/brownie test tests/contracts
-	@echo "==> app tests (pytest, real anvil, SQLite, PostgreSQL, Redis)"
+	$(BIN)/python scripts/contract_tests.py
+	@echo "==> lint (ruff)"
+	$(BIN)/ruff check .
+	@echo "==> app tests (pytest: real anvil, SQLite, PostgreSQL, chromium)"
 	$(BIN)/python -m pytest -p no:pytest-brownie
 
 test-contracts: install
-	$(BIN)/brownie test tests/contracts
+	$(BIN)/python scripts/contract_tests.py
 
 test-app: install chromium
 	$(BIN)/python -m pytest -p no:pytest-brownie

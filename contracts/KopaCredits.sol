@@ -107,6 +107,14 @@ contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
         return _minted[ref];
     }
 
+    /// @notice `isMinted` for many refs in one call (the relay checks a whole batch at once).
+    function isMintedBatch(bytes32[] calldata refs) external view returns (bool[] memory minted) {
+        minted = new bool[](refs.length);
+        for (uint256 i = 0; i < refs.length; ++i) {
+            minted[i] = _minted[refs[i]];
+        }
+    }
+
     /// @notice Whether the ledger entry `ref` has been redeemed.
     function isRedeemed(bytes32 ref) external view returns (bool) {
         return _redeemed[ref];

@@ -125,13 +125,10 @@ class Relay:
         return len(rows)
 
     def _minted_flags(self, refs: Sequence[str]) -> dict[str, bool]:
-        with self.w3.batch_requests() as batch:
-            for ref in refs:
-                batch.add(self.contract.functions.isMinted(_ref_bytes(ref)))
-            results = batch.execute()
-        if len(results) != len(refs):
-            raise ChainError("isMinted batch answered with a different number of results")
-        return dict(zip(refs, (bool(r) for r in results), strict=True))
+        flags = self.contract.functions.isMintedBatch([_ref_bytes(r) for r in refs]).call()
+        if len(flags) != len(refs):
+            raise ChainError("isMintedBatch answered with a different number of results")
+        return dict(zip(refs, (bool(f) for f in flags), strict=True))
 
     def _record_from_logs(self, rows: Sequence[OutboxItem]) -> None:
         """Rows minted earlier (a crash between send and record, or another relay)."""

@@ -197,6 +197,16 @@ def test_mint(credits, minter, holders):
     assert events(tx, "RewardMinted") == [{"to": h.address, "amount": 25, "ref": r}]
 
 
+def test_is_minted_batch_answers_per_ref_in_order(credits, minter, holders):
+    a, b, c = ref("batch-a"), ref("batch-b"), ref("batch-c")
+    assert credits.isMintedBatch([]) == []
+    assert credits.isMintedBatch([a, b, c]) == [False, False, False]
+    credits.mint(holders[0], 3, b, {"from": minter})
+    assert credits.isMintedBatch([a, b, c, b]) == [False, True, False, True]
+    credits.mintBatch([holders[1], holders[2]], [1, 2], [a, c], {"from": minter})
+    assert credits.isMintedBatch([c, a, b]) == [True, True, True]
+
+
 def test_mint_to_existing_holder_adds_up(credits, minter, holders):
     h = holders[0]
     credits.mint(h, 10, ref("a"), {"from": minter})
