@@ -134,6 +134,7 @@ def run_command() -> None:
     own_anvil = not os.environ.get("KOPA_RPC_URL")
     anvil = None
     relay = None
+    supervisor = os.getpid()
     try:
         if own_anvil:
             state = instance / "anvil-state.json"
@@ -158,12 +159,15 @@ def run_command() -> None:
         _banner(app)
         _serve(app)
     finally:
-        if relay is not None and relay.poll() is None:
-            relay.terminate()
-            relay.wait(timeout=15)
-        if anvil is not None:
-            _step("stopping anvil (saving chain state)")
-            anvil.stop()
+        # gunicorn's workers are forks of this process and leave through this frame too;
+        # only the supervisor owns the relay and anvil.
+        if os.getpid() == supervisor:
+            if relay is not None and relay.poll() is None:
+                relay.terminate()
+                relay.wait(timeout=15)
+            if anvil is not None:
+                _step("stopping anvil (saving chain state)")
+                anvil.stop()
 
 
 def _banner(app: Flask) -> None:
