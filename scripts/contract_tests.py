@@ -34,7 +34,8 @@ def main() -> int:
         subprocess.run([BROWNIE, "networks", "modify", "development", f"port={port}"], cwd=ROOT, env=env,
                        check=True, stdout=subprocess.DEVNULL)
         print(f"brownie's anvil on 127.0.0.1:{port}", flush=True)
-        return subprocess.run([BROWNIE, "test", "tests/contracts", *sys.argv[1:]], cwd=ROOT, env=env).returncode
+        tests = subprocess.run([BROWNIE, "test", "tests/contracts", *sys.argv[1:]], cwd=ROOT, env=env)
+        return tests.returncode
 
 
 if __name__ == "__main__":

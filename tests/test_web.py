@@ -292,3 +292,28 @@ def test_meta_names_chain_and_contract(client, anvil):
     meta = client.get("/api/v1/meta").json
     assert meta["chain_id"] == 31337 and meta["rpc_url"] == anvil.url
     assert set(meta["contracts"]) == {"KopaCredits"}
+
+
+def test_with_redis_the_socket_queue_and_rate_limits_use_it(tmp_path, sqlite_url, anvil):
+    """KOPA_REDIS_URL switches Socket.IO's message queue and Flask-Limiter's storage to Redis."""
+    import redis
+
+    from web import create_app
+    from web.extensions import limiter, socketio
+    from web.live import publish_standings
+
+    url = "redis://127.0.0.1:6379/15"
+    app = create_app({"KOPA_INSTANCE_PATH": str(tmp_path), "KOPA_DATABASE_URL": sqlite_url,
+                      "KOPA_RPC_URL": anvil.url, "SECRET_KEY": "x", "KOPA_REDIS_URL": url})
+    try:
+        assert type(socketio.server.manager).__name__ == "RedisManager"
+        assert "redis" in type(limiter.storage).__name__.lower()
+        pubsub = redis.Redis.from_url(url).pubsub()
+        pubsub.subscribe("flask-socketio")
+        pubsub.get_message(timeout=1)  # the subscribe confirmation
+        with app.test_request_context():
+            publish_standings()
+        message = pubsub.get_message(timeout=5)
+        assert message is not None and b"leaderboard_updated" in message["data"]
+    finally:
+        app.extensions["kopa.db"].dispose()

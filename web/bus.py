@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import current_app
-
 from community.events import LedgerChanged
 
 
 def dispatch(events: Iterable[object]) -> None:
     from web import live
 
-    ledger_changed = any(isinstance(e, LedgerChanged) for e in events)
-    if ledger_changed:
+    if any(isinstance(e, LedgerChanged) for e in events):
         live.publish_standings()
-        relay = current_app.extensions.get("kopa.relay")
-        if relay is not None:
-            relay.wake()

@@ -46,7 +46,7 @@ def from_env() -> dict:
         "KOPA_SITE_URL": os.environ.get("KOPA_SITE_URL", f"http://{host}:{port}"),
         "KOPA_DEPLOYER_KEY": os.environ.get("KOPA_DEPLOYER_KEY", ""),
         "KOPA_DEMO": os.environ.get("KOPA_DEMO", "1") != "0",
-        "KOPA_RELAY": os.environ.get("KOPA_RELAY", "thread"),
+        "KOPA_RELAY": os.environ.get("KOPA_RELAY", "process"),
         "KOPA_WORKER_THREADS": int(os.environ.get("KOPA_WORKER_THREADS", "64")),
         "DEBUG": os.environ.get("KOPA_DEBUG", "0") == "1",
     }

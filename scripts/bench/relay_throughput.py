@@ -17,19 +17,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from community import services  # noqa: E402
-from community.db import Database  # noqa: E402
-from community.models import Role  # noqa: E402
-from rewards.chain.anvil import Anvil  # noqa: E402
-from rewards.chain.client import connect, credits_contract  # noqa: E402
-from rewards.chain.deploy import ensure_deployment  # noqa: E402
-from rewards.chain.keys import new_account  # noqa: E402
-from rewards.chain.platform import minter_account  # noqa: E402
-from rewards.chain.relay import Relay  # noqa: E402
-from rewards.chain.transactions import send_signed, wait  # noqa: E402
-from rewards.vault import KeyVault  # noqa: E402
-from web.config import ANVIL_DEV_DEPLOYER_KEY  # noqa: E402
-from web.migrate import upgrade  # noqa: E402
+from community import services
+from community.db import Database
+from community.models import Role
+from rewards.chain.anvil import Anvil
+from rewards.chain.client import connect, credits_contract
+from rewards.chain.deploy import ensure_deployment
+from rewards.chain.keys import new_account
+from rewards.chain.platform import minter_account
+from rewards.chain.relay import Relay
+from rewards.chain.transactions import send_signed, wait
+from rewards.vault import KeyVault
+from web.config import ANVIL_DEV_DEPLOYER_KEY
+from web.migrate import upgrade
 
 
 def main() -> None:
