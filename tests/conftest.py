@@ -137,6 +137,17 @@ def deploy_for(db: Database, vault: KeyVault, rpc_url: str):
         return w3, minter, deployment.address, deployment.block_number
 
 
+@pytest.fixture(scope="module")
+def demo_server(anvil, tmp_path_factory):
+    """A real `kopa run` (gunicorn + relay process) with the demo community, per module."""
+    from tests.servers import start_server
+
+    process, base = start_server(tmp_path_factory.mktemp("kopa-server"), anvil.url, "server-secret",
+                                 KOPA_DEMO="1")
+    yield base
+    process.stop()
+
+
 @pytest.fixture
 def app(sqlite_url, anvil, tmp_path):
     app = create_app(

@@ -11,7 +11,6 @@ import pytest
 import requests
 
 from community.demo import DEMO_PASSWORD
-from tests.servers import start_server
 
 pytestmark = pytest.mark.chain
 
@@ -21,14 +20,6 @@ LAUNCH_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
-
-
-@pytest.fixture(scope="module")
-def server(anvil, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("kopa-browser")
-    process, base = start_server(tmp, anvil.url, "browser-secret", KOPA_DEMO="1")
-    yield base
-    process.stop()
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +42,21 @@ def login(page, base: str, email: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
-def test_every_demo_login_works_in_a_browser(server, browser):
+def test_every_demo_login_works_in_a_browser(demo_server, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     for email, role in (("admin@kopa.local", "admin"), ("staff@kopa.local", "staff"),
                         ("auditor@kopa.local", "auditor"), ("member1@kopa.local", "member")):
         context = browser.new_context()
         page = context.new_page()
-        login(page, server, email)
+        login(page, demo_server, email)
         assert page.locator(".who").inner_text().endswith(f"({role})")
         page.screenshot(path=str(SHOTS / f"login-{role}.png"))
         context.close()
 
 
-def test_wrong_password_shows_a_form_error(server, browser):
+def test_wrong_password_shows_a_form_error(demo_server, browser):
     page = browser.new_page()
-    page.goto(f"{server}/login")
+    page.goto(f"{demo_server}/login")
     page.get_by_label("Email").fill("member1@kopa.local")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Log in").click()
@@ -73,22 +64,22 @@ def test_wrong_password_shows_a_form_error(server, browser):
     page.close()
 
 
-def test_leaderboard_moves_live_after_staff_approval(server, browser):
+def test_leaderboard_moves_live_after_staff_approval(demo_server, browser):
     context = browser.new_context()
     page = context.new_page()
-    login(page, server, "member4@kopa.local")
-    page.goto(f"{server}/leaderboard")
+    login(page, demo_server, "member4@kopa.local")
+    page.goto(f"{demo_server}/leaderboard")
     page.wait_for_function("document.getElementById('live-status').textContent.startsWith('Live')")
 
-    member = requests.post(f"{server}/api/v1/auth/token",
+    member = requests.post(f"{demo_server}/api/v1/auth/token",
                            json={"email": "member4@kopa.local", "password": DEMO_PASSWORD}, timeout=5).json()
-    staff = requests.post(f"{server}/api/v1/auth/token",
+    staff = requests.post(f"{demo_server}/api/v1/auth/token",
                           json={"email": "staff2@kopa.local", "password": DEMO_PASSWORD}, timeout=5).json()
-    task = requests.get(f"{server}/api/v1/tasks", headers={"Authorization": f"Bearer {member['token']}"},
+    task = requests.get(f"{demo_server}/api/v1/tasks", headers={"Authorization": f"Bearer {member['token']}"},
                         timeout=5).json()[3]
-    cid = requests.post(f"{server}/api/v1/tasks/{task['id']}/contributions", json={"text": "Built one"},
+    cid = requests.post(f"{demo_server}/api/v1/tasks/{task['id']}/contributions", json={"text": "Built one"},
                         headers={"Authorization": f"Bearer {member['token']}"}, timeout=5).json()["id"]
-    requests.post(f"{server}/api/v1/contributions/{cid}/approve",
+    requests.post(f"{demo_server}/api/v1/contributions/{cid}/approve",
                   headers={"Authorization": f"Bearer {staff['token']}"}, timeout=5).raise_for_status()
 
     row = page.locator("#board tbody tr", has_text="Pablo")

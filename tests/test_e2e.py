@@ -12,17 +12,8 @@ import socketio
 
 from community.demo import DEMO_PASSWORD
 from tests.chainutil import cast_balance, cast_total_supply
-from tests.servers import start_server
 
 pytestmark = pytest.mark.chain
-
-
-@pytest.fixture(scope="module")
-def server(anvil, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("kopa-e2e")
-    process, base = start_server(tmp, anvil.url, "e2e-secret", KOPA_DEMO="1")
-    yield base
-    process.stop()
 
 
 def token(base: str, email: str) -> dict:
@@ -32,11 +23,11 @@ def token(base: str, email: str) -> dict:
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-def test_validated_contribution_becomes_tokens_and_moves_the_board(server, anvil):
-    member = token(server, "member3@kopa.local")
-    staff = token(server, "staff@kopa.local")
-    credits = requests.get(f"{server}/api/v1/meta", timeout=5).json()["contracts"]["KopaCredits"]
-    wallet = requests.get(f"{server}/api/v1/me/wallet", headers=member, timeout=5).json()
+def test_validated_contribution_becomes_tokens_and_moves_the_board(demo_server, anvil):
+    member = token(demo_server, "member3@kopa.local")
+    staff = token(demo_server, "staff@kopa.local")
+    credits = requests.get(f"{demo_server}/api/v1/meta", timeout=5).json()["contracts"]["KopaCredits"]
+    wallet = requests.get(f"{demo_server}/api/v1/me/wallet", headers=member, timeout=5).json()
 
     boards: list[dict] = []
     got_update = threading.Event()
@@ -48,20 +39,20 @@ def test_validated_contribution_becomes_tokens_and_moves_the_board(server, anvil
         if any(s["member"] == "Elena" for s in payload["standings"]):
             got_update.set()
 
-    client.connect(server, namespaces=["/leaderboard"], transports=["websocket"],
+    client.connect(demo_server, namespaces=["/leaderboard"], transports=["websocket"],
                    auth={"token": member["Authorization"].split()[1]}, wait_timeout=10)
     try:
         time.sleep(0.3)
         assert boards, "the current board arrives on connect"
         before = len(boards)
 
-        task = requests.get(f"{server}/api/v1/tasks", headers=member, timeout=5).json()[2]
-        created = requests.post(f"{server}/api/v1/tasks/{task['id']}/contributions",
+        task = requests.get(f"{demo_server}/api/v1/tasks", headers=member, timeout=5).json()[2]
+        created = requests.post(f"{demo_server}/api/v1/tasks/{task['id']}/contributions",
                                 json={"text": "Planting plan for courtyard 2",
                                       "evidence_url": "https://example.org/plan.pdf"},
                                 headers=member, timeout=5)
         assert created.status_code == 201 and created.json()["state"] == "pending"
-        approved = requests.post(f"{server}/api/v1/contributions/{created.json()['id']}/approve",
+        approved = requests.post(f"{demo_server}/api/v1/contributions/{created.json()['id']}/approve",
                                  json={"comment": "Clear plan"}, headers=staff, timeout=5)
         assert approved.status_code == 200
         started = time.monotonic()
@@ -70,7 +61,7 @@ def test_validated_contribution_becomes_tokens_and_moves_the_board(server, anvil
         balance = -1
         while time.monotonic() - started < 5:
             ledger_total = sum(e["points"] for e in
-                               requests.get(f"{server}/api/v1/ledger", headers=member, timeout=5).json())
+                               requests.get(f"{demo_server}/api/v1/ledger", headers=member, timeout=5).json())
             balance = cast_balance(anvil.url, credits, wallet["address"])
             if balance == ledger_total and got_update.is_set():
                 break
@@ -86,36 +77,36 @@ def test_validated_contribution_becomes_tokens_and_moves_the_board(server, anvil
         assert set(elena) == {"rank", "member", "points"}, "no personal data in pushes"
         assert cast_total_supply(anvil.url, credits) >= ledger_total
 
-        entry = requests.get(f"{server}/api/v1/ledger", headers=member, timeout=5).json()[0]
+        entry = requests.get(f"{demo_server}/api/v1/ledger", headers=member, timeout=5).json()[0]
         assert entry["tx_hash"] and entry["block"] and entry["mint_status"] == "done"
-        wallet = requests.get(f"{server}/api/v1/me/wallet", headers=member, timeout=5).json()
+        wallet = requests.get(f"{demo_server}/api/v1/me/wallet", headers=member, timeout=5).json()
         assert wallet["balance_onchain"] == wallet["points_total"] == task["points"]
         assert wallet["pending"] == 0
     finally:
         client.disconnect()
 
 
-def test_socket_needs_a_session_or_token(server):
+def test_socket_needs_a_session_or_token(demo_server):
     client = socketio.Client(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
-        client.connect(server, namespaces=["/leaderboard"], transports=["websocket"],
+        client.connect(demo_server, namespaces=["/leaderboard"], transports=["websocket"],
                        auth={"token": "forged"}, wait_timeout=5)
     client = socketio.Client(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
-        client.connect(server, namespaces=["/leaderboard"], transports=["websocket"], wait_timeout=5)
+        client.connect(demo_server, namespaces=["/leaderboard"], transports=["websocket"], wait_timeout=5)
 
 
-def test_portal_serves_pages_and_demo_login_works(server):
+def test_portal_serves_pages_and_demo_login_works(demo_server):
     session = requests.Session()
-    home = session.get(server, timeout=5)
+    home = session.get(demo_server, timeout=5)
     assert home.status_code == 200 and "Green courtyards" in home.text
-    page = session.get(f"{server}/login", timeout=5).text
+    page = session.get(f"{demo_server}/login", timeout=5).text
     for cookie in session.cookies:  # browsers send Secure cookies to 127.0.0.1; requests does not
         cookie.secure = False
     marker = 'name="csrf_token" type="hidden" value="'
     csrf = page[page.index(marker) + len(marker):].split('"', 1)[0]
-    response = session.post(f"{server}/login", data={"email": "staff2@kopa.local", "password": DEMO_PASSWORD,
-                                                     "csrf_token": csrf}, allow_redirects=False, timeout=5)
+    form = {"email": "staff2@kopa.local", "password": DEMO_PASSWORD, "csrf_token": csrf}
+    response = session.post(f"{demo_server}/login", data=form, allow_redirects=False, timeout=5)
     assert response.status_code == 302
     assert "Secure" in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
-    assert session.get(f"{server}/vendor/socket.io.min.js", timeout=5).status_code == 200
+    assert session.get(f"{demo_server}/vendor/socket.io.min.js", timeout=5).status_code == 200

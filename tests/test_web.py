@@ -304,7 +304,8 @@ def test_with_redis_the_socket_queue_and_rate_limits_use_it(tmp_path, sqlite_url
 
     url = "redis://127.0.0.1:6379/15"
     app = create_app({"KOPA_INSTANCE_PATH": str(tmp_path), "KOPA_DATABASE_URL": sqlite_url,
-                      "KOPA_RPC_URL": anvil.url, "SECRET_KEY": "x", "KOPA_REDIS_URL": url})
+                      "KOPA_RPC_URL": anvil.url, "SECRET_KEY": "x", "KOPA_REDIS_URL": url,
+                      "RATELIMIT_ENABLED": True})
     try:
         assert type(socketio.server.manager).__name__ == "RedisManager"
         assert "redis" in type(limiter.storage).__name__.lower()

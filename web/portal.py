@@ -21,26 +21,24 @@ from web.forms import ContributionForm, DecisionForm, RoleForm
 bp = Blueprint("portal", __name__)
 
 
-def staff_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not current_user.is_staff:
-            raise Forbidden("this page is for city staff")
-        return view(*args, **kwargs)
+def _requires(attribute: str, message: str):
+    """Login first (anonymous users are sent to the login page), then the role check."""
 
-    return wrapped
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not getattr(current_user, attribute):
+                raise Forbidden(message)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
 
 
-def admin_required(view):
-    @wraps(view)
-    @login_required
-    def wrapped(*args, **kwargs):
-        if not current_user.is_admin:
-            raise Forbidden("this page is for admins")
-        return view(*args, **kwargs)
-
-    return wrapped
+staff_required = _requires("is_staff", "this page is for city staff")
+admin_required = _requires("is_admin", "this page is for admins")
 
 
 def _get_or_404(model: type, id_: int):
