@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 from sqlalchemy import select
@@ -176,3 +177,46 @@ def test_deployment_is_reused_and_replaced_loudly_when_code_is_gone(db, vault, a
         with Anvil() as other:
             ensure_deployment(session, connect(other.url), deployer_key=ANVIL_DEV_DEPLOYER_KEY,
                               minter_address=Account.from_key(ANVIL_DEV_DEPLOYER_KEY).address)
+
+
+def test_paused_contract_makes_the_relay_wait_not_die(db, vault, community, anvil):
+    from eth_account import Account
+
+    from rewards.chain.client import credits_contract
+    from rewards.chain.transactions import send_signed, wait
+
+    w3, minter, token, block = deploy_for(db, vault, anvil.url)
+    admin = Account.from_key(ANVIL_DEV_DEPLOYER_KEY)
+    contract = credits_contract(w3, token)
+
+    def admin_call(fn) -> None:
+        tx = fn.build_transaction({"from": admin.address, "gas": 100_000, "gasPrice": 0})
+        tx.pop("gasPrice")
+        assert wait(w3, send_signed(w3, admin, tx, gas=100_000))["status"] == 1
+
+    admin_call(contract.functions.pause())
+    approvals(community, 3)
+    relay = Relay(db, w3, minter, idle_seconds=0.05)
+    stop = threading.Event()
+    worker = threading.Thread(target=relay.run_forever, args=(stop,))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while relay.error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert relay.error and "reverted" in relay.error
+        assert worker.is_alive(), "a paused contract is no reason to stop"
+        with db.read_sessions() as session:
+            rows = session.scalars(select(OutboxItem)).all()
+            assert {r.status for r in rows} == {"pending"} and "reverted" in rows[0].last_error
+        admin_call(contract.functions.unpause())
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with db.read_sessions() as session:
+                if {r.status for r in session.scalars(select(OutboxItem))} == {"done"}:
+                    break
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        worker.join(30)
+    assert_exactly_once(db, anvil.url, token, block)

@@ -32,6 +32,11 @@ GAS_PER_MINT = 60_000  # measured ~48k for a fresh holder incl. the once-per-ref
 TRANSIENT = (requests.exceptions.RequestException, TimeExhausted, Web3Exception, OSError)
 
 
+class MintReverted(Exception):
+    """mintBatch reverted: paused contract or a revoked minter role. Worth waiting for an
+    operator, not worth dying over: the relay backs off and tries again."""
+
+
 def _ref_bytes(ref: str) -> bytes:
     return bytes.fromhex(ref.removeprefix("0x"))
 
@@ -87,6 +92,7 @@ class Relay:
                     self.prepare()
                 delivered = self.run_once()
                 backoff = 0.5
+                self.error = None
                 if delivered == 0:
                     self._wake.wait(self.idle_seconds)
                     self._wake.clear()
@@ -94,6 +100,11 @@ class Relay:
                 self.error = str(exc)
                 log.error("relay stopped: %s", exc)
                 raise
+            except MintReverted as exc:
+                self.error = str(exc)
+                log.error("relay: %s; retrying in %.1fs", exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
             except TRANSIENT as exc:
                 log.warning("relay: chain unavailable (%s); retrying in %.1fs", exc, backoff)
                 self.contract = None
@@ -164,9 +175,7 @@ class Relay:
         receipt = wait(self.w3, tx_hash, timeout=self.receipt_timeout)
         if receipt["status"] != 1:
             self._update(rows, status=OutboxStatus.PENDING, error=f"mintBatch {tx_hash} reverted")
-            raise ChainError(
-                f"mintBatch {tx_hash} reverted (contract paused or minter role revoked?)"
-            )
+            raise MintReverted(f"mintBatch {tx_hash} reverted (contract paused or minter role revoked?)")
         events = self.contract.events.RewardMinted().process_receipt(receipt, errors=DISCARD)
         found = {_ref_hex(ev["args"]["ref"]): ev for ev in events}
         self._mark_done([r for r in rows if r.ref in found], found)
