@@ -28,6 +28,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def is_row_id(value: object) -> bool:
+    """A positive integer that fits the databases' 64-bit primary keys (larger ones would
+    make the driver fail instead of finding nothing)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -80,10 +86,6 @@ class Database:
         self.write_sessions = sessionmaker(
             bind=self.engine.execution_options(kopa_write=True), expire_on_commit=False
         )
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.write_sessions)

@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from community.db import UnitOfWork, as_utc, utcnow
+from community.db import UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from community.events import (
     ContributionApproved,
@@ -59,7 +59,7 @@ def _required_text(value: object, field: str, max_len: int) -> str:
 
 
 def _get(session: Session, model: type, id_: object, what: str):
-    if not isinstance(id_, int) or isinstance(id_, bool) or not 0 < id_ < 2**63:
+    if not is_row_id(id_):
         raise NotFound(f"{what} not found")
     obj = session.get(model, id_)
     if obj is None:

@@ -7,6 +7,7 @@ append-only ledger. Ties go to whoever reached the score first (earlier last ent
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import func, select
@@ -50,20 +51,25 @@ def compute_standings(session: Session, limit: int | None = None) -> list[Standi
 
 
 class StandingsCache:
-    """Process-local cache with a version number that moves on every invalidation."""
+    """Process-local cache with a version number that moves on every invalidation.
 
-    def __init__(self) -> None:
+    It reads in a session of its own: a caller's session may hold a snapshot older than the
+    last invalidation, and standings computed from it would be cached as current."""
+
+    def __init__(self, session_factory: Callable[[], Session]) -> None:
+        self._session_factory = session_factory
         self._lock = threading.Lock()
         self._boards: dict[str, list[Standing]] = {}
         self.version = 0
 
-    def get(self, session: Session, board: str = "community") -> list[Standing]:
+    def get(self, board: str = "community") -> list[Standing]:
         with self._lock:
             cached = self._boards.get(board)
             version = self.version
         if cached is not None:
             return cached
-        standings = compute_standings(session)
+        with self._session_factory() as session:
+            standings = compute_standings(session)
         with self._lock:
             # Computed from a snapshot older than a later invalidation: do not keep it.
             if self.version == version:

@@ -183,15 +183,14 @@ def test_paused_contract_makes_the_relay_wait_not_die(db, vault, community, anvi
     from eth_account import Account
 
     from rewards.chain.client import credits_contract
-    from rewards.chain.transactions import send_signed, wait
+    from rewards.chain.transactions import fee_fields, send_signed, wait
 
     w3, minter, token, block = deploy_for(db, vault, anvil.url)
     admin = Account.from_key(ANVIL_DEV_DEPLOYER_KEY)
     contract = credits_contract(w3, token)
 
     def admin_call(fn) -> None:
-        tx = fn.build_transaction({"from": admin.address, "gas": 100_000, "gasPrice": 0})
-        tx.pop("gasPrice")
+        tx = fn.build_transaction({"from": admin.address, "gas": 100_000, **fee_fields(w3)})
         assert wait(w3, send_signed(w3, admin, tx, gas=100_000))["status"] == 1
 
     admin_call(contract.functions.pause())

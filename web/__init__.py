@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from community.db import Database, UnitOfWork
@@ -46,7 +46,7 @@ def create_app(config: dict | None = None) -> Flask:
     db = Database(app.config["KOPA_DATABASE_URL"])
     app.extensions["kopa.db"] = db
     app.extensions["kopa.vault"] = KeyVault(app.config["SECRET_KEY"])
-    app.extensions["kopa.standings"] = StandingsCache()
+    app.extensions["kopa.standings"] = StandingsCache(db.read_sessions)
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -80,8 +80,6 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def database() -> Database:
-    from flask import current_app
-
     return current_app.extensions["kopa.db"]
 
 
@@ -97,14 +95,10 @@ def unit_of_work() -> UnitOfWork:
 
 
 def vault() -> KeyVault:
-    from flask import current_app
-
     return current_app.extensions["kopa.vault"]
 
 
 def chain_reader():
-    from flask import current_app
-
     from rewards.chain.reader import ChainReader
 
     reader = current_app.extensions.get("kopa.chain_reader")
@@ -115,6 +109,4 @@ def chain_reader():
 
 
 def standings_cache() -> StandingsCache:
-    from flask import current_app
-
     return current_app.extensions["kopa.standings"]

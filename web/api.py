@@ -11,7 +11,7 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
 from community import services
-from community.db import as_utc
+from community.db import as_utc, is_row_id
 from community.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from community.models import Contribution, Process, Task, User
 from rewards.ledger import pending_points, points_total
@@ -119,7 +119,7 @@ def submit(task_id: int):
 @bp.get("/contributions/<int:contribution_id>")
 @token_required
 def contribution(contribution_id: int):
-    c = db_session().get(Contribution, contribution_id) if contribution_id < 2**63 else None
+    c = db_session().get(Contribution, contribution_id) if is_row_id(contribution_id) else None
     if c is None:
         raise NotFound(f"contribution {contribution_id} not found")
     if c.member_id != g.api_user.id and not (g.api_user.is_staff or g.api_user.is_auditor):
@@ -168,7 +168,7 @@ def my_wallet():
 
 @bp.get("/leaderboard")
 def leaderboard():
-    standings = standings_cache().get(db_session())
+    standings = standings_cache().get()
     return jsonify([s.public() for s in standings])
 
 
@@ -177,7 +177,7 @@ def leaderboard():
 def ledger():
     user: User = g.api_user
     raw = request.args.get("member", str(user.id))
-    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+    if not raw.isdigit() or not is_row_id(int(raw)):
         raise InvalidInput("member must be a member id")
     member_id = int(raw)
     if member_id != user.id and not (user.is_staff or user.is_auditor):

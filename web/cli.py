@@ -14,9 +14,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from community.db import Database
 from community.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
 from community.models import Role
+from web import database, vault
 from web.config import ANVIL_DEV_DEPLOYER_KEY
 
 kopa = AppGroup("kopa", help="Kopa operations.")
@@ -27,8 +27,12 @@ def _step(message: str) -> None:
     click.secho(f"==> {message}", fg="cyan", err=True)
 
 
-def _db() -> Database:
-    return current_app.extensions["kopa.db"]
+def _minter():
+    """The platform minter account (created and stored encrypted on first use)."""
+    from rewards.chain.platform import minter_account
+
+    with database().write_sessions() as session:
+        return minter_account(session, vault())
 
 
 def _deployer_key(own_anvil: bool) -> str:
@@ -43,11 +47,10 @@ def _deployer_key(own_anvil: bool) -> str:
 def _deploy(own_anvil: bool) -> str:
     from rewards.chain.client import connect
     from rewards.chain.deploy import ensure_deployment
-    from rewards.chain.platform import minter_account
 
     w3 = connect(current_app.config["KOPA_RPC_URL"])
-    with _db().write_sessions() as session:
-        minter = minter_account(session, current_app.extensions["kopa.vault"])
+    minter = _minter()
+    with database().write_sessions() as session:
         deployment = ensure_deployment(
             session, w3, deployer_key=_deployer_key(own_anvil), minter_address=minter.address
         )
@@ -74,7 +77,7 @@ def seed_command() -> None:
     """Seed the demo community (once)."""
     from rewards.chain.keys import new_account
 
-    created = seed_demo(_db(), current_app.extensions["kopa.vault"], new_account)
+    created = seed_demo(database(), vault(), new_account)
     click.echo("demo community created" if created else "demo community already present")
 
 
@@ -89,8 +92,8 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
     from rewards.chain.keys import new_account
 
     user_id = services.register_member(
-        _db().unit_of_work(), email=email, display_name=name, password=password,
-        new_account=new_account, vault=current_app.extensions["kopa.vault"], role=Role(role),
+        database().unit_of_work(), email=email, display_name=name, password=password,
+        new_account=new_account, vault=vault(), role=Role(role),
     )
     click.echo(f"user {user_id} created with role {role}")
 
@@ -101,12 +104,10 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
 def relay_command(once: bool, batch_size: int) -> None:
     """Deliver pending mint requests to the chain (run as its own process)."""
     from rewards.chain.client import ChainError, connect
-    from rewards.chain.platform import minter_account
     from rewards.chain.relay import Relay
 
-    with _db().write_sessions() as session:
-        minter = minter_account(session, current_app.extensions["kopa.vault"])
-    relay = Relay(_db(), connect(current_app.config["KOPA_RPC_URL"]), minter, batch_size=batch_size)
+    minter = _minter()
+    relay = Relay(database(), connect(current_app.config["KOPA_RPC_URL"]), minter, batch_size=batch_size)
     try:
         if once:
             while relay.run_once():
@@ -148,14 +149,13 @@ def run_command() -> None:
         if cfg["KOPA_DEMO"]:
             _step("seeding the demo community (once)")
             seed_command.callback()
-        env = {**os.environ, "KOPA_RPC_URL": cfg["KOPA_RPC_URL"]}
+        # The relay process and gunicorn's worker use the chain chosen here.
+        os.environ["KOPA_RPC_URL"] = cfg["KOPA_RPC_URL"]
         if cfg["KOPA_RELAY"] != "off":
             _step("starting the relay")
             relay = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "web", "kopa", "relay"],
-                env=env, start_new_session=True,
+                [sys.executable, "-m", "flask", "--app", "web", "kopa", "relay"], start_new_session=True
             )
-        os.environ["KOPA_RPC_URL"] = cfg["KOPA_RPC_URL"]
         _banner(app)
         _serve(app)
     finally:

@@ -19,12 +19,10 @@ TOP_N = 20
 
 
 def board_payload() -> dict:
-    """Read in a fresh session: the request's own session may predate the award."""
-    from web import database, standings_cache
+    from web import standings_cache
 
     cache = standings_cache()
-    with database().read_sessions() as session:
-        standings = cache.get(session)
+    standings = cache.get()
     return {
         "board": "community",
         "period": "all",

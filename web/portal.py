@@ -9,7 +9,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from community import services
-from community.errors import Conflict, DomainError, Forbidden
+from community.db import is_row_id
+from community.errors import DomainError, Forbidden
 from community.models import Contribution, ContributionState, Process, Task, User
 from rewards.ledger import pending_points, points_total
 from rewards.models import LedgerEntry
@@ -42,7 +43,7 @@ admin_required = _requires("is_admin", "this page is for admins")
 
 
 def _get_or_404(model: type, id_: int):
-    obj = db_session().get(model, id_) if id_ < 2**63 else None
+    obj = db_session().get(model, id_) if is_row_id(id_) else None
     if obj is None:
         abort(404, description=f"{model.__name__.lower()} {id_} not found")
     return obj
@@ -51,7 +52,7 @@ def _get_or_404(model: type, id_: int):
 @bp.get("/")
 def home():
     processes = db_session().scalars(select(Process).order_by(Process.id)).all()
-    top = standings_cache().get(db_session())[:5]
+    top = standings_cache().get()[:5]
     return render_template("home.html", processes=processes, top=top)
 
 
@@ -134,8 +135,6 @@ def decide(contribution_id: int, decision: str):
                 uow, validator_id=current_user.id, contribution_id=contribution_id,
                 comment=form.comment.data,
             )
-    except (Conflict, Forbidden) as exc:
-        flash(exc.message, "error")
     except DomainError as exc:
         flash(exc.message, "error")
     else:
@@ -166,7 +165,7 @@ def wallet():
 
 @bp.get("/leaderboard")
 def leaderboard():
-    standings = standings_cache().get(db_session())
+    standings = standings_cache().get()
     return render_template("leaderboard.html", standings=standings)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from rewards.chain.client import ChainError, artifact, has_code
-from rewards.chain.transactions import send_signed, wait
+from rewards.chain.transactions import fee_fields, send_signed, wait
 from rewards.models import Deployment
 
 log = logging.getLogger(__name__)
@@ -74,11 +74,12 @@ def deploy_credits(w3: Web3, deployer: LocalAccount, minter_address: str) -> Dep
         raise ChainError("the deployer key must not be the minter key")
     spec = artifact(CREDITS)
     factory = w3.eth.contract(abi=spec["abi"], bytecode=spec["bytecode"])
+    fees = fee_fields(w3)
     deploy_tx = factory.constructor(deployer.address).build_transaction(
-        {"from": deployer.address, "gas": 3_000_000, "gasPrice": 0}
+        {"from": deployer.address, "gas": 3_000_000, **fees}
     )
     nonce = w3.eth.get_transaction_count(deployer.address, "pending")
-    tx_hash = send_signed(w3, deployer, _strip(deploy_tx), gas=3_000_000, nonce=nonce)
+    tx_hash = send_signed(w3, deployer, deploy_tx, gas=3_000_000, nonce=nonce)
     receipt = wait(w3, tx_hash)
     if receipt["status"] != 1:
         raise ChainError(f"deployment transaction {tx_hash} reverted")
@@ -88,9 +89,9 @@ def deploy_credits(w3: Web3, deployer: LocalAccount, minter_address: str) -> Dep
     for offset, role in enumerate(("MINTER_ROLE", "BURNER_ROLE"), start=1):
         role_id = getattr(contract.functions, role)().call()
         tx = contract.functions.grantRole(role_id, minter_address).build_transaction(
-            {"from": deployer.address, "gas": 100_000, "gasPrice": 0, "nonce": nonce + offset}
+            {"from": deployer.address, "gas": 100_000, "nonce": nonce + offset, **fees}
         )
-        hashes.append(send_signed(w3, deployer, _strip(tx), gas=100_000, nonce=nonce + offset))
+        hashes.append(send_signed(w3, deployer, tx, gas=100_000, nonce=nonce + offset))
     if w3.eth.get_balance(minter_address) < MINTER_FUNDING_WEI // 2:
         hashes.append(
             send_signed(
@@ -110,7 +111,3 @@ def deploy_credits(w3: Web3, deployer: LocalAccount, minter_address: str) -> Dep
         tx_hash=tx_hash,
     )
 
-
-def _strip(tx: dict) -> dict:
-    """Drop fee fields web3 filled in, so send_signed prices the transaction itself."""
-    return {k: v for k, v in tx.items() if k not in ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas")}

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import requests
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from web3 import Web3
 from web3.exceptions import TimeExhausted, Web3Exception
 from web3.logs import DISCARD
@@ -22,7 +23,7 @@ from web3.logs import DISCARD
 from community.db import Database, utcnow
 from rewards.chain.client import ChainError, credits_contract
 from rewards.chain.deploy import current_deployment
-from rewards.chain.transactions import wait
+from rewards.chain.transactions import fee_fields, wait
 from rewards.models import OutboxItem, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,6 @@ class Relay:
         receipt_timeout: float = 30.0,
         idle_seconds: float = 0.5,
         verify_window: int = 1000,
-        on_delivered: Callable[[list[int]], None] | None = None,
     ) -> None:
         self.db = db
         self.w3 = w3
@@ -65,11 +65,9 @@ class Relay:
         self.receipt_timeout = receipt_timeout
         self.idle_seconds = idle_seconds
         self.verify_window = verify_window
-        self.on_delivered = on_delivered
         self.contract = None
         self.deployment = None
         self.error: str | None = None
-        self._wake = threading.Event()
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -81,9 +79,6 @@ class Relay:
         self.contract = credits_contract(self.w3, self.deployment.address)
         self.verify_recent()
 
-    def wake(self) -> None:
-        self._wake.set()
-
     def run_forever(self, stop: threading.Event) -> None:
         backoff = 0.5
         while not stop.is_set():
@@ -94,8 +89,7 @@ class Relay:
                 backoff = 0.5
                 self.error = None
                 if delivered == 0:
-                    self._wake.wait(self.idle_seconds)
-                    self._wake.clear()
+                    stop.wait(self.idle_seconds)
             except ChainError as exc:
                 self.error = str(exc)
                 log.error("relay stopped: %s", exc)
@@ -163,7 +157,7 @@ class Relay:
                 "gas": gas,
                 "nonce": self.w3.eth.get_transaction_count(self.minter.address, "pending"),
                 "chainId": self.w3.eth.chain_id,
-                **self._fees(),
+                **fee_fields(self.w3),
             }
         )
         signed = self.minter.sign_transaction(tx)
@@ -180,19 +174,19 @@ class Relay:
         found = {_ref_hex(ev["args"]["ref"]): ev for ev in events}
         self._mark_done([r for r in rows if r.ref in found], found)
 
-    def _fees(self) -> dict:
-        base_fee = self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0
-        priority = 1_000_000_000 if base_fee else 0
-        return {"maxFeePerGas": base_fee * 2 + priority, "maxPriorityFeePerGas": priority}
-
     # --- bookkeeping ----------------------------------------------------------------------
 
+    @staticmethod
+    def _reload(session: Session, rows: Sequence[OutboxItem]) -> list[OutboxItem]:
+        """The same rows, attached to ``session``, in one query."""
+        return session.scalars(
+            select(OutboxItem).where(OutboxItem.id.in_([r.id for r in rows])).order_by(OutboxItem.id)
+        ).all()
+
     def _mark_done(self, rows: Sequence[OutboxItem], found: dict) -> None:
-        ids = []
         with self.db.write_sessions() as session, session.begin():
-            for row in rows:
-                item = session.get(OutboxItem, row.id)
-                ev = found.get(row.ref)
+            for item in self._reload(session, rows):
+                ev = found.get(item.ref)
                 item.status = OutboxStatus.DONE.value
                 item.contract_address = self.deployment.address
                 item.done_at = utcnow()
@@ -202,9 +196,6 @@ class Relay:
                     item.last_error = None
                 else:
                     item.last_error = "minted on chain; its RewardMinted log was not found"
-                ids.append(item.ledger_entry_id)
-        if ids and self.on_delivered:
-            self.on_delivered(ids)
 
     def _update(
         self,
@@ -216,8 +207,7 @@ class Relay:
         error: str | None = None,
     ) -> None:
         with self.db.write_sessions() as session, session.begin():
-            for row in rows:
-                item = session.get(OutboxItem, row.id)
+            for item in self._reload(session, rows):
                 item.status = status.value
                 if tx_hash is not None:
                     item.tx_hash = tx_hash
@@ -247,8 +237,7 @@ class Relay:
         if lost:
             log.warning("relay: %d recorded mints are not on chain any more; re-queuing", len(lost))
             with self.db.write_sessions() as session, session.begin():
-                for row in lost:
-                    item = session.get(OutboxItem, row.id)
+                for item in self._reload(session, lost):
                     item.status = OutboxStatus.PENDING.value
                     item.last_error = f"lost from chain (was {item.tx_hash}); re-queued"
                     item.tx_hash = None

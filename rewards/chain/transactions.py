@@ -7,6 +7,14 @@ from web3 import Web3
 from web3.types import TxReceipt
 
 
+def fee_fields(w3: Web3) -> dict:
+    """EIP-1559 fees: twice the current base fee plus a 1 gwei tip; zero on a chain without
+    a base fee (Kopa's anvil runs with --block-base-fee-per-gas 0)."""
+    base_fee = w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0
+    priority = 1_000_000_000 if base_fee else 0
+    return {"maxFeePerGas": base_fee * 2 + priority, "maxPriorityFeePerGas": priority}
+
+
 def send_signed(
     w3: Web3, account: LocalAccount, tx: dict, *, gas: int, nonce: int | None = None
 ) -> str:
@@ -17,10 +25,7 @@ def send_signed(
     tx["chainId"] = w3.eth.chain_id
     tx["nonce"] = w3.eth.get_transaction_count(account.address, "pending") if nonce is None else nonce
     if "maxFeePerGas" not in tx and "gasPrice" not in tx:
-        base_fee = w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0
-        priority = 1_000_000_000 if base_fee else 0
-        tx["maxPriorityFeePerGas"] = priority
-        tx["maxFeePerGas"] = base_fee * 2 + priority
+        tx.update(fee_fields(w3))
     signed = account.sign_transaction(tx)
     return "0x" + w3.eth.send_raw_transaction(signed.raw_transaction).hex().removeprefix("0x")
 

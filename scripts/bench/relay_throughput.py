@@ -26,7 +26,7 @@ from rewards.chain.deploy import ensure_deployment
 from rewards.chain.keys import new_account
 from rewards.chain.platform import minter_account
 from rewards.chain.relay import Relay
-from rewards.chain.transactions import send_signed, wait
+from rewards.chain.transactions import fee_fields, send_signed, wait
 from rewards.vault import KeyVault
 from web.config import ANVIL_DEV_DEPLOYER_KEY
 from web.migrate import upgrade
@@ -86,8 +86,7 @@ def main() -> None:
         start = time.perf_counter()
         for i in range(args.baseline):
             tx = contract.functions.mint(holder, 1, i.to_bytes(32, "big")).build_transaction(
-                {"from": minter.address, "gas": 120_000, "gasPrice": 0})
-            tx.pop("gasPrice")
+                {"from": minter.address, "gas": 120_000, **fee_fields(w3)})
             wait(w3, send_signed(w3, minter, tx, gas=120_000))
         baseline_s = time.perf_counter() - start
         db.dispose()
