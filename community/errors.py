@@ -29,3 +29,9 @@ class Unauthorized(DomainError):
 
 class Conflict(DomainError):
     code = "conflict"
+
+
+class InsufficientCredits(Conflict):
+    """A spend larger than the member's confirmed credits minus what is already promised."""
+
+    code = "insufficient_credits"

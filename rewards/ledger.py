@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from rewards.models import LedgerEntry, OutboxItem, OutboxStatus, Setting, Wallet
+from community.errors import InsufficientCredits, InvalidInput
+from rewards.models import LedgerEntry, OutboxItem, OutboxKind, OutboxStatus, Setting, Wallet
 
 # The spine's only scoring rule: a task's points value, awarded on approval.
 TASK_POINTS_RULE = ("task-points", 1)
+# Spending and refunding credits moves the balance, not a member's standing: entries in
+# this dimension count for balances and reconciliation but never for boards or tiers.
+SPENDING = "credits"
+SPEND_RULE = ("credit-spend", 1)
+REFUND_RULE = ("credit-refund", 1)
+
+# Credits promised but not yet written to the ledger (a booking awaiting approval holds its
+# price). Features register a function (session, member_id) -> credits held.
+HoldSource = Callable[[Session, int], int]
+_hold_sources: list[HoldSource] = []
+
+
+def register_hold_source(source: HoldSource) -> None:
+    if source not in _hold_sources:
+        _hold_sources.append(source)
 
 
 def instance_id(session: Session) -> str:
@@ -43,7 +60,8 @@ def record_entry(
     validator_id: int | None = None,
     dimension: str = "participation",
 ) -> LedgerEntry:
-    """Append an entry and, for a positive amount, the outbox row that will mint it."""
+    """Append an entry and the outbox row that carries it to the chain: a mint for a
+    positive amount, a burn for a negative one (revocation, spend)."""
     ref = chain_ref(instance_id(session), source_key)
     entry = LedgerEntry(
         member_id=member_id,
@@ -59,35 +77,114 @@ def record_entry(
     )
     session.add(entry)
     session.flush()
-    if points > 0:
-        wallet = session.scalars(select(Wallet).where(Wallet.user_id == member_id)).one()
-        session.add(
-            OutboxItem(
-                kind="mint",
-                ledger_entry_id=entry.id,
-                to_address=wallet.address,
-                amount=points,
-                ref=ref,
-                status=OutboxStatus.PENDING.value,
-            )
+    wallet = session.scalars(select(Wallet).where(Wallet.user_id == member_id)).one()
+    session.add(
+        OutboxItem(
+            kind=(OutboxKind.MINT if points > 0 else OutboxKind.BURN).value,
+            ledger_entry_id=entry.id,
+            to_address=wallet.address,
+            amount=abs(points),
+            ref=ref,
+            status=OutboxStatus.PENDING.value,
         )
+    )
     return entry
 
 
 def points_total(session: Session, member_id: int) -> int:
+    """Points earned (revocations included), which boards and tiers count; spends excluded."""
     total = session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-            LedgerEntry.member_id == member_id
+            LedgerEntry.member_id == member_id, LedgerEntry.dimension != SPENDING
         )
     )
     return int(total or 0)
 
 
-def pending_points(session: Session, member_id: int) -> int:
-    """Points awarded but not yet confirmed on chain."""
+def credits_total(session: Session, member_id: int) -> int:
+    """Every entry of the member: what their on-chain balance must equal once delivered."""
     total = session.scalar(
-        select(func.coalesce(func.sum(OutboxItem.amount), 0))
-        .join(LedgerEntry, OutboxItem.ledger_entry_id == LedgerEntry.id)
-        .where(LedgerEntry.member_id == member_id, OutboxItem.status != OutboxStatus.DONE.value)
+        select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(LedgerEntry.member_id == member_id)
     )
     return int(total or 0)
+
+
+def _outbox_sum(session: Session, member_id: int, kind: OutboxKind, *, done: bool | None) -> int:
+    query = (
+        select(func.coalesce(func.sum(OutboxItem.amount), 0))
+        .join(LedgerEntry, OutboxItem.ledger_entry_id == LedgerEntry.id)
+        .where(LedgerEntry.member_id == member_id, OutboxItem.kind == kind.value)
+    )
+    if done is True:
+        query = query.where(OutboxItem.status == OutboxStatus.DONE.value)
+    elif done is False:
+        query = query.where(OutboxItem.status != OutboxStatus.DONE.value)
+    return int(session.scalar(query) or 0)
+
+
+def pending_points(session: Session, member_id: int) -> int:
+    """Credits awarded but not yet confirmed on chain."""
+    return _outbox_sum(session, member_id, OutboxKind.MINT, done=False)
+
+
+def pending_burns(session: Session, member_id: int) -> int:
+    """Credits spent or revoked whose burn is not yet confirmed on chain."""
+    return _outbox_sum(session, member_id, OutboxKind.BURN, done=False)
+
+
+def held_credits(session: Session, member_id: int) -> int:
+    return sum(source(session, member_id) for source in _hold_sources)
+
+
+def spendable_credits(session: Session, member_id: int) -> int:
+    """Confirmed on-chain credits (delivered mints minus delivered burns, which is what
+    ``balanceOf`` shows) minus burns still on their way and credits held by features."""
+    confirmed_in = _outbox_sum(session, member_id, OutboxKind.MINT, done=True)
+    all_burns = _outbox_sum(session, member_id, OutboxKind.BURN, done=None)
+    return confirmed_in - all_burns - held_credits(session, member_id)
+
+
+def lock_wallet(session: Session, member_id: int) -> Wallet:
+    """Serialise spends of one member (PostgreSQL row lock; SQLite writes are already
+    serialised by BEGIN IMMEDIATE)."""
+    wallet = session.scalars(
+        select(Wallet).where(Wallet.user_id == member_id).with_for_update()
+    ).one_or_none()
+    if wallet is None:
+        raise InvalidInput(f"member {member_id} has no wallet")
+    return wallet
+
+
+def spend_credits(
+    session: Session, *, member_id: int, amount: int, cause: str, source_key: str,
+    extra_held: int = 0,
+) -> LedgerEntry:
+    """Write a spend (negative entry in the SPENDING dimension → burn) if the member can
+    afford it. Call inside the caller's write transaction; ``extra_held`` is for a caller
+    whose own hold on these credits is about to be replaced by this spend (pass it as a
+    negative number to release it)."""
+    if not isinstance(amount, int) or amount <= 0:
+        raise InvalidInput("a spend must be a positive whole number of credits")
+    lock_wallet(session, member_id)
+    available = spendable_credits(session, member_id) - extra_held
+    if amount > available:
+        raise InsufficientCredits(
+            f"this costs {amount} credits but you have {max(available, 0)} available "
+            "(confirmed on chain, minus spends and holds still pending)"
+        )
+    return record_entry(
+        session, member_id=member_id, points=-amount, cause=cause, source_key=source_key,
+        rule=SPEND_RULE, dimension=SPENDING,
+    )
+
+
+def refund_credits(
+    session: Session, *, member_id: int, amount: int, cause: str, source_key: str
+) -> LedgerEntry:
+    """Give spent credits back: a mint with its own ref, never an undone burn."""
+    if not isinstance(amount, int) or amount <= 0:
+        raise InvalidInput("a refund must be a positive whole number of credits")
+    return record_entry(
+        session, member_id=member_id, points=amount, cause=cause, source_key=source_key,
+        rule=REFUND_RULE, dimension=SPENDING,
+    )

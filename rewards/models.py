@@ -28,6 +28,13 @@ class OutboxStatus(enum.StrEnum):
     DONE = "done"  # minted on chain; tx hash and block recorded
 
 
+class OutboxKind(enum.StrEnum):
+    MINT = "mint"  # KopaCredits.mintBatch: points awarded, refunds
+    BURN = "burn"  # KopaCredits.redeemBatch: revocations, redemptions, booking payments
+    BADGE = "badge"  # KopaBadges.mintBadgeBatch
+    ANCHOR = "anchor"  # KopaLedgerAnchor: epoch roots
+
+
 class Wallet(Base):
     """A member's custodial wallet: only the address is ever shown or put on chain."""
 
@@ -88,8 +95,10 @@ class OutboxItem(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), default="mint")
-    ledger_entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default=OutboxKind.MINT.value, index=True)
+    # Mints and burns carry a ledger entry; badges and anchors do not.
+    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    token_id: Mapped[int | None] = mapped_column(BigInteger)  # badge token id
     to_address: Mapped[str] = mapped_column(String(42))
     amount: Mapped[int] = mapped_column(BigInteger)
     ref: Mapped[str] = mapped_column(String(66), unique=True)
@@ -103,10 +112,11 @@ class OutboxItem(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
-    entry: Mapped[LedgerEntry] = relationship(back_populates="outbox")
+    entry: Mapped[LedgerEntry | None] = relationship(back_populates="outbox")
 
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("kind IN ('mint', 'burn', 'badge', 'anchor')", name="kind_known"),
         CheckConstraint("status IN ('pending', 'sent', 'done')", name="status_known"),
     )
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.models import User
+from rewards.ledger import SPENDING
 from rewards.models import LedgerEntry
 
 
@@ -37,6 +38,7 @@ def compute_standings(session: Session, limit: int | None = None) -> list[Standi
     query = (
         select(LedgerEntry.member_id, User.display_name, total, last_entry)
         .join(User, User.id == LedgerEntry.member_id)
+        .where(LedgerEntry.dimension != SPENDING)
         .group_by(LedgerEntry.member_id, User.display_name)
         .having(func.sum(LedgerEntry.points) > 0)
         .order_by(total.desc(), last_entry.asc())

@@ -15,5 +15,6 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Every feature branch of the migration tree (``heads``), unless told otherwise."""
     command.upgrade(alembic_config(database_url), revision)
