@@ -1,7 +1,7 @@
 """The relay: delivers pending outbox rows to the chain, exactly once per ledger entry.
 
-Exactly-once does not depend on the relay being careful; it rests on the contract:
-``mintBatch`` skips refs already minted. The relay therefore may crash anywhere, run
+Exactly-once does not depend on the relay being careful; it rests on the contracts:
+``mintBatch`` and ``redeemBatch`` skip refs already used. The relay therefore may crash anywhere, run
 twice, or resend a batch: before sending it asks the chain which refs are minted and
 records those from their ``RewardMinted`` logs instead of sending them again.
 """
@@ -17,6 +17,8 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 from web3.exceptions import TimeExhausted, Web3Exception
 from web3.logs import DISCARD
 
@@ -24,18 +26,17 @@ from community.db import Database, utcnow
 from rewards.chain.client import ChainError, credits_contract
 from rewards.chain.deploy import current_deployment
 from rewards.chain.transactions import fee_fields, wait
-from rewards.models import OutboxItem, OutboxStatus
+from rewards.models import OutboxItem, OutboxKind, OutboxStatus
 
 log = logging.getLogger(__name__)
 
 BASE_GAS = 60_000
-GAS_PER_MINT = 60_000  # measured ~48k for a fresh holder incl. the once-per-ref slot
 TRANSIENT = (requests.exceptions.RequestException, TimeExhausted, Web3Exception, OSError)
 
 
 class MintReverted(Exception):
-    """mintBatch reverted: paused contract or a revoked minter role. Worth waiting for an
-    operator, not worth dying over: the relay backs off and tries again."""
+    """A batch reverted: paused contract or a revoked role. Worth waiting for an operator,
+    not worth dying over: the relay backs off and tries again."""
 
 
 def _ref_bytes(ref: str) -> bytes:
@@ -46,7 +47,91 @@ def _ref_hex(ref: bytes) -> str:
     return "0x" + bytes(ref).hex()
 
 
+class Lane:
+    """One kind of outbox row and the contract calls that deliver it exactly once: a batch
+    function that skips refs already used, a batch view that says which refs are used, and
+    the event (with an indexed ``ref``) that records where each landed."""
+
+    kind: OutboxKind
+    event_name: str
+    gas_per_item: int
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+
+    @property
+    def contract(self) -> Contract:
+        return self.relay.contract
+
+    def delivered_flags(self, refs: Sequence[bytes]) -> list[bool]:
+        raise NotImplementedError
+
+    def batch_call(self, rows: Sequence[OutboxItem]) -> ContractFunction:
+        raise NotImplementedError
+
+    def deliverable(self, rows: Sequence[OutboxItem]) -> list[OutboxItem]:
+        """Rows that can go now (all, unless the chain state says some must wait)."""
+        return list(rows)
+
+    def event(self):
+        return getattr(self.contract.events, self.event_name)
+
+
+class MintLane(Lane):
+    kind = OutboxKind.MINT
+    event_name = "RewardMinted"
+    gas_per_item = 60_000  # measured ~48k for a fresh holder incl. the once-per-ref slot
+
+    def delivered_flags(self, refs):
+        return self.contract.functions.isMintedBatch(list(refs)).call()
+
+    def batch_call(self, rows):
+        return self.contract.functions.mintBatch(
+            [Web3.to_checksum_address(r.to_address) for r in rows],
+            [r.amount for r in rows],
+            [_ref_bytes(r.ref) for r in rows],
+        )
+
+
+class BurnLane(Lane):
+    """Revocations, redemptions and booking payments. A burn larger than the holder's
+    balance (credits spent before a revocation) waits, pending, until the balance covers it:
+    the contract would revert the whole batch, and a balance never goes negative."""
+
+    kind = OutboxKind.BURN
+    event_name = "CreditsRedeemed"
+    gas_per_item = 45_000
+
+    def delivered_flags(self, refs):
+        return self.contract.functions.isRedeemedBatch(list(refs)).call()
+
+    def batch_call(self, rows):
+        return self.contract.functions.redeemBatch(
+            [Web3.to_checksum_address(r.to_address) for r in rows],
+            [r.amount for r in rows],
+            [_ref_bytes(r.ref) for r in rows],
+        )
+
+    def deliverable(self, rows):
+        left: dict[str, int] = {}
+        ready, waiting = [], []
+        for row in rows:
+            address = Web3.to_checksum_address(row.to_address)
+            if address not in left:
+                left[address] = self.contract.functions.balanceOf(address).call()
+            if row.amount <= left[address]:
+                left[address] -= row.amount
+                ready.append(row)
+            else:
+                waiting.append(row)
+        if waiting:
+            self.relay.note_waiting(waiting, "waiting: the holder's balance does not cover this burn yet")
+        return ready
+
+
 class Relay:
+    lane_types: tuple[type[Lane], ...] = (MintLane, BurnLane)
+
     def __init__(
         self,
         db: Database,
@@ -68,6 +153,7 @@ class Relay:
         self.contract = None
         self.deployment = None
         self.error: str | None = None
+        self.lanes = [lane(self) for lane in self.lane_types]
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -108,50 +194,50 @@ class Relay:
     # --- one pass -------------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Handle one batch of undelivered rows; returns how many rows were looked at."""
+        """Handle one batch of undelivered rows per lane; returns how many rows were sent
+        or recorded (rows left waiting do not count, so an idle relay sleeps)."""
         if self.contract is None:
             self.prepare()
+        return sum(self._run_lane(lane) for lane in self.lanes)
+
+    def _run_lane(self, lane: Lane) -> int:
         with self.db.read_sessions() as session:
             rows = session.scalars(
                 select(OutboxItem)
-                .where(OutboxItem.status != OutboxStatus.DONE.value, OutboxItem.kind == "mint")
+                .where(OutboxItem.status != OutboxStatus.DONE.value, OutboxItem.kind == lane.kind.value)
                 .order_by(OutboxItem.id)
                 .limit(self.batch_size)
             ).all()
         if not rows:
             return 0
-        minted = self._minted_flags([r.ref for r in rows])
-        already = [r for r in rows if minted[r.ref]]
-        todo = [r for r in rows if not minted[r.ref]]
+        delivered = self._delivered(lane, [r.ref for r in rows])
+        already = [r for r in rows if delivered[r.ref]]
+        todo = lane.deliverable([r for r in rows if not delivered[r.ref]])
         if already:
-            self._record_from_logs(already)
+            self._record_from_logs(lane, already)
         if todo:
-            self._send(todo)
-        return len(rows)
+            self._send(lane, todo)
+        return len(already) + len(todo)
 
-    def _minted_flags(self, refs: Sequence[str]) -> dict[str, bool]:
-        flags = self.contract.functions.isMintedBatch([_ref_bytes(r) for r in refs]).call()
+    def _delivered(self, lane: Lane, refs: Sequence[str]) -> dict[str, bool]:
+        flags = lane.delivered_flags([_ref_bytes(r) for r in refs])
         if len(flags) != len(refs):
-            raise ChainError("isMintedBatch answered with a different number of results")
+            raise ChainError("the contract answered with a different number of results")
         return dict(zip(refs, (bool(f) for f in flags), strict=True))
 
-    def _record_from_logs(self, rows: Sequence[OutboxItem]) -> None:
-        """Rows minted earlier (a crash between send and record, or another relay)."""
-        logs = self.contract.events.RewardMinted.get_logs(
+    def _record_from_logs(self, lane: Lane, rows: Sequence[OutboxItem]) -> None:
+        """Rows delivered earlier (a crash between send and record, or another relay)."""
+        logs = lane.event().get_logs(
             from_block=self.deployment.block_number,
             to_block="latest",
             argument_filters={"ref": [_ref_bytes(r.ref) for r in rows]},
         )
         found = {_ref_hex(ev["args"]["ref"]): ev for ev in logs}
-        self._mark_done(rows, found)
+        self._mark_done(lane, rows, found)
 
-    def _send(self, rows: Sequence[OutboxItem]) -> None:
-        gas = BASE_GAS + GAS_PER_MINT * len(rows)
-        tx = self.contract.functions.mintBatch(
-            [Web3.to_checksum_address(r.to_address) for r in rows],
-            [r.amount for r in rows],
-            [_ref_bytes(r.ref) for r in rows],
-        ).build_transaction(
+    def _send(self, lane: Lane, rows: Sequence[OutboxItem]) -> None:
+        gas = BASE_GAS + lane.gas_per_item * len(rows)
+        tx = lane.batch_call(rows).build_transaction(
             {
                 "from": self.minter.address,
                 "gas": gas,
@@ -163,16 +249,18 @@ class Relay:
         signed = self.minter.sign_transaction(tx)
         tx_hash = "0x" + bytes(signed.hash).hex()
         # Record the intent first: a crash after broadcasting leaves rows `sent` with the
-        # hash, and the next pass finds them minted (or not) on chain either way.
+        # hash, and the next pass finds them delivered (or not) on chain either way.
         self._update(rows, status=OutboxStatus.SENT, tx_hash=tx_hash, sent=True)
         self.w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = wait(self.w3, tx_hash, timeout=self.receipt_timeout)
         if receipt["status"] != 1:
-            self._update(rows, status=OutboxStatus.PENDING, error=f"mintBatch {tx_hash} reverted")
-            raise MintReverted(f"mintBatch {tx_hash} reverted (contract paused or minter role revoked?)")
-        events = self.contract.events.RewardMinted().process_receipt(receipt, errors=DISCARD)
+            self._update(rows, status=OutboxStatus.PENDING, error=f"{lane.kind} batch {tx_hash} reverted")
+            raise MintReverted(
+                f"{lane.kind} batch {tx_hash} reverted (contract paused or role revoked?)"
+            )
+        events = lane.event()().process_receipt(receipt, errors=DISCARD)
         found = {_ref_hex(ev["args"]["ref"]): ev for ev in events}
-        self._mark_done([r for r in rows if r.ref in found], found)
+        self._mark_done(lane, [r for r in rows if r.ref in found], found)
 
     # --- bookkeeping ----------------------------------------------------------------------
 
@@ -183,19 +271,25 @@ class Relay:
             select(OutboxItem).where(OutboxItem.id.in_([r.id for r in rows])).order_by(OutboxItem.id)
         ).all()
 
-    def _mark_done(self, rows: Sequence[OutboxItem], found: dict) -> None:
+    def _mark_done(self, lane: Lane, rows: Sequence[OutboxItem], found: dict) -> None:
         with self.db.write_sessions() as session, session.begin():
             for item in self._reload(session, rows):
                 ev = found.get(item.ref)
                 item.status = OutboxStatus.DONE.value
-                item.contract_address = self.deployment.address
+                item.contract_address = lane.contract.address
                 item.done_at = utcnow()
                 if ev is not None:
                     item.tx_hash = "0x" + bytes(ev["transactionHash"]).hex()
                     item.block_number = ev["blockNumber"]
                     item.last_error = None
                 else:
-                    item.last_error = "minted on chain; its RewardMinted log was not found"
+                    item.last_error = f"delivered on chain; its {lane.event_name} log was not found"
+
+    def note_waiting(self, rows: Sequence[OutboxItem], reason: str) -> None:
+        with self.db.write_sessions() as session, session.begin():
+            for item in self._reload(session, rows):
+                if item.last_error != reason:
+                    item.last_error = reason
 
     def _update(
         self,
@@ -218,24 +312,28 @@ class Relay:
 
     def verify_recent(self) -> int:
         """Put back to pending any recorded delivery the chain no longer has."""
+        return sum(self._verify_lane(lane) for lane in self.lanes)
+
+    def _verify_lane(self, lane: Lane) -> int:
         with self.db.read_sessions() as session:
             rows = session.scalars(
                 select(OutboxItem)
                 .where(
                     OutboxItem.status == OutboxStatus.DONE.value,
+                    OutboxItem.kind == lane.kind.value,
                     # Deliveries to an older deployment stay as they are: a replaced chain
-                    # is the auditor's finding, never a reason to mint again.
-                    OutboxItem.contract_address == self.deployment.address,
+                    # is the auditor's finding, never a reason to deliver again.
+                    OutboxItem.contract_address == lane.contract.address,
                 )
                 .order_by(OutboxItem.id.desc())
                 .limit(self.verify_window)
             ).all()
         if not rows:
             return 0
-        minted = self._minted_flags([r.ref for r in rows])
-        lost = [r for r in rows if not minted[r.ref]]
+        delivered = self._delivered(lane, [r.ref for r in rows])
+        lost = [r for r in rows if not delivered[r.ref]]
         if lost:
-            log.warning("relay: %d recorded mints are not on chain any more; re-queuing", len(lost))
+            log.warning("relay: %d recorded %ss are not on chain any more; re-queuing", len(lost), lane.kind)
             with self.db.write_sessions() as session, session.begin():
                 for item in self._reload(session, lost):
                     item.status = OutboxStatus.PENDING.value
