@@ -7,6 +7,7 @@ from sqlalchemy import select
 from community import services
 from community.db import Database
 from community.models import Process, Role, User
+from rewards.loyalty_demo import seed_loyalty
 from rewards.vault import KeyVault
 from rewards.wallets import NewAccount
 
@@ -51,9 +52,10 @@ def seed_demo(db: Database, vault: KeyVault, new_account: NewAccount) -> bool:
     process_id = services.create_process(
         db.unit_of_work(), actor_id=staff, title=title, description=description
     )
-    for task_title, task_description, points in tasks:
+    for task_title, task_description, complexity in tasks:
         services.create_task(
             db.unit_of_work(), actor_id=staff, process_id=process_id, title=task_title,
-            description=task_description, points=points,
+            description=task_description, complexity=complexity,
         )
+    seed_loyalty(db, ids)
     return True

@@ -35,3 +35,11 @@ class InsufficientCredits(Conflict):
     """A spend larger than the member's confirmed credits minus what is already promised."""
 
     code = "insufficient_credits"
+
+
+class TooLarge(InvalidInput):
+    code = "too_large"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"

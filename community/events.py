@@ -14,11 +14,18 @@ class ContributionApproved:
     contribution_id: int
     member_id: int
     validator_id: int
-    ledger_entry_id: int
+    ledger_entry_id: int | None  # None when the award is zero points
 
 
 @dataclass(frozen=True)
 class ContributionRejected:
+    contribution_id: int
+    member_id: int
+    validator_id: int
+
+
+@dataclass(frozen=True)
+class ContributionRevoked:
     contribution_id: int
     member_id: int
     validator_id: int

@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from community.db import Base, utcnow
@@ -20,8 +30,46 @@ class Role(enum.StrEnum):
 
 class ContributionState(enum.StrEnum):
     PENDING = "pending"
+    AWAITING_SECOND = "awaiting_second_approval"  # four-eyes: one approval given
     APPROVED = "approved"
     REJECTED = "rejected"
+    CHANGES_REQUESTED = "changes_requested"
+    APPEALED = "appealed"
+    REVOKED = "revoked"
+
+
+CONTRIBUTION_STATES = tuple(s.value for s in ContributionState)
+
+
+class NodeStatus(enum.StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
+class Permission(enum.IntEnum):
+    """Ordered: each level includes the ones below it."""
+
+    VIEW = 1
+    CONTRIBUTE = 2
+    MANAGE = 3
+
+
+class Membership(enum.StrEnum):
+    OPEN = "open"  # every member may view and contribute
+    APPLICATION = "application"  # everyone may view; contributing needs an accepted application or a grant
+    INVITE = "invite"  # only grants give access
+
+
+class TeamKind(enum.StrEnum):
+    CITIZENS = "citizens"
+    PUBLIC_ADMINISTRATION = "public_administration"
+    NON_PROFIT = "non_profit"
+    FOR_PROFIT = "for_profit"
+
+
+COMPLEXITIES = (0, 20, 40, 60, 80, 100)
+LEVELS = ("low", "average", "high")
 
 
 class User(Base):
@@ -83,6 +131,18 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+def _status_check() -> CheckConstraint:
+    return CheckConstraint("status IN ('not_started', 'in_progress', 'done')", name="status_known")
+
+
 class Process(Base):
     __tablename__ = "processes"
 
@@ -90,8 +150,66 @@ class Process(Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), default=NodeStatus.NOT_STARTED.value)
+    starts_on: Mapped[dt.date | None] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)
+    membership: Mapped[str] = mapped_column(String(16), default=Membership.OPEN.value)
+    template: Mapped[str | None] = mapped_column(String(40))
+    cloned_from_id: Mapped[int | None] = mapped_column(ForeignKey("processes.id"))
+    # Anti-farming and four-eyes settings; None means the instance default / off.
+    four_eyes_threshold: Mapped[int | None] = mapped_column(Integer)
+    points_cap: Mapped[int | None] = mapped_column(Integer)
+    cap_period: Mapped[str] = mapped_column(String(8), default="month")
 
+    organisation: Mapped[Organisation | None] = relationship()
+    phases: Mapped[list[Phase]] = relationship(back_populates="process", order_by="Phase.position, Phase.id")
     tasks: Mapped[list[Task]] = relationship(back_populates="process", order_by="Task.id")
+
+    __table_args__ = (
+        _status_check(),
+        CheckConstraint("membership IN ('open', 'application', 'invite')", name="membership_known"),
+        CheckConstraint("cap_period IN ('week', 'month')", name="cap_period_known"),
+    )
+
+
+class Phase(Base):
+    __tablename__ = "phases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=NodeStatus.NOT_STARTED.value)
+    starts_on: Mapped[dt.date | None] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    process: Mapped[Process] = relationship(back_populates="phases")
+    objectives: Mapped[list[Objective]] = relationship(
+        back_populates="phase", order_by="Objective.position, Objective.id"
+    )
+
+    __table_args__ = (_status_check(),)
+
+
+class Objective(Base):
+    __tablename__ = "objectives"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=NodeStatus.NOT_STARTED.value)
+    starts_on: Mapped[dt.date | None] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    phase: Mapped[Phase] = relationship(back_populates="objectives")
+    tasks: Mapped[list[Task]] = relationship(back_populates="objective", order_by="Task.position, Task.id")
+
+    __table_args__ = (_status_check(),)
 
 
 class Task(Base):
@@ -99,14 +217,181 @@ class Task(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), index=True)
+    objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    points: Mapped[int] = mapped_column(Integer)
+    complexity: Mapped[int] = mapped_column(Integer, default=20)
     open: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=NodeStatus.NOT_STARTED.value)
+    starts_on: Mapped[dt.date | None] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)
 
     process: Mapped[Process] = relationship(back_populates="tasks")
+    objective: Mapped[Objective | None] = relationship(back_populates="tasks")
+    library_items: Mapped[list[LibraryItem]] = relationship(secondary="task_library_items")
 
-    __table_args__ = (CheckConstraint("points > 0", name="points_positive"),)
+    __table_args__ = (
+        _status_check(),
+        CheckConstraint("complexity IN (0, 20, 40, 60, 80, 100)", name="complexity_known"),
+    )
+
+
+class Prerequisite(Base):
+    """Node ``node_id`` of ``kind`` cannot start before ``requires_id`` (same kind) is done."""
+
+    __tablename__ = "prerequisites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    node_id: Mapped[int] = mapped_column(Integer, index=True)
+    requires_id: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('phase', 'objective', 'task')", name="kind_known"),
+        UniqueConstraint("kind", "node_id", "requires_id", name="uq_prerequisites_edge"),
+    )
+
+
+class LibraryItem(Base):
+    """A reusable resource from the catalogue staff maintain: guide, template or tool."""
+
+    __tablename__ = "library_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    link: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(Text, default="")
+    languages: Mapped[str] = mapped_column(String(100), default="en")  # comma-separated codes
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (CheckConstraint("kind IN ('guide', 'template', 'tool')", name="kind_known"),)
+
+
+class TaskLibraryItem(Base):
+    __tablename__ = "task_library_items"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("library_items.id"), primary_key=True)
+
+
+class LibraryRating(Base):
+    __tablename__ = "library_ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("library_items.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    stars: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        CheckConstraint("stars BETWEEN 1 AND 5", name="stars_range"),
+        UniqueConstraint("item_id", "user_id", name="uq_library_ratings_item_user"),
+    )
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    members: Mapped[list[TeamMember]] = relationship(back_populates="team", order_by="TeamMember.id")
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('citizens', 'public_administration', 'non_profit', 'for_profit')", name="kind_known"
+        ),
+    )
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    is_admin: Mapped[bool] = mapped_column(default=False)
+
+    team: Mapped[Team] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_team_members_team_user"),)
+
+
+class Grant(Base):
+    """A permission for a team or one user on a whole process or one subtree of it (the
+    most specific node given); it holds for every node below."""
+
+    __tablename__ = "grants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), index=True)
+    phase_id: Mapped[int | None] = mapped_column(ForeignKey("phases.id"))
+    objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    permission: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    team: Mapped[Team | None] = relationship()
+    user: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("permission IN (1, 2, 3)", name="permission_known"),
+        CheckConstraint("(team_id IS NULL) <> (user_id IS NULL)", name="one_grantee"),
+    )
+
+
+class ProcessApplication(Base):
+    __tablename__ = "process_applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    process: Mapped[Process] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'accepted', 'declined')", name="state_known"),
+    )
+
+
+class SuccessStory(Base):
+    __tablename__ = "success_stories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), unique=True)
+    summary: Mapped[str] = mapped_column(Text)
+    outcomes: Mapped[str] = mapped_column(Text)
+    published_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    process: Mapped[Process] = relationship()
+
+
+class StoryOptIn(Base):
+    """A participant agrees to be named in the process's success story."""
+
+    __tablename__ = "story_opt_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (UniqueConstraint("process_id", "user_id", name="uq_story_opt_ins_process_user"),)
 
 
 class Contribution(Base):
@@ -117,11 +402,23 @@ class Contribution(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     text: Mapped[str] = mapped_column(Text)
     evidence_url: Mapped[str | None] = mapped_column(String(2000))
-    state: Mapped[str] = mapped_column(String(16), default=ContributionState.PENDING.value)
+    state: Mapped[str] = mapped_column(String(32), default=ContributionState.PENDING.value)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decision_comment: Mapped[str | None] = mapped_column(Text)
+    # Evidence file (stored content-addressed under instance/evidence/).
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    evidence_filename: Mapped[str | None] = mapped_column(String(255))
+    evidence_content_type: Mapped[str | None] = mapped_column(String(100))
+    evidence_size: Mapped[int | None] = mapped_column(BigInteger)
+    # Set at submission when the same file or URL was already used in this process.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("contributions.id"))
+    level: Mapped[str | None] = mapped_column(String(8))
+    proposed_points: Mapped[int | None] = mapped_column(Integer)
+    first_approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    appeal_reason: Mapped[str | None] = mapped_column(Text)
+    appealed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     task: Mapped[Task] = relationship()
     member: Mapped[User] = relationship(foreign_keys=[member_id])
@@ -129,10 +426,28 @@ class Contribution(Base):
     transitions: Mapped[list[ContributionTransition]] = relationship(
         back_populates="contribution", order_by="ContributionTransition.id"
     )
+    co_contributors: Mapped[list[User]] = relationship(secondary="contribution_co_contributors")
 
     __table_args__ = (
-        CheckConstraint("state IN ('pending', 'approved', 'rejected')", name="state_known"),
+        CheckConstraint(
+            "state IN ('pending', 'awaiting_second_approval', 'approved', 'rejected', "
+            "'changes_requested', 'appealed', 'revoked')",
+            name="state_known",
+        ),
+        CheckConstraint("level IS NULL OR level IN ('low', 'average', 'high')", name="level_known"),
     )
+
+    @property
+    def member_ids(self) -> list[int]:
+        """The contributor first, then co-contributors: everyone the points go to."""
+        return [self.member_id, *(u.id for u in self.co_contributors)]
+
+
+class ContributionCoContributor(Base):
+    __tablename__ = "contribution_co_contributors"
+
+    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
 
 
 class ContributionTransition(Base):
@@ -142,8 +457,8 @@ class ContributionTransition(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), index=True)
-    from_state: Mapped[str | None] = mapped_column(String(16))
-    to_state: Mapped[str] = mapped_column(String(16))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str] = mapped_column(String(32))
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     comment: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -7,32 +7,41 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+import statistics
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from community import access, processes
 from community.db import UnitOfWork, as_utc, is_row_id, utcnow
-from community.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from community.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
 from community.events import (
     ContributionApproved,
     ContributionRejected,
+    ContributionRevoked,
     ContributionSubmitted,
     LedgerChanged,
 )
+from community.evidence import StoredEvidence
 from community.models import (
+    LEVELS,
     ApiToken,
     Contribution,
     ContributionState,
     ContributionTransition,
+    Permission,
     Process,
     Role,
     Task,
     User,
 )
-from rewards.ledger import TASK_POINTS_RULE, record_entry
+from rewards.ledger import record_entry
+from rewards.models import LedgerEntry
+from rewards.scoring import Award, contribution_awards, record_awards
 from rewards.vault import KeyVault
 from rewards.wallets import NewAccount, create_wallet
 
@@ -156,22 +165,13 @@ def set_role(uow: UnitOfWork, *, actor_id: int, user_id: object, role: object) -
         uow.commit()
 
 
-# --- processes and tasks --------------------------------------------------------------
+# --- processes and tasks (thin entry points kept for callers of the spine) -----------------
 
 
-def create_process(uow: UnitOfWork, *, actor_id: int, title: object, description: object = "") -> int:
-    with uow:
-        actor = _get(uow.session, User, actor_id, "user")
-        if not actor.is_staff:
-            raise Forbidden("only staff create processes")
-        process = Process(
-            title=_required_text(title, "title", 200),
-            description=description.strip() if isinstance(description, str) else "",
-        )
-        uow.session.add(process)
-        uow.session.flush()
-        uow.commit()
-        return process.id
+def create_process(
+    uow: UnitOfWork, *, actor_id: int, title: object, description: object = "", **options
+) -> int:
+    return processes.create_process(uow, actor_id=actor_id, title=title, description=description, **options)
 
 
 def create_task(
@@ -180,29 +180,36 @@ def create_task(
     actor_id: int,
     process_id: object,
     title: object,
-    points: object,
+    complexity: object = 20,
     description: object = "",
 ) -> int:
-    if not isinstance(points, int) or isinstance(points, bool) or not 1 <= points <= 1_000_000:
-        raise InvalidInput("points must be a whole number from 1 to 1000000")
-    with uow:
-        actor = _get(uow.session, User, actor_id, "user")
-        if not actor.is_staff:
-            raise Forbidden("only staff create tasks")
-        process = _get(uow.session, Process, process_id, "process")
-        task = Task(
-            process_id=process.id,
-            title=_required_text(title, "title", 200),
-            description=description.strip() if isinstance(description, str) else "",
-            points=points,
-        )
-        uow.session.add(task)
-        uow.session.flush()
-        uow.commit()
-        return task.id
+    return processes.create_task(
+        uow,
+        actor_id=actor_id,
+        process_id=process_id,
+        title=title,
+        complexity=complexity,
+        description=description,
+    )
 
 
 # --- contributions --------------------------------------------------------------------
+#
+# pending ─approve─▶ approved ─revoke─▶ revoked
+#    │  └approve (above the four-eyes threshold)▶ awaiting_second_approval ─approve (another)─▶ approved
+#    ├─reject─▶ rejected ─appeal (once)─▶ appealed ─approve/reject (not the first rejecter)─▶ …
+#    └─request changes─▶ changes_requested ─resubmit─▶ pending
+
+S = ContributionState
+DECIDABLE = (S.PENDING, S.AWAITING_SECOND, S.APPEALED)
+
+
+@dataclass(frozen=True)
+class ContributionPolicy:
+    """Instance-wide anti-farming and four-eyes settings (from configuration)."""
+
+    submissions_per_hour: int = 20
+    four_eyes_threshold: int = 150
 
 
 def _evidence_url(value: object) -> str | None:
@@ -216,33 +223,132 @@ def _evidence_url(value: object) -> str | None:
     return value.strip()
 
 
+def _co_contributors(session: Session, member_id: int, emails: object) -> list[User]:
+    if emails in (None, "", []):
+        return []
+    if isinstance(emails, str):
+        emails = [e for e in re.split(r"[,\s]+", emails) if e]
+    if not isinstance(emails, list) or len(emails) > 20 or not all(isinstance(e, str) for e in emails):
+        raise InvalidInput("co_contributors must be a list of at most 20 e-mail addresses")
+    users = []
+    for email in emails:
+        user = session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
+        if user is None:
+            raise InvalidInput(f"no member has the e-mail address {email.strip()[:254]!r}")
+        if user.id == member_id:
+            raise InvalidInput("you are already the contributor; do not list yourself as co-contributor")
+        if user not in users:
+            users.append(user)
+    return users
+
+
+def _duplicate_of(
+    session: Session, process_id: int, sha256: str | None, url: str | None, exclude_id: int | None = None
+) -> int | None:
+    """An earlier contribution in the same process with the same file or URL."""
+    clauses = []
+    if sha256:
+        clauses.append(Contribution.evidence_sha256 == sha256)
+    if url:
+        clauses.append(Contribution.evidence_url == url)
+    if not clauses:
+        return None
+    query = select(Contribution.id).join(Task).where(Task.process_id == process_id, or_(*clauses))
+    if exclude_id is not None:
+        query = query.where(Contribution.id != exclude_id)
+    return session.scalar(query.order_by(Contribution.id).limit(1))
+
+
+def _transition(
+    session: Session, contribution: Contribution, actor_id: int, to: S, comment: str | None
+) -> None:
+    session.add(
+        ContributionTransition(
+            contribution_id=contribution.id,
+            from_state=contribution.state,
+            to_state=to.value,
+            actor_id=actor_id,
+            comment=comment,
+        )
+    )
+    contribution.state = to.value
+
+
 def submit_contribution(
-    uow: UnitOfWork, *, member_id: int, task_id: object, text: object, evidence_url: object = None
+    uow: UnitOfWork,
+    *,
+    member_id: int,
+    task_id: object,
+    text: object,
+    evidence_url: object = None,
+    evidence: StoredEvidence | None = None,
+    co_contributors: object = None,
+    policy: ContributionPolicy = ContributionPolicy(),
 ) -> int:
+    """A member's contribution to a task they may contribute to; it scores nothing until
+    validated. Re-using a file or URL already used in the process is allowed but flagged."""
     text = _required_text(text, "text", MAX_TEXT)
     url = _evidence_url(evidence_url)
     with uow:
         session = uow.session
+        member = _get(session, User, member_id, "user")
         task = _get(session, Task, task_id, "task")
-        if not task.open:
+        path = access.path_of_task(session, task)
+        if not access.can(session, member, Permission.VIEW, path):
+            raise NotFound(f"task {task.id} not found")
+        access.require(
+            session,
+            member,
+            Permission.CONTRIBUTE,
+            path,
+            "you may not contribute to this task: join the process or ask its team for access",
+        )
+        if not task.open or task.status == "done":
             raise Conflict(f"task {task.id} is closed for contributions")
-        contribution = Contribution(task_id=task.id, member_id=member_id, text=text, evidence_url=url)
+        blocked = processes.task_blocked_by(session, task)
+        if blocked:
+            raise Conflict(f"task {task.id} opens when {', '.join(blocked)} is done")
+        hour_ago = utcnow() - dt.timedelta(hours=1)
+        recent = session.scalar(
+            select(func.count())
+            .select_from(Contribution)
+            .where(Contribution.member_id == member.id, Contribution.created_at >= hour_ago)
+        )
+        if recent >= policy.submissions_per_hour:
+            raise RateLimited(
+                f"you have submitted {recent} contributions in the last hour; the limit is "
+                f"{policy.submissions_per_hour} per hour, please try again later"
+            )
+        contribution = Contribution(
+            task_id=task.id,
+            member_id=member.id,
+            text=text,
+            evidence_url=url,
+            duplicate_of_id=_duplicate_of(
+                session, task.process_id, evidence.sha256 if evidence else None, url
+            ),
+        )
+        if evidence is not None:
+            contribution.evidence_sha256 = evidence.sha256
+            contribution.evidence_filename = evidence.filename
+            contribution.evidence_content_type = evidence.content_type
+            contribution.evidence_size = evidence.size
+        contribution.co_contributors = _co_contributors(session, member.id, co_contributors)
         session.add(contribution)
         session.flush()
         session.add(
             ContributionTransition(
-                contribution_id=contribution.id,
-                from_state=None,
-                to_state=ContributionState.PENDING.value,
-                actor_id=member_id,
+                contribution_id=contribution.id, from_state=None, to_state=S.PENDING.value, actor_id=member.id
             )
         )
-        uow.publish(ContributionSubmitted(contribution.id, member_id))
+        uow.publish(ContributionSubmitted(contribution.id, member.id))
         uow.commit()
         return contribution.id
 
 
-def _load_for_decision(session: Session, validator_id: int, contribution_id: object) -> Contribution:
+def _load_for_decision(
+    session: Session, validator_id: int, contribution_id: object
+) -> tuple[User, Contribution]:
     validator = _get(session, User, validator_id, "user")
     if not validator.is_staff:
         raise Forbidden("only staff validate contributions")
@@ -254,62 +360,174 @@ def _load_for_decision(session: Session, validator_id: int, contribution_id: obj
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
-    if contribution.member_id == validator.id:
-        raise Forbidden("nobody validates their own contribution")
-    if contribution.state != ContributionState.PENDING:
-        raise Conflict(f"contribution {contribution.id} is {contribution.state}, not pending")
-    return contribution
-
-
-def _decide(
-    session: Session,
-    contribution: Contribution,
-    validator_id: int,
-    state: ContributionState,
-    comment: str | None,
-) -> None:
-    session.add(
-        ContributionTransition(
-            contribution_id=contribution.id,
-            from_state=contribution.state,
-            to_state=state.value,
-            actor_id=validator_id,
-            comment=comment,
-        )
+    access.require(
+        session,
+        validator,
+        Permission.MANAGE,
+        access.path_of_task(session, contribution.task),
+        "only staff who manage this process validate its contributions",
     )
-    contribution.state = state.value
-    contribution.decided_by_id = validator_id
-    contribution.decided_at = utcnow()
-    contribution.decision_comment = comment
+    if validator.id in contribution.member_ids:
+        raise Forbidden("nobody validates a contribution they are a contributor or co-contributor of")
+    return validator, contribution
+
+
+def _require_state(contribution: Contribution, allowed: tuple[S, ...], action: str) -> None:
+    if contribution.state not in allowed:
+        names = " or ".join(s.value for s in allowed)
+        raise Conflict(f"contribution {contribution.id} is {contribution.state}; {action} needs it {names}")
+
+
+def default_level(session: Session, contribution: Contribution) -> str:
+    """From the member's share of the task's approved contributions, this one included:
+    at least half → high, at least a quarter → average, otherwise low."""
+    approved = session.execute(
+        select(Contribution.member_id, func.count())
+        .where(
+            Contribution.task_id == contribution.task_id,
+            Contribution.state == S.APPROVED.value,
+            Contribution.id != contribution.id,
+        )
+        .group_by(Contribution.member_id)
+    ).all()
+    total = sum(n for _, n in approved) + 1
+    mine = sum(n for member, n in approved if member == contribution.member_id) + 1
+    share = mine / total
+    return "high" if share >= 0.5 else "average" if share >= 0.25 else "low"
+
+
+def _level(value: object, session: Session, contribution: Contribution) -> str:
+    if value in (None, ""):
+        return contribution.level or default_level(session, contribution)
+    if value not in LEVELS:
+        raise InvalidInput("level must be low, average or high")
+    return value
+
+
+def _awards(session: Session, contribution: Contribution, level: str, member_id: int) -> list[Award]:
+    task = contribution.task
+    return contribution_awards(
+        session,
+        member_id=member_id,
+        complexity=task.complexity,
+        level=level,
+        process_id=task.process_id,
+        task_id=task.id,
+    )
+
+
+def _period_start(period: str) -> dt.datetime:
+    now = utcnow()
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        return start - dt.timedelta(days=start.weekday())
+    return start.replace(day=1)
+
+
+def _capped(session: Session, process: Process, member_id: int, awards: list[Award]) -> list[Award]:
+    """Apply the process's per-member points cap for the period (off unless configured)."""
+    if process.points_cap is None:
+        return awards
+    earned = (
+        session.scalar(
+            select(func.coalesce(func.sum(LedgerEntry.points), 0))
+            .join(Contribution, LedgerEntry.contribution_id == Contribution.id)
+            .join(Task, Contribution.task_id == Task.id)
+            .where(
+                Task.process_id == process.id,
+                LedgerEntry.member_id == member_id,
+                LedgerEntry.created_at >= _period_start(process.cap_period),
+            )
+        )
+        or 0
+    )
+    room = max(process.points_cap - int(earned), 0)
+    capped = []
+    for award in awards:
+        points = min(award.points, room)
+        room -= points
+        capped.append(Award(points, award.dimension, award.rule_id, award.rule_version))
+    return capped
 
 
 def approve_contribution(
-    uow: UnitOfWork, *, validator_id: int, contribution_id: object, comment: object = None
-) -> int:
-    """Approval, its ledger entry and its mint request commit together or not at all."""
-    if comment is not None and not isinstance(comment, str):
-        raise InvalidInput("comment must be text")
-    comment = (comment or "").strip()[:MAX_TEXT] or None
+    uow: UnitOfWork,
+    *,
+    validator_id: int,
+    contribution_id: object,
+    comment: object = None,
+    level: object = None,
+    policy: ContributionPolicy = ContributionPolicy(),
+) -> list[int]:
+    """Approval, its ledger entries and their mint requests commit together or not at all.
+    Above the four-eyes threshold the first approval only records itself; a second, different
+    member of staff completes it. Returns the ids of the ledger entries written."""
+    comment = _optional_comment(comment)
     with uow:
         session = uow.session
-        contribution = _load_for_decision(session, validator_id, contribution_id)
-        _decide(session, contribution, validator_id, ContributionState.APPROVED, comment)
-        entry = record_entry(
-            session,
-            member_id=contribution.member_id,
-            points=contribution.task.points,
-            cause="contribution",
-            source_key=f"contribution:{contribution.id}:approved",
-            rule=TASK_POINTS_RULE,
-            contribution_id=contribution.id,
-            validator_id=validator_id,
-        )
+        validator, contribution = _load_for_decision(session, validator_id, contribution_id)
+        _require_state(contribution, DECIDABLE, "approval")
+        if contribution.state == S.APPEALED and contribution.decided_by_id == validator.id:
+            raise Forbidden(
+                "an appeal is decided by a different member of staff than the one who rejected it"
+            )
+        if contribution.state == S.AWAITING_SECOND:
+            if contribution.first_approver_id == validator.id:
+                raise Forbidden(
+                    "four-eyes rule: the second approval must come from a different member of staff"
+                )
+            chosen = contribution.level
+        else:
+            chosen = _level(level, session, contribution)
+        proposed = sum(a.points for a in _awards(session, contribution, chosen, contribution.member_id))
+        threshold = contribution.task.process.four_eyes_threshold or policy.four_eyes_threshold
+        if contribution.state != S.AWAITING_SECOND and proposed > threshold:
+            contribution.level = chosen
+            contribution.proposed_points = proposed
+            contribution.first_approver_id = validator.id
+            _transition(session, contribution, validator.id, S.AWAITING_SECOND, comment)
+            uow.commit()
+            return []
+        contribution.level = chosen
+        contribution.proposed_points = proposed
+        _transition(session, contribution, validator.id, S.APPROVED, comment)
+        contribution.decided_by_id = validator.id
+        contribution.decided_at = utcnow()
+        contribution.decision_comment = comment
+        entry_ids = []
+        for member_id in contribution.member_ids:
+            awards = _capped(
+                session,
+                contribution.task.process,
+                member_id,
+                _awards(session, contribution, chosen, member_id),
+            )
+            entries = record_awards(
+                session,
+                [a for a in awards if a.points],
+                member_id=member_id,
+                cause="contribution",
+                source_key=f"contribution:{contribution.id}:approved:{member_id}",
+                contribution_id=contribution.id,
+                validator_id=validator.id,
+            )
+            entry_ids.extend(e.id for e in entries)
         uow.publish(
-            ContributionApproved(contribution.id, contribution.member_id, validator_id, entry.id)
+            ContributionApproved(
+                contribution.id, contribution.member_id, validator.id, entry_ids[0] if entry_ids else None
+            )
         )
-        uow.publish(LedgerChanged((contribution.member_id,)))
+        uow.publish(LedgerChanged(tuple(contribution.member_ids)))
         uow.commit()
-        return entry.id
+        return entry_ids
+
+
+def _optional_comment(comment: object) -> str | None:
+    if comment is not None and not isinstance(comment, str):
+        raise InvalidInput("comment must be text")
+    if comment and len(comment) > MAX_TEXT:
+        raise InvalidInput(f"comment is longer than {MAX_TEXT} characters")
+    return (comment or "").strip() or None
 
 
 def reject_contribution(
@@ -317,7 +535,166 @@ def reject_contribution(
 ) -> None:
     comment = _required_text(comment, "comment", MAX_TEXT)
     with uow:
-        contribution = _load_for_decision(uow.session, validator_id, contribution_id)
-        _decide(uow.session, contribution, validator_id, ContributionState.REJECTED, comment)
-        uow.publish(ContributionRejected(contribution.id, contribution.member_id, validator_id))
+        session = uow.session
+        validator, contribution = _load_for_decision(session, validator_id, contribution_id)
+        _require_state(contribution, DECIDABLE, "rejection")
+        if contribution.state == S.APPEALED and contribution.decided_by_id == validator.id:
+            raise Forbidden(
+                "an appeal is decided by a different member of staff than the one who rejected it"
+            )
+        _transition(session, contribution, validator.id, S.REJECTED, comment)
+        contribution.decided_by_id = validator.id
+        contribution.decided_at = utcnow()
+        contribution.decision_comment = comment
+        uow.publish(ContributionRejected(contribution.id, contribution.member_id, validator.id))
         uow.commit()
+
+
+def request_changes(uow: UnitOfWork, *, validator_id: int, contribution_id: object, comment: object) -> None:
+    comment = _required_text(comment, "comment", MAX_TEXT)
+    with uow:
+        session = uow.session
+        validator, contribution = _load_for_decision(session, validator_id, contribution_id)
+        _require_state(contribution, (S.PENDING, S.AWAITING_SECOND), "asking for changes")
+        _transition(session, contribution, validator.id, S.CHANGES_REQUESTED, comment)
+        contribution.first_approver_id = None
+        contribution.decision_comment = comment
+        uow.commit()
+
+
+def _own_contribution(session: Session, member_id: int, contribution_id: object) -> Contribution:
+    contribution = _get(session, Contribution, contribution_id, "contribution")
+    if contribution.member_id != member_id:
+        raise Forbidden("only the contributor can do this")
+    return contribution
+
+
+def resubmit_contribution(
+    uow: UnitOfWork, *, member_id: int, contribution_id: object, text: object, evidence_url: object = None
+) -> None:
+    text = _required_text(text, "text", MAX_TEXT)
+    url = _evidence_url(evidence_url)
+    with uow:
+        session = uow.session
+        contribution = _own_contribution(session, member_id, contribution_id)
+        _require_state(contribution, (S.CHANGES_REQUESTED,), "resubmitting")
+        contribution.text = text
+        if url is not None:
+            contribution.evidence_url = url
+            contribution.duplicate_of_id = _duplicate_of(
+                session, contribution.task.process_id, contribution.evidence_sha256, url, contribution.id
+            )
+        _transition(session, contribution, member_id, S.PENDING, "resubmitted")
+        uow.publish(ContributionSubmitted(contribution.id, member_id))
+        uow.commit()
+
+
+def appeal_contribution(uow: UnitOfWork, *, member_id: int, contribution_id: object, reason: object) -> None:
+    reason = _required_text(reason, "reason", MAX_TEXT)
+    with uow:
+        session = uow.session
+        contribution = _own_contribution(session, member_id, contribution_id)
+        if contribution.appealed_at is not None:
+            raise Conflict(f"contribution {contribution.id} was already appealed once")
+        _require_state(contribution, (S.REJECTED,), "an appeal")
+        contribution.appeal_reason = reason
+        contribution.appealed_at = utcnow()
+        _transition(session, contribution, member_id, S.APPEALED, reason)
+        uow.commit()
+
+
+def revoke_contribution(
+    uow: UnitOfWork, *, validator_id: int, contribution_id: object, comment: object
+) -> list[int]:
+    """Never deletes: each entry the approval wrote gets a compensating negative entry, whose
+    burn request goes through the same outbox as the mint did. Only this contribution's
+    points move."""
+    comment = _required_text(comment, "comment", MAX_TEXT)
+    with uow:
+        session = uow.session
+        validator, contribution = _load_for_decision(session, validator_id, contribution_id)
+        _require_state(contribution, (S.APPROVED,), "revocation")
+        _transition(session, contribution, validator.id, S.REVOKED, comment)
+        originals = session.scalars(
+            select(LedgerEntry)
+            .where(
+                LedgerEntry.contribution_id == contribution.id,
+                LedgerEntry.points > 0,
+                LedgerEntry.cause == "contribution",
+            )
+            .order_by(LedgerEntry.id)
+        ).all()
+        entry_ids = []
+        for original in originals:
+            entry = record_entry(
+                session,
+                member_id=original.member_id,
+                points=-original.points,
+                cause="revocation",
+                source_key=f"{original.source_key}:revoked",
+                rule=(original.rule_id, original.rule_version),
+                dimension=original.dimension,
+                contribution_id=contribution.id,
+                validator_id=validator.id,
+            )
+            entry_ids.append(entry.id)
+        uow.publish(ContributionRevoked(contribution.id, contribution.member_id, validator.id))
+        uow.publish(LedgerChanged(tuple(sorted({e.member_id for e in originals}))))
+        uow.commit()
+        return entry_ids
+
+
+# --- validators' queue ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    counts: dict[str, int]
+    median_hours_to_validate: float | None
+
+
+def validation_queue(
+    session: Session,
+    user: User,
+    *,
+    process_id: int | None = None,
+    task_id: int | None = None,
+    limit: int = 200,
+) -> list[Contribution]:
+    """What this member of staff may decide, oldest first."""
+    if not user.is_staff:
+        raise Forbidden("only staff validate contributions")
+    query = (
+        select(Contribution)
+        .join(Task)
+        .where(Contribution.state.in_([s.value for s in DECIDABLE]))
+        .order_by(Contribution.created_at, Contribution.id)
+    )
+    managed = access.managed_process_ids(session, user)
+    if managed is not None:
+        query = query.where(Task.process_id.in_(managed or [-1]))
+    if process_id is not None:
+        query = query.where(Task.process_id == process_id)
+    if task_id is not None:
+        query = query.where(Contribution.task_id == task_id)
+    rows = session.scalars(query.limit(limit * 2)).all()
+    return [
+        c
+        for c in rows
+        if access.can(session, user, Permission.MANAGE, access.path_of_task(session, c.task))
+        and user.id not in c.member_ids
+    ][:limit]
+
+
+def queue_stats(session: Session, items: list[Contribution], *, days: int = 90) -> QueueStats:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.state] = counts.get(item.state, 0) + 1
+    since = utcnow() - dt.timedelta(days=days)
+    decided = session.execute(
+        select(Contribution.created_at, Contribution.decided_at).where(
+            Contribution.decided_at.is_not(None), Contribution.decided_at >= since
+        )
+    ).all()
+    hours = sorted((as_utc(d) - as_utc(c)).total_seconds() / 3600 for c, d in decided)
+    return QueueStats(counts, round(statistics.median(hours), 2) if hours else None)

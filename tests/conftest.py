@@ -104,17 +104,24 @@ class Community:
             role=role,
         )
 
-    def task(self, staff_id: int, points: int = 10) -> int:
-        process_id = services.create_process(self.db.unit_of_work(), actor_id=staff_id, title="Process")
+    def task(self, staff_id: int, complexity: int = 20, **process_options) -> int:
+        """A task in a new (open) process that ``staff_id`` manages."""
+        process_id = services.create_process(
+            self.db.unit_of_work(), actor_id=staff_id, title="Process", **process_options
+        )
         return services.create_task(
-            self.db.unit_of_work(), actor_id=staff_id, process_id=process_id, title="Task", points=points
+            self.db.unit_of_work(), actor_id=staff_id, process_id=process_id, title="Task",
+            complexity=complexity,
         )
 
-    def approved(self, member_id: int, staff_id: int, task_id: int) -> int:
+    def approved(self, member_id: int, staff_id: int, task_id: int, level: str = "low") -> int:
+        """A submitted and approved contribution; level low awards the task's complexity."""
         cid = services.submit_contribution(
             self.db.unit_of_work(), member_id=member_id, task_id=task_id, text="did it"
         )
-        services.approve_contribution(self.db.unit_of_work(), validator_id=staff_id, contribution_id=cid)
+        services.approve_contribution(
+            self.db.unit_of_work(), validator_id=staff_id, contribution_id=cid, level=level
+        )
         return cid
 
     def email_of(self, user_id: int) -> str:

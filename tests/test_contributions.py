@@ -23,18 +23,20 @@ def _count(db, model) -> int:
 def test_approval_writes_entry_and_outbox_once(db, community):
     staff = community.user(Role.STAFF)
     member = community.user()
-    task = community.task(staff, points=40)
+    task = community.task(staff, complexity=40)
     cid = services.submit_contribution(db.unit_of_work(), member_id=member, task_id=task, text="mapped")
 
     uow = db.unit_of_work()
-    entry_id = services.approve_contribution(uow, validator_id=staff, contribution_id=cid, comment="great")
+    [entry_id] = services.approve_contribution(
+        uow, validator_id=staff, contribution_id=cid, comment="great", level="low"
+    )
 
     with db.read_sessions() as session:
         entry = session.get(LedgerEntry, entry_id)
         assert (entry.member_id, entry.points, entry.contribution_id, entry.validator_id) == (
             member, 40, cid, staff)
-        assert (entry.rule_id, entry.rule_version) == ("task-points", 1)
-        assert entry.ref == chain_ref(instance_id(session), f"contribution:{cid}:approved")
+        assert (entry.rule_id, entry.rule_version) == ("complexity-x-level", 1)
+        assert entry.ref == chain_ref(instance_id(session), f"contribution:{cid}:approved:{member}")
         outbox = entry.outbox
         wallet = session.scalars(select(Wallet).where(Wallet.user_id == member)).one()
         assert (outbox.amount, outbox.to_address, outbox.ref, outbox.status) == (
@@ -48,7 +50,7 @@ def test_approval_writes_entry_and_outbox_once(db, community):
         assert pending_points(session, member) == 40
     assert [type(e).__name__ for e in uow.events] == ["ContributionApproved", "LedgerChanged"]
 
-    with pytest.raises(Conflict, match="approved, not pending"):
+    with pytest.raises(Conflict, match="is approved; approval needs it pending"):
         services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
     assert _count(db, LedgerEntry) == 1
     assert _count(db, OutboxItem) == 1
@@ -67,7 +69,7 @@ def test_only_staff_validate_and_never_their_own(db, community):
             services.reject_contribution(
                 db.unit_of_work(), validator_id=actor, contribution_id=cid, comment="no")
     own = services.submit_contribution(db.unit_of_work(), member_id=staff, task_id=task, text="mine")
-    with pytest.raises(Forbidden, match="their own"):
+    with pytest.raises(Forbidden, match="contributor or co-contributor"):
         services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=own)
     assert _count(db, LedgerEntry) == 0
 
@@ -139,7 +141,7 @@ def test_ledger_is_append_only_in_the_database(db, community):
         with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
             conn.execute(text(statement))
     with db.read_sessions() as session:
-        assert session.scalars(select(LedgerEntry.points)).all() == [10]
+        assert session.scalars(select(LedgerEntry.points)).all() == [20]
 
 
 def test_refs_are_salted_per_instance(db, community):
@@ -156,11 +158,11 @@ def test_refs_are_salted_per_instance(db, community):
 def test_standings_rank_by_points_then_who_got_there_first(db, community):
     staff = community.user(Role.STAFF)
     a, b, c = (community.user(name=n) for n in ("Ann", "Ben", "Cid"))
-    task = community.task(staff, points=10)
-    big = community.task(staff, points=30)
+    task = community.task(staff, complexity=20)
+    big = community.task(staff, complexity=60)
     community.approved(b, staff, task)
     community.approved(a, staff, task)
     community.approved(c, staff, big)
     with db.read_sessions() as session:
         board = [(s.rank, s.member, s.points) for s in compute_standings(session)]
-    assert board == [(1, "Cid", 30), (2, "Ben", 10), (3, "Ann", 10)]
+    assert board == [(1, "Cid", 60), (2, "Ben", 20), (3, "Ann", 20)]

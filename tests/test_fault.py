@@ -41,7 +41,7 @@ def test_exactly_once_through_relay_kills_and_an_anvil_restart(tmp_path, vault_f
         community = Community(db, vault_for_fault)
         staff = community.user(Role.STAFF)
         members = [community.user() for _ in range(12)]
-        tasks = [community.task(staff, points=p) for p in (5, 20, 40, 60)]
+        tasks = [community.task(staff, complexity=c) for c in (20, 40, 60, 80)]
 
         def start_relay() -> KopaProcess:
             return KopaProcess(["relay", "--batch-size", "25"], env, tmp_path / "relay.log").start()

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.chain
 def approvals(community, n: int, members: int = 3) -> list[int]:
     staff = community.user(Role.STAFF)
     people = [community.user() for _ in range(members)]
-    task = community.task(staff, points=7)
+    task = community.task(staff, complexity=20)
     for i in range(n):
         community.approved(people[i % members], staff, task)
     return people

@@ -21,7 +21,7 @@ def people(app_community):
         "other": c.user(),
         "auditor": c.user(Role.AUDITOR),
         "admin": c.user(Role.ADMIN),
-        "task": c.task(staff, points=25),
+        "task": c.task(staff, complexity=40),
     }
 
 

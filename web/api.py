@@ -94,7 +94,7 @@ def tasks():
                 "process": process_title,
                 "title": task.title,
                 "description": task.description,
-                "points": task.points,
+                "complexity": task.complexity,
                 "open": task.open,
             }
             for task, process_title in rows
@@ -132,11 +132,11 @@ def contribution(contribution_id: int):
 def approve(contribution_id: int):
     data = json_body()
     uow = unit_of_work()
-    entry_id = services.approve_contribution(
+    entry_ids = services.approve_contribution(
         uow, validator_id=g.api_user.id, contribution_id=contribution_id, comment=data.get("comment")
     )
     bus.dispatch(uow.events)
-    return jsonify(id=contribution_id, state="approved", ledger_entry_id=entry_id)
+    return jsonify(id=contribution_id, state="approved", ledger_entry_ids=entry_ids)
 
 
 @bp.post("/contributions/<int:contribution_id>/reject")

@@ -8,11 +8,29 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from community.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthorized
+from community.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    TooLarge,
+    Unauthorized,
+)
 
 log = logging.getLogger(__name__)
 
-STATUS = {InvalidInput: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
+# Subclasses before their bases: the first match wins.
+STATUS = {
+    TooLarge: 413,
+    RateLimited: 429,
+    InvalidInput: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+}
 
 
 def status_of(exc: DomainError) -> int:

@@ -59,10 +59,11 @@ def main() -> None:
         members = [user(Role.MEMBER, i) for i in range(args.members)]
         process = services.create_process(db.unit_of_work(), actor_id=staff, title="Bench")
         task = services.create_task(db.unit_of_work(), actor_id=staff, process_id=process, title="T",
-                                    points=10)
+                                    complexity=20)
+        no_limit = services.ContributionPolicy(submissions_per_hour=10**9)
         contributions = [
             services.submit_contribution(db.unit_of_work(), member_id=members[i % len(members)],
-                                         task_id=task, text="x")
+                                         task_id=task, text="x", policy=no_limit)
             for i in range(args.entries)
         ]
         start = time.perf_counter()
