@@ -3,6 +3,7 @@
 from alembic import context
 
 import community.models  # noqa: F401  (registers tables)
+import rewards.loyalty_models  # noqa: F401
 import rewards.models  # noqa: F401
 from community.db import Base, make_engine
 

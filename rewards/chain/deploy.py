@@ -1,4 +1,4 @@
-"""Deploying KopaCredits once per chain and finding the deployment again later."""
+"""Deploying Kopa's contracts (KopaCredits, KopaBadges) once per chain and finding them again later."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from rewards.models import Deployment
 log = logging.getLogger(__name__)
 
 CREDITS = "KopaCredits"
+BADGES = "KopaBadges"
+# The badges' ERC-1155 metadata URI template; fixed at deployment (the contract has no setter).
+DEFAULT_BADGES_URI = "https://kopa.invalid/badges/{id}.json"
 # Enough ether for the minter's gas on a chain with a base fee (none is spent on Kopa's anvil).
 MINTER_FUNDING_WEI = 10**18
 
@@ -30,16 +33,16 @@ def recorded_deployment(session: Session, chain_id: int, contract: str = CREDITS
     ).one_or_none()
 
 
-def current_deployment(session: Session, w3: Web3) -> Deployment:
+def current_deployment(session: Session, w3: Web3, contract: str = CREDITS) -> Deployment:
     """The deployment the relay may use; a recorded address without code means the chain
     was reset, and minting there would silently re-mint everything, so refuse."""
     chain_id = w3.eth.chain_id
-    deployment = recorded_deployment(session, chain_id)
+    deployment = recorded_deployment(session, chain_id, contract)
     if deployment is None:
-        raise ChainError(f"no {CREDITS} deployment recorded for chain {chain_id}")
+        raise ChainError(f"no {contract} deployment recorded for chain {chain_id}")
     if not has_code(w3, deployment.address):
         raise ChainError(
-            f"chain {chain_id} has no code at the recorded {CREDITS} address {deployment.address}: "
+            f"chain {chain_id} has no code at the recorded {contract} address {deployment.address}: "
             "the chain was reset or replaced; refusing to mint (redeploy deliberately with "
             "`flask --app web kopa deploy`)"
         )
@@ -47,24 +50,62 @@ def current_deployment(session: Session, w3: Web3) -> Deployment:
 
 
 def ensure_deployment(
-    session: Session, w3: Web3, *, deployer_key: str, minter_address: str
+    session: Session, w3: Web3, *, deployer_key: str, minter_address: str,
+    badges_uri: str = DEFAULT_BADGES_URI,
 ) -> Deployment:
-    """Reuse the deployment recorded for this chain; deploy afresh (loudly) if its code is gone."""
+    """Reuse the deployments recorded for this chain; deploy afresh (loudly) any whose code
+    is gone. Returns the KopaCredits deployment; KopaBadges gets its own row."""
+    deployer = Account.from_key(deployer_key)
+    credits = _reuse(session, w3, CREDITS)
+    if credits is None:
+        credits = deploy_credits(w3, deployer, minter_address)
+        session.add(credits)
+        session.commit()
+    if _reuse(session, w3, BADGES) is None:
+        session.add(deploy_badges(w3, deployer, minter_address, badges_uri))
+        session.commit()
+    return credits
+
+
+def _reuse(session: Session, w3: Web3, contract: str) -> Deployment | None:
     chain_id = w3.eth.chain_id
-    deployment = recorded_deployment(session, chain_id)
+    deployment = recorded_deployment(session, chain_id, contract)
     if deployment is not None and has_code(w3, deployment.address):
         return deployment
     if deployment is not None:
         log.warning(
             "!!! chain %s has no code at the recorded %s address %s: deploying a NEW contract. "
-            "Balances minted on the old chain are not on this one; the auditor's "
+            "Tokens minted on the old chain are not on this one; the auditor's "
             "reconciliation will show them as missing. !!!",
-            chain_id, CREDITS, deployment.address,
+            chain_id, contract, deployment.address,
         )
-    deployment = deploy_credits(w3, Account.from_key(deployer_key), minter_address)
-    session.add(deployment)
-    session.commit()
-    return deployment
+    return None
+
+
+def deploy_badges(w3: Web3, deployer: LocalAccount, minter_address: str, uri: str) -> Deployment:
+    """Deploy KopaBadges; its constructor gives the minter role to the platform minter (the
+    same account that mints credits) and admin and pauser to the deployer."""
+    minter_address = Web3.to_checksum_address(minter_address)
+    if minter_address == deployer.address:
+        raise ChainError("the deployer key must not be the minter key")
+    spec = artifact(BADGES)
+    factory = w3.eth.contract(abi=spec["abi"], bytecode=spec["bytecode"])
+    tx = factory.constructor(deployer.address, minter_address, uri).build_transaction(
+        {"from": deployer.address, "gas": 4_000_000, **fee_fields(w3)}
+    )
+    nonce = w3.eth.get_transaction_count(deployer.address, "pending")
+    tx_hash = send_signed(w3, deployer, tx, gas=4_000_000, nonce=nonce)
+    receipt = wait(w3, tx_hash)
+    if receipt["status"] != 1:
+        raise ChainError(f"deployment transaction {tx_hash} reverted")
+    log.info("deployed %s at %s on chain %s", BADGES, receipt["contractAddress"], w3.eth.chain_id)
+    return Deployment(
+        chain_id=w3.eth.chain_id,
+        contract=BADGES,
+        address=receipt["contractAddress"],
+        block_number=receipt["blockNumber"],
+        tx_hash=tx_hash,
+    )
 
 
 def deploy_credits(w3: Web3, deployer: LocalAccount, minter_address: str) -> Deployment:
