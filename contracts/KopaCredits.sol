@@ -84,10 +84,31 @@ contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
     /// Emits {Transfer} and {CreditsRedeemed}.
     function redeem(address from, uint256 amount, bytes32 ref) external onlyRole(BURNER_ROLE) {
         if (_redeemed[ref]) revert KopaCreditsAlreadyRedeemed(ref);
-        if (amount == 0) revert KopaCreditsZeroAmount(ref);
-        _redeemed[ref] = true;
-        _burn(from, amount);
-        emit CreditsRedeemed(from, amount, ref);
+        _redeemOnce(from, amount, ref);
+    }
+
+    /// @notice Redeems every entry whose ref was not redeemed yet and skips the others, so a
+    /// relay can resend a batch after a crash without burning anything twice. The batch is
+    /// all or nothing: one failing entry (zero amount, short balance) reverts every burn.
+    /// Requirements:
+    /// - caller has BURNER_ROLE; the contract is not paused;
+    /// - the three arrays have the same length; every amount > 0;
+    /// - each `from` holds enough for all of its entries redeemed by this call.
+    /// Emits {Transfer} and {CreditsRedeemed} for each entry redeemed.
+    /// @return redeemedCount how many entries were redeemed by this call.
+    function redeemBatch(address[] calldata from, uint256[] calldata amounts, bytes32[] calldata refs)
+        external
+        onlyRole(BURNER_ROLE)
+        returns (uint256 redeemedCount)
+    {
+        if (from.length != amounts.length || from.length != refs.length) {
+            revert KopaCreditsLengthMismatch(from.length, amounts.length, refs.length);
+        }
+        for (uint256 i = 0; i < from.length; ++i) {
+            if (_redeemed[refs[i]]) continue;
+            _redeemOnce(from[i], amounts[i], refs[i]);
+            ++redeemedCount;
+        }
     }
 
     /// @notice Stops every mint and redemption. Requirements: caller has PAUSER_ROLE.
@@ -120,11 +141,26 @@ contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
         return _redeemed[ref];
     }
 
+    /// @notice `isRedeemed` for many refs in one call (the relay checks a whole batch at once).
+    function isRedeemedBatch(bytes32[] calldata refs) external view returns (bool[] memory redeemed) {
+        redeemed = new bool[](refs.length);
+        for (uint256 i = 0; i < refs.length; ++i) {
+            redeemed[i] = _redeemed[refs[i]];
+        }
+    }
+
     function _mintOnce(address to, uint256 amount, bytes32 ref) private {
         if (amount == 0) revert KopaCreditsZeroAmount(ref);
         _minted[ref] = true;
         _mint(to, amount);
         emit RewardMinted(to, amount, ref);
+    }
+
+    function _redeemOnce(address from, uint256 amount, bytes32 ref) private {
+        if (amount == 0) revert KopaCreditsZeroAmount(ref);
+        _redeemed[ref] = true;
+        _burn(from, amount);
+        emit CreditsRedeemed(from, amount, ref);
     }
 
     /// @dev Only mints (from zero) and burns (to zero) may change balances.

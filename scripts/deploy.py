@@ -1,4 +1,5 @@
-"""Deploy KopaCredits and give MINTER_ROLE and BURNER_ROLE to the platform minter.
+"""Deploy KopaCredits and KopaBadges; the platform minter gets MINTER_ROLE and BURNER_ROLE on
+the credits and MINTER_ROLE on the badges.
 
     brownie run scripts/deploy.py [--network NAME]
 
@@ -7,11 +8,15 @@ Environment:
                          (default: accounts[0], i.e. a node-held account)
     KOPA_MINTER_ADDRESS  address of the platform minter (the relay); required except on
                          the development network, where accounts[1] stands in
+    KOPA_BADGES_URI      ERC-1155 metadata URI template of the badges, e.g.
+                         https://kopa.example/badges/{id}.json; required except on the
+                         development network (fixed at deploy: the contract has no setter)
 """
 
 import os
+from typing import NamedTuple
 
-from brownie import KopaCredits, accounts, network
+from brownie import KopaBadges, KopaCredits, accounts, network
 from eth_utils import (
     is_address,
     is_checksum_address,
@@ -20,6 +25,12 @@ from eth_utils import (
 )
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+DEV_BADGES_URI = "https://kopa.invalid/badges/{id}.json"
+
+
+class Deployed(NamedTuple):
+    credits: object
+    badges: object
 
 
 def get_deployer():
@@ -58,11 +69,26 @@ def get_minter(deployer):
     return minter
 
 
+def get_badges_uri():
+    """The badges' metadata URI, required on live networks because it cannot change later."""
+    uri = os.environ.get("KOPA_BADGES_URI", "").strip()
+    if not uri:
+        if network.show_active() != "development":
+            raise SystemExit("KOPA_BADGES_URI is required outside the development network")
+        uri = DEV_BADGES_URI
+        print(f"Notice: KOPA_BADGES_URI not set, using {uri}")
+    return uri
+
+
 def main():
     deployer = get_deployer()
     minter = get_minter(deployer)
+    badges_uri = get_badges_uri()
     kopa = KopaCredits.deploy(deployer, {"from": deployer})
     kopa.grantRole(kopa.MINTER_ROLE(), minter, {"from": deployer})
     kopa.grantRole(kopa.BURNER_ROLE(), minter, {"from": deployer})
     print(f"KopaCredits deployed at {kopa.address} (admin {deployer.address}, minter {minter})")
-    return kopa
+    # The constructor itself grants MINTER_ROLE and refuses a minter equal to the admin.
+    badges = KopaBadges.deploy(deployer, minter, badges_uri, {"from": deployer})
+    print(f"KopaBadges deployed at {badges.address} (admin {deployer.address}, minter {minter})")
+    return Deployed(kopa, badges)

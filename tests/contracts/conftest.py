@@ -1,11 +1,12 @@
-"""Shared fixtures for the KopaCredits tests (brownie token-mix style).
+"""Shared fixtures for the KopaCredits and KopaBadges tests (brownie token-mix style).
 
-The contract is deployed once per module and every test runs inside a chain snapshot
+Each contract is deployed once per module and every test runs inside a chain snapshot
 (`fn_isolation`), so tests stay independent without paying for a fresh deployment each.
 Roles are split over distinct accounts, as in production: the admin never mints.
 """
 
 import pytest
+from contract_helpers import BADGES_URI
 
 
 def pytest_configure(config):
@@ -56,3 +57,10 @@ def credits(KopaCredits, admin, minter, burner):
     token.grantRole(token.MINTER_ROLE(), minter, {"from": admin})
     token.grantRole(token.BURNER_ROLE(), burner, {"from": admin})
     return token
+
+
+@pytest.fixture(scope="module")
+def badges(KopaBadges, admin, minter):
+    """KopaBadges as deployed in production: admin holds the admin and pauser roles, the
+    constructor gives MINTER_ROLE to a different account."""
+    return KopaBadges.deploy(admin, minter, BADGES_URI, {"from": admin})

@@ -1,10 +1,7 @@
 """KopaCredits: roles, pause, non-transferability, ref idempotency, events, accounting.
 
-Custom errors: brownie 1.22 decodes a revert with a custom error into the string
-"Name: arg1, arg2" (addresses lower-case, bytes32 as a python bytes literal, uints in
-decimal, "Name: " when there are no arguments), and `brownie.reverts(msg)` compares that
-string exactly. `typed_error()` below builds it, so each assertion pins the error AND
-all of its arguments.
+Every revert is asserted with `typed_error()` (contract_helpers.py), which pins the custom
+error AND all of its arguments.
 """
 
 import random
@@ -13,45 +10,16 @@ from collections import Counter
 import brownie
 import pytest
 from brownie import web3
-
-from scripts import deploy
-
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-DEFAULT_ADMIN_ROLE = "0x" + "00" * 32
-MINTER_ROLE = web3.keccak(text="MINTER_ROLE").to_0x_hex()
-BURNER_ROLE = web3.keccak(text="BURNER_ROLE").to_0x_hex()
-PAUSER_ROLE = web3.keccak(text="PAUSER_ROLE").to_0x_hex()
-
-
-def ref(label):
-    """A ledger-entry ref as the relay would send it: a 0x-prefixed bytes32 hex string.
-    (brownie's HexString return values compare equal to hex strings, not to bytes.)"""
-    return web3.keccak(text=label).to_0x_hex()
-
-
-def _fmt(arg):
-    if hasattr(arg, "address"):  # brownie Account / Contract
-        return arg.address.lower()
-    if isinstance(arg, bytes):  # HexString (bytes32 read from the contract)
-        return str(bytes(arg))
-    if isinstance(arg, str) and len(arg) == 42:
-        return arg.lower()
-    if isinstance(arg, str) and len(arg) == 66:
-        return str(bytes.fromhex(arg[2:]))
-    if isinstance(arg, int):
-        return str(arg)
-    raise TypeError(f"no custom-error formatting for {arg!r}")
-
-
-def typed_error(name, *args):
-    """The revert string brownie 1.22 produces for the custom error `name(args)`."""
-    return f"{name}: " + ", ".join(_fmt(a) for a in args)
-
-
-def events(tx, name):
-    """Every `name` event of `tx`, as plain dicts, in emission order."""
-    return [dict(e) for e in tx.events[name]] if name in tx.events else []
-
+from contract_helpers import (
+    BURNER_ROLE,
+    DEFAULT_ADMIN_ROLE,
+    MINTER_ROLE,
+    PAUSER_ROLE,
+    ZERO_ADDRESS,
+    events,
+    ref,
+    typed_error,
+)
 
 # --- metadata and roles ----------------------------------------------------------------
 
@@ -110,6 +78,7 @@ def _call(credits, fn, caller, holders):
         "mint": lambda: credits.mint(h, 1, ref("x"), {"from": caller}),
         "mintBatch": lambda: credits.mintBatch([h], [1], [ref("x")], {"from": caller}),
         "redeem": lambda: credits.redeem(h, 1, ref("x"), {"from": caller}),
+        "redeemBatch": lambda: credits.redeemBatch([h], [1], [ref("x")], {"from": caller}),
         "pause": lambda: credits.pause({"from": caller}),
         "unpause": lambda: credits.unpause({"from": caller}),
         "grantRole": lambda: credits.grantRole(MINTER_ROLE, h, {"from": caller}),
@@ -122,6 +91,7 @@ REQUIRED_ROLE = {
     "mint": MINTER_ROLE,
     "mintBatch": MINTER_ROLE,
     "redeem": BURNER_ROLE,
+    "redeemBatch": BURNER_ROLE,
     "pause": PAUSER_ROLE,
     "unpause": PAUSER_ROLE,
     "grantRole": DEFAULT_ADMIN_ROLE,
@@ -132,6 +102,7 @@ DENIED_CALLERS = {
     "mint": ("admin", "burner", "outsider"),
     "mintBatch": ("admin", "burner", "outsider"),
     "redeem": ("admin", "minter", "outsider"),
+    "redeemBatch": ("admin", "minter", "outsider"),
     "pause": ("minter", "burner", "outsider"),
     "unpause": ("minter", "burner", "outsider"),
     "grantRole": ("minter", "burner", "outsider"),
@@ -405,6 +376,145 @@ def test_unknown_refs(credits):
     r = ref("never-seen")
     assert credits.isMinted(r) is False
     assert credits.isRedeemed(r) is False
+    assert credits.isRedeemedBatch([r]) == [False]
+
+
+# --- redeemBatch -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def funded_three(credits, minter, holders):
+    """holders[0..2] hold 10, 20 and 30 credits."""
+    credits.mintBatch(list(holders[:3]), [10, 20, 30], [ref(f"f{i}") for i in range(3)], {"from": minter})
+    return list(holders[:3])
+
+
+def test_redeem_batch(credits, burner, funded_three):
+    amounts = [4, 20, 1]
+    refs = [ref(f"rb-{i}") for i in range(3)]
+    assert credits.redeemBatch.call(funded_three, amounts, refs, {"from": burner}) == 3
+    tx = credits.redeemBatch(funded_three, amounts, refs, {"from": burner})
+    assert tx.return_value == 3
+    assert [credits.balanceOf(h) for h in funded_three] == [6, 0, 29]
+    assert credits.totalSupply() == 35
+    assert credits.isRedeemedBatch(refs) == [True, True, True]
+    assert [e.name for e in tx.events] == ["Transfer", "CreditsRedeemed"] * 3
+    assert events(tx, "Transfer") == [
+        {"from": h.address, "to": ZERO_ADDRESS, "value": a}
+        for h, a in zip(funded_three, amounts, strict=True)
+    ]
+    assert events(tx, "CreditsRedeemed") == [
+        {"from": h.address, "amount": a, "ref": r}
+        for h, a, r in zip(funded_three, amounts, refs, strict=True)
+    ]
+
+
+def test_redeem_batch_skips_ref_redeemed_in_earlier_tx(credits, burner, funded_three):
+    a, b = funded_three[:2]
+    old, new = ref("old"), ref("new")
+    credits.redeem(a, 3, old, {"from": burner})
+    tx = credits.redeemBatch([a, b], [3, 5], [old, new], {"from": burner})
+    assert tx.return_value == 1
+    assert events(tx, "CreditsRedeemed") == [{"from": b.address, "amount": 5, "ref": new}]
+    assert events(tx, "Transfer") == [{"from": b.address, "to": ZERO_ADDRESS, "value": 5}]
+    assert credits.balanceOf(a) == 7
+    assert credits.balanceOf(b) == 15
+
+
+def test_redeem_batch_same_ref_twice_in_one_batch(credits, burner, funded_three):
+    a, b = funded_three[:2]
+    r = ref("dup")
+    tx = credits.redeemBatch([a, b], [2, 9], [r, r], {"from": burner})
+    assert tx.return_value == 1
+    # The first entry wins; the repeat is skipped.
+    assert events(tx, "CreditsRedeemed") == [{"from": a.address, "amount": 2, "ref": r}]
+    assert credits.balanceOf(a) == 8
+    assert credits.balanceOf(b) == 20
+
+
+def test_redeem_batch_resend_is_a_no_op(credits, burner, funded_three):
+    args = (funded_three, [1, 2, 3], [ref(f"again-{i}") for i in range(3)])
+    credits.redeemBatch(*args, {"from": burner})
+    tx = credits.redeemBatch(*args, {"from": burner})
+    assert tx.return_value == 0
+    assert len(tx.events) == 0
+    assert credits.totalSupply() == 54
+
+
+def test_redeem_batch_single_ref_stays_exactly_once(credits, burner, funded_three):
+    # A ref redeemed by the batch is refused by `redeem` afterwards, and the other way round.
+    a = funded_three[0]
+    credits.redeemBatch([a], [1], [ref("x")], {"from": burner})
+    with brownie.reverts(typed_error("KopaCreditsAlreadyRedeemed", ref("x"))):
+        credits.redeem(a, 1, ref("x"), {"from": burner})
+    credits.redeem(a, 1, ref("y"), {"from": burner})
+    tx = credits.redeemBatch([a], [1], [ref("y")], {"from": burner})
+    assert tx.return_value == 0
+    assert credits.balanceOf(a) == 8
+
+
+def test_redeem_batch_empty(credits, burner):
+    tx = credits.redeemBatch([], [], [], {"from": burner})
+    assert tx.return_value == 0
+    assert len(tx.events) == 0
+
+
+@pytest.mark.parametrize("lengths", [(2, 1, 1), (1, 2, 1), (1, 1, 2), (0, 1, 2), (3, 3, 0)])
+def test_redeem_batch_length_mismatch(credits, burner, funded_three, lengths):
+    n_from, n_amounts, n_refs = lengths
+    refs = [ref(f"lm{i}") for i in range(n_refs)]
+    with brownie.reverts(typed_error("KopaCreditsLengthMismatch", n_from, n_amounts, n_refs)):
+        credits.redeemBatch(funded_three[:n_from], [1] * n_amounts, refs, {"from": burner})
+    assert credits.totalSupply() == 60
+
+
+def test_redeem_batch_zero_amount_reverts_whole_batch(credits, burner, funded_three):
+    refs = [ref("ok"), ref("zero")]
+    with brownie.reverts(typed_error("KopaCreditsZeroAmount", refs[1])):
+        credits.redeemBatch(funded_three[:2], [5, 0], refs, {"from": burner})
+    assert credits.totalSupply() == 60
+    assert credits.isRedeemedBatch(refs) == [False, False]
+
+
+def test_redeem_batch_zero_amount_for_redeemed_ref_is_skipped(credits, burner, funded_three):
+    # An already-redeemed entry is skipped before its amount is looked at.
+    r = ref("done")
+    credits.redeem(funded_three[0], 5, r, {"from": burner})
+    tx = credits.redeemBatch([funded_three[0]], [0], [r], {"from": burner})
+    assert tx.return_value == 0
+    assert credits.balanceOf(funded_three[0]) == 5
+
+
+def test_redeem_batch_insufficient_balance_reverts_whole_batch(credits, burner, funded_three):
+    a, b = funded_three[:2]
+    refs = [ref("fine"), ref("short")]
+    with brownie.reverts(typed_error("ERC20InsufficientBalance", b, 20, 21)):
+        credits.redeemBatch([a, b], [10, 21], refs, {"from": burner})
+    assert credits.balanceOf(a) == 10 and credits.balanceOf(b) == 20
+    assert credits.isRedeemedBatch(refs) == [False, False]  # rolled back: both can be retried
+
+
+def test_redeem_batch_balance_is_checked_after_earlier_entries(credits, burner, funded_three):
+    # Two entries of the same holder: the second sees the balance the first left.
+    a = funded_three[0]
+    refs = [ref("first"), ref("second")]
+    with brownie.reverts(typed_error("ERC20InsufficientBalance", a, 4, 5)):
+        credits.redeemBatch([a, a], [6, 5], refs, {"from": burner})
+    tx = credits.redeemBatch([a, a], [6, 4], refs, {"from": burner})
+    assert tx.return_value == 2
+    assert credits.balanceOf(a) == 0
+
+
+def test_is_redeemed_batch_answers_per_ref_in_order(credits, burner, funded_three):
+    a, b, c = ref("q-a"), ref("q-b"), ref("q-c")
+    assert credits.isRedeemedBatch([]) == []
+    assert credits.isRedeemedBatch([a, b, c]) == [False, False, False]
+    credits.redeem(funded_three[0], 1, b, {"from": burner})
+    assert credits.isRedeemedBatch([a, b, c, b]) == [False, True, False, True]
+    credits.redeemBatch(funded_three[1:], [1, 1], [a, c], {"from": burner})
+    assert credits.isRedeemedBatch([c, a, b]) == [True, True, True]
+    # Mint refs and redemption refs are separate sets.
+    assert credits.isMintedBatch([a, b, c]) == [False, False, False]
 
 
 # --- pause -----------------------------------------------------------------------------
@@ -421,8 +531,10 @@ def test_pause_blocks_mint_batch_and_redeem(credits, admin, minter, burner, fund
         credits.mintBatch([holders[1]], [1], [ref("p2")], {"from": minter})
     with brownie.reverts(paused):
         credits.redeem(funded, 1, ref("p3"), {"from": burner})
+    with brownie.reverts(paused):
+        credits.redeemBatch([funded], [1], [ref("p4")], {"from": burner})
     assert not credits.isMinted(ref("p1")) and not credits.isMinted(ref("p2"))
-    assert not credits.isRedeemed(ref("p3"))
+    assert credits.isRedeemedBatch([ref("p3"), ref("p4")]) == [False, False]
     assert credits.totalSupply() == 50
 
 
@@ -442,7 +554,18 @@ def test_unpause_restores(credits, admin, minter, burner, holders):
     credits.mint(holders[0], 5, ref("u1"), {"from": minter})
     credits.mintBatch([holders[0]], [5], [ref("u2")], {"from": minter})
     credits.redeem(holders[0], 3, ref("u3"), {"from": burner})
-    assert credits.balanceOf(holders[0]) == 7
+    credits.redeemBatch([holders[0]], [2], [ref("u4")], {"from": burner})
+    assert credits.balanceOf(holders[0]) == 5
+
+
+def test_paused_batches_of_only_known_refs_are_no_ops(credits, admin, minter, burner, funded):
+    # Like mintBatch, a resent redeemBatch whose refs are all done changes nothing and so
+    # does not revert while paused: pause stops state changes, not idempotent resends.
+    credits.redeem(funded, 1, ref("known"), {"from": burner})
+    credits.pause({"from": admin})
+    assert credits.redeemBatch([funded], [1], [ref("known")], {"from": burner}).return_value == 0
+    assert credits.mintBatch([funded], [50], [ref("fund")], {"from": minter}).return_value == 0
+    assert credits.balanceOf(funded) == 49
 
 
 # --- transfers are disabled ------------------------------------------------------------
@@ -515,15 +638,18 @@ PATHS = {
     "redeem",
     "redeem-duplicate",
     "redeem-over-balance",
+    "redeem-batch",
+    "redeem-batch-over-balance",
 }
 
 
 @pytest.mark.parametrize("seed", [1, 7, 2024])
 def test_random_sequence_keeps_accounting(credits, minter, burner, holders, seed):
-    """Seeded random mints, batch mints (refs repeat across and within batches) and redeems
-    (some over balance) against a python model; the expected revert of every failing call is
-    asserted too. Afterwards: balances match the model, totalSupply is the sum of all
-    balances, and the chain's RewardMinted log holds each ref at most once."""
+    """Seeded random mints, batch mints (refs repeat across and within batches), redeems and
+    batch redeems (some over balance) against a python model; the expected revert of every
+    failing call is asserted too. Afterwards: balances match the model, totalSupply is the
+    sum of all balances, and the chain's RewardMinted and CreditsRedeemed logs hold each ref
+    at most once."""
     rng = random.Random(seed)
     mint_refs = [ref(f"mint-{seed}-{i}") for i in range(30)]
     redeem_refs = [ref(f"redeem-{seed}-{i}") for i in range(15)]
@@ -532,8 +658,8 @@ def test_random_sequence_keeps_accounting(credits, minter, burner, holders, seed
     paths = Counter()
     start_block = web3.eth.block_number
 
-    for _ in range(60):
-        op = rng.choice(("mint", "mint", "batch", "redeem", "redeem"))
+    for _ in range(80):
+        op = rng.choice(("mint", "mint", "batch", "redeem", "redeem", "redeem-batch"))
         h = rng.choice(holders)
         if op == "mint":
             amount = 0 if rng.random() < 0.15 else rng.randint(1, 40)
@@ -562,6 +688,30 @@ def test_random_sequence_keeps_accounting(credits, minter, burner, holders, seed
             tx = credits.mintBatch(to, amounts, refs, {"from": minter})
             assert tx.return_value == len(expected)
             assert events(tx, "RewardMinted") == expected
+        elif op == "redeem-batch":
+            size = rng.randint(1, 4)
+            frm = [rng.choice(holders) for _ in range(size)]
+            amounts = [rng.randint(1, balance[f.address] // 2 + 3) for f in frm]
+            refs = [rng.choice(redeem_refs) for _ in range(size)]
+            after, done, expected, error = dict(balance), set(redeemed), [], None
+            for f, a, r in zip(frm, amounts, refs, strict=True):
+                if r in done:
+                    continue
+                if a > after[f.address]:
+                    error = typed_error("ERC20InsufficientBalance", f, after[f.address], a)
+                    break
+                done.add(r)
+                after[f.address] -= a
+                expected.append({"from": f.address, "amount": a, "ref": r})
+            if error is None:
+                path = "redeem-batch"
+                balance, redeemed = after, done
+                tx = credits.redeemBatch(frm, amounts, refs, {"from": burner})
+                assert tx.return_value == len(expected)
+                assert events(tx, "CreditsRedeemed") == expected
+            else:  # all or nothing: the model keeps its state
+                path = "redeem-batch-over-balance"
+                _expect(error, credits.redeemBatch, frm, amounts, refs, {"from": burner})
         else:
             amount = rng.randint(1, balance[h.address] + 5)
             r = rng.choice(redeem_refs)
@@ -587,64 +737,11 @@ def test_random_sequence_keeps_accounting(credits, minter, burner, holders, seed
     per_ref = Counter("0x" + log.args.ref.hex() for log in logs)
     assert set(per_ref) == minted
     assert all(count == 1 for count in per_ref.values())
+    logs = credits.events.get_sequence(start_block, event_type="CreditsRedeemed")
+    per_ref = Counter("0x" + log.args.ref.hex() for log in logs)
+    assert set(per_ref) == redeemed
+    assert all(count == 1 for count in per_ref.values())
     for r in mint_refs:
         assert credits.isMinted(r) is (r in minted)
     for r in redeem_refs:
         assert credits.isRedeemed(r) is (r in redeemed)
-
-
-# --- scripts/deploy.py -----------------------------------------------------------------
-
-
-@pytest.fixture
-def deploy_env(monkeypatch):
-    monkeypatch.delenv("KOPA_DEPLOYER_KEY", raising=False)
-    monkeypatch.delenv("KOPA_MINTER_ADDRESS", raising=False)
-    return monkeypatch
-
-
-def test_deploy_script_grants_roles_to_minter(deploy_env, accounts):
-    platform = accounts[5]
-    deploy_env.setenv("KOPA_MINTER_ADDRESS", platform.address.lower())
-    kopa = deploy.main()
-    assert kopa.hasRole(DEFAULT_ADMIN_ROLE, accounts[0])
-    assert kopa.hasRole(PAUSER_ROLE, accounts[0])
-    assert kopa.hasRole(MINTER_ROLE, platform) and kopa.hasRole(BURNER_ROLE, platform)
-    assert not kopa.hasRole(MINTER_ROLE, accounts[0])
-    assert not kopa.hasRole(BURNER_ROLE, accounts[0])
-
-
-def test_deploy_script_defaults_minter_on_development(deploy_env, accounts, capsys):
-    kopa = deploy.main()
-    assert "KOPA_MINTER_ADDRESS not set" in capsys.readouterr().out
-    assert kopa.hasRole(MINTER_ROLE, accounts[1]) and kopa.hasRole(BURNER_ROLE, accounts[1])
-
-
-def test_deploy_script_uses_deployer_key(deploy_env, accounts):
-    key = "0x" + "4b" * 32
-    deployer = accounts.add(key)
-    deploy_env.setenv("KOPA_DEPLOYER_KEY", key)
-    deploy_env.setenv("KOPA_MINTER_ADDRESS", accounts[5].address)
-    kopa = deploy.main()
-    assert kopa.hasRole(DEFAULT_ADMIN_ROLE, deployer)
-    assert not kopa.hasRole(DEFAULT_ADMIN_ROLE, accounts[0])
-
-
-@pytest.mark.parametrize(
-    "minter,message",
-    [
-        ("deployer", "is the deployer"),
-        ("not-an-address", "not a valid address"),
-        # accounts[1] with the case of its last letter flipped: a broken EIP-55 checksum
-        ("0x70997970C51812dc3A010C7d01b50e0d17dc79c8", "not a valid address"),
-        (ZERO_ADDRESS, "zero address"),
-    ],
-)
-def test_deploy_script_refuses_bad_minter(deploy_env, accounts, minter, message):
-    if minter == "deployer":
-        minter = accounts[0].address
-    deploy_env.setenv("KOPA_MINTER_ADDRESS", minter)
-    height = web3.eth.block_number
-    with pytest.raises(SystemExit, match=message):
-        deploy.main()
-    assert web3.eth.block_number == height  # refused before deploying anything
