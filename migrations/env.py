@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import booking.models  # noqa: F401
 import community.models  # noqa: F401  (registers tables)
 import rewards.loyalty_models  # noqa: F401
 import rewards.models  # noqa: F401
