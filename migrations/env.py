@@ -4,6 +4,7 @@ from alembic import context
 
 import booking.models  # noqa: F401
 import community.models  # noqa: F401  (registers tables)
+import community.poll_models  # noqa: F401
 import rewards.loyalty_models  # noqa: F401
 import rewards.models  # noqa: F401
 from community.db import Base, make_engine

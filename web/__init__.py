@@ -35,7 +35,8 @@ def create_app(config: dict | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=not app.config["DEBUG"],
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=1 * 1024 * 1024,
+        # Evidence files may be 10 MB; the margin leaves room for the form around them.
+        MAX_CONTENT_LENGTH=11 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=app.config["KOPA_REDIS_URL"] or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
@@ -60,13 +61,16 @@ def create_app(config: dict | None = None) -> Flask:
         cors_allowed_origins=[app.config["KOPA_SITE_URL"]],
     )
 
-    from web import api, auth, cli, errors, live, portal
+    from web import api, auth, cli, errors, live, openapi, portal
+    from web.polls import register as register_polls
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens only: no ambient cookie authority to forge
+    app.register_blueprint(openapi.bp)
     errors.register(app)
+    register_polls(app)
     live.register(app)
     cli.register(app)
 
@@ -106,6 +110,21 @@ def chain_reader():
         reader = ChainReader(current_app.config["KOPA_RPC_URL"])
         current_app.extensions["kopa.chain_reader"] = reader
     return reader
+
+
+def contribution_policy():
+    """Anti-farming and four-eyes settings for contribution services, from configuration."""
+    from community.services import ContributionPolicy
+
+    return ContributionPolicy(
+        submissions_per_hour=current_app.config["KOPA_SUBMISSIONS_PER_HOUR"],
+        four_eyes_threshold=current_app.config["KOPA_FOUR_EYES_THRESHOLD"],
+    )
+
+
+def evidence_root() -> Path:
+    """Evidence files live under the instance folder (never in the database)."""
+    return Path(current_app.instance_path)
 
 
 def standings_cache() -> StandingsCache:

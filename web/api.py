@@ -10,14 +10,23 @@ from functools import wraps
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
-from community import services
+from community import access, processes, services
 from community.db import as_utc, is_row_id
 from community.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from community.models import Contribution, Process, Task, User
+from community.evidence import MAX_EVIDENCE_BYTES, StoredEvidence, discard, store_evidence
+from community.models import Contribution, Permission, Process, Task, User
 from rewards.ledger import pending_points, points_total
 from rewards.models import LedgerEntry
 from rewards.wallets import wallet_of
-from web import bus, chain_reader, db_session, standings_cache, unit_of_work
+from web import (
+    bus,
+    chain_reader,
+    contribution_policy,
+    db_session,
+    evidence_root,
+    standings_cache,
+    unit_of_work,
+)
 from web.auth import LOGIN_LIMIT
 from web.extensions import limiter
 
@@ -63,6 +72,32 @@ def _contribution_json(c: Contribution) -> dict:
         "created_at": as_utc(c.created_at).isoformat(),
         "decided_by": c.decided_by_id,
         "decision_comment": c.decision_comment,
+        "level": c.level,
+        "proposed_points": c.proposed_points,
+        "first_approver": c.first_approver_id,
+        "co_contributors": [u.id for u in c.co_contributors],
+        "evidence_file": (
+            {
+                "sha256": c.evidence_sha256,
+                "filename": c.evidence_filename,
+                "content_type": c.evidence_content_type,
+                "size": c.evidence_size,
+            }
+            if c.evidence_sha256
+            else None
+        ),
+        "duplicate_of": c.duplicate_of_id,
+        "appeal_reason": c.appeal_reason,
+        "transitions": [
+            {
+                "from": t.from_state,
+                "to": t.to_state,
+                "by": t.actor_id,
+                "comment": t.comment,
+                "at": as_utc(t.at).isoformat(),
+            }
+            for t in c.transitions
+        ],
     }
 
 
@@ -80,75 +115,352 @@ def meta():
     return jsonify(chain_reader().meta(db_session()))
 
 
+def _task_json(task: Task, process_title: str) -> dict:
+    return {
+        "id": task.id,
+        "process_id": task.process_id,
+        "process": process_title,
+        "objective_id": task.objective_id,
+        "title": task.title,
+        "description": task.description,
+        "complexity": task.complexity,
+        "status": task.status,
+        "open": task.open,
+        "resources": [
+            {
+                "id": r.id,
+                "title": r.title,
+                "kind": r.kind,
+                "link": r.link,
+                "languages": r.languages.split(","),
+            }
+            for r in task.library_items
+        ],
+    }
+
+
+def _process_json(process: Process) -> dict:
+    return {
+        "id": process.id,
+        "title": process.title,
+        "description": process.description,
+        "status": process.status,
+        "membership": process.membership,
+        "template": process.template,
+        "cloned_from": process.cloned_from_id,
+        "organisation": process.organisation.name if process.organisation else None,
+        "starts_on": process.starts_on.isoformat() if process.starts_on else None,
+        "ends_on": process.ends_on.isoformat() if process.ends_on else None,
+    }
+
+
+def _visible_task(task_id: int) -> Task:
+    session = db_session()
+    task = session.get(Task, task_id) if is_row_id(task_id) else None
+    if task is None or not access.can(
+        session, g.api_user, Permission.VIEW, access.path_of_task(session, task)
+    ):
+        raise NotFound(f"task {task_id} not found")
+    return task
+
+
+@bp.get("/processes")
+@token_required
+def process_list():
+    return jsonify([_process_json(p) for p in processes.visible_processes(db_session(), g.api_user)])
+
+
+@bp.post("/processes")
+@token_required
+def process_create():
+    data = json_body()
+    process_id = processes.create_process(
+        unit_of_work(),
+        actor_id=g.api_user.id,
+        title=data.get("title"),
+        description=data.get("description", ""),
+        membership=data.get("membership", "open"),
+        template=data.get("template"),
+        organisation=data.get("organisation"),
+        starts_on=data.get("starts_on"),
+        ends_on=data.get("ends_on"),
+    )
+    return jsonify(id=process_id), 201
+
+
+@bp.get("/processes/<int:process_id>")
+@token_required
+def process_detail(process_id: int):
+    session = db_session()
+    process = session.get(Process, process_id) if is_row_id(process_id) else None
+    if process is None or not processes.may_view(session, g.api_user, process.id):
+        raise NotFound(f"process {process_id} not found")
+    return jsonify(**_process_json(process), tree=processes.process_tree(session, process).as_dict())
+
+
+@bp.post("/processes/<int:process_id>/clone")
+@token_required
+def process_clone(process_id: int):
+    data = json_body()
+    new_id = processes.clone_process(
+        unit_of_work(), actor_id=g.api_user.id, source_id=process_id, title=data.get("title")
+    )
+    return jsonify(id=new_id, cloned_from=process_id), 201
+
+
+@bp.post("/processes/<int:process_id>/applications")
+@token_required
+def process_apply(process_id: int):
+    data = json_body()
+    state = processes.apply_to_process(
+        unit_of_work(), user_id=g.api_user.id, process_id=process_id, message=data.get("message", "")
+    )
+    return jsonify(process_id=process_id, state=state), 201
+
+
+@bp.post("/processes/<int:process_id>/phases")
+@token_required
+def phase_create(process_id: int):
+    data = json_body()
+    phase_id = processes.add_phase(
+        unit_of_work(),
+        actor_id=g.api_user.id,
+        process_id=process_id,
+        title=data.get("title"),
+        description=data.get("description", ""),
+        starts_on=data.get("starts_on"),
+        ends_on=data.get("ends_on"),
+    )
+    return jsonify(id=phase_id), 201
+
+
+@bp.post("/phases/<int:phase_id>/objectives")
+@token_required
+def objective_create(phase_id: int):
+    data = json_body()
+    objective_id = processes.add_objective(
+        unit_of_work(),
+        actor_id=g.api_user.id,
+        phase_id=phase_id,
+        title=data.get("title"),
+        description=data.get("description", ""),
+        starts_on=data.get("starts_on"),
+        ends_on=data.get("ends_on"),
+    )
+    return jsonify(id=objective_id), 201
+
+
+@bp.post("/objectives/<int:objective_id>/tasks")
+@token_required
+def task_create(objective_id: int):
+    data = json_body()
+    task_id = processes.add_task(
+        unit_of_work(),
+        actor_id=g.api_user.id,
+        objective_id=objective_id,
+        title=data.get("title"),
+        complexity=data.get("complexity", 20),
+        description=data.get("description", ""),
+        starts_on=data.get("starts_on"),
+        ends_on=data.get("ends_on"),
+        library_item_ids=data.get("resource_ids") or [],
+    )
+    return jsonify(id=task_id), 201
+
+
+@bp.post("/<any(phases, objectives, tasks):kind>/<int:node_id>/status")
+@token_required
+def node_status(kind: str, node_id: int):
+    data = json_body()
+    processes.set_status(
+        unit_of_work(),
+        actor_id=g.api_user.id,
+        kind=kind.removesuffix("s"),
+        node_id=node_id,
+        status=data.get("status"),
+    )
+    return jsonify(kind=kind.removesuffix("s"), id=node_id, status=data.get("status"))
+
+
 @bp.get("/tasks")
 @token_required
 def tasks():
-    rows = db_session().execute(
-        select(Task, Process.title).join(Process).order_by(Task.process_id, Task.id)
+    session = db_session()
+    visible = {p.id: p.title for p in processes.visible_processes(session, g.api_user)}
+    rows = session.scalars(
+        select(Task).where(Task.process_id.in_(list(visible) or [-1])).order_by(Task.process_id, Task.id)
     ).all()
-    return jsonify(
-        [
-            {
-                "id": task.id,
-                "process_id": task.process_id,
-                "process": process_title,
-                "title": task.title,
-                "description": task.description,
-                "complexity": task.complexity,
-                "open": task.open,
-            }
-            for task, process_title in rows
-        ]
-    )
+    return jsonify([_task_json(task, visible[task.process_id]) for task in rows])
+
+
+@bp.get("/tasks/<int:task_id>")
+@token_required
+def task_detail(task_id: int):
+    task = _visible_task(task_id)
+    return jsonify(_task_json(task, task.process.title))
+
+
+def _submission() -> tuple[dict, StoredEvidence | None]:
+    """JSON, or multipart form data with an optional ``evidence_file``."""
+    if request.mimetype == "multipart/form-data":
+        data = {key: request.form.get(key) for key in ("text", "evidence_url", "co_contributors")}
+        upload = request.files.get("evidence_file")
+        stored = None
+        if upload is not None and upload.filename:
+            stored = store_evidence(evidence_root(), upload.filename, upload.read(MAX_EVIDENCE_BYTES + 1))
+        return data, stored
+    return json_body(), None
 
 
 @bp.post("/tasks/<int:task_id>/contributions")
 @token_required
 def submit(task_id: int):
-    data = json_body()
-    contribution_id = services.submit_contribution(
-        unit_of_work(),
-        member_id=g.api_user.id,
-        task_id=task_id,
-        text=data.get("text"),
-        evidence_url=data.get("evidence_url"),
-    )
-    return jsonify(id=contribution_id, state="pending"), 201
+    data, stored = _submission()
+    uow = unit_of_work()
+    try:
+        contribution_id = services.submit_contribution(
+            uow,
+            member_id=g.api_user.id,
+            task_id=task_id,
+            text=data.get("text"),
+            evidence_url=data.get("evidence_url"),
+            evidence=stored,
+            co_contributors=data.get("co_contributors"),
+            policy=contribution_policy(),
+        )
+    except BaseException:
+        discard(stored)
+        raise
+    bus.dispatch(uow.events)
+    return jsonify(
+        id=contribution_id, state="pending", evidence_sha256=stored.sha256 if stored else None
+    ), 201
+
+
+def _readable_contribution(contribution_id: int) -> Contribution:
+    session = db_session()
+    c = session.get(Contribution, contribution_id) if is_row_id(contribution_id) else None
+    if c is None:
+        raise NotFound(f"contribution {contribution_id} not found")
+    user = g.api_user
+    if (
+        user.id not in c.member_ids
+        and not user.is_auditor
+        and not (
+            user.is_staff
+            and access.can(session, user, Permission.MANAGE, access.path_of_task(session, c.task))
+        )
+    ):
+        raise Forbidden("you can only read your own contributions")
+    return c
 
 
 @bp.get("/contributions/<int:contribution_id>")
 @token_required
 def contribution(contribution_id: int):
-    c = db_session().get(Contribution, contribution_id) if is_row_id(contribution_id) else None
-    if c is None:
-        raise NotFound(f"contribution {contribution_id} not found")
-    if c.member_id != g.api_user.id and not (g.api_user.is_staff or g.api_user.is_auditor):
-        raise Forbidden("you can only read your own contributions")
-    return jsonify(_contribution_json(c))
+    return jsonify(_contribution_json(_readable_contribution(contribution_id)))
+
+
+def _decision(contribution_id: int, action, **kwargs):
+    uow = unit_of_work()
+    result = action(uow, contribution_id=contribution_id, **kwargs)
+    bus.dispatch(uow.events)
+    session = db_session()
+    session.rollback()  # end the request's read snapshot, which predates this write
+    return result, session.scalar(select(Contribution.state).where(Contribution.id == contribution_id))
 
 
 @bp.post("/contributions/<int:contribution_id>/approve")
 @token_required
 def approve(contribution_id: int):
     data = json_body()
-    uow = unit_of_work()
-    entry_ids = services.approve_contribution(
-        uow, validator_id=g.api_user.id, contribution_id=contribution_id, comment=data.get("comment")
+    entry_ids, state = _decision(
+        contribution_id,
+        services.approve_contribution,
+        validator_id=g.api_user.id,
+        comment=data.get("comment"),
+        level=data.get("level"),
+        policy=contribution_policy(),
     )
-    bus.dispatch(uow.events)
-    return jsonify(id=contribution_id, state="approved", ledger_entry_ids=entry_ids)
+    return jsonify(id=contribution_id, state=state, ledger_entry_ids=entry_ids)
 
 
 @bp.post("/contributions/<int:contribution_id>/reject")
 @token_required
 def reject(contribution_id: int):
     data = json_body()
-    uow = unit_of_work()
-    services.reject_contribution(
-        uow, validator_id=g.api_user.id, contribution_id=contribution_id, comment=data.get("comment")
+    _, state = _decision(
+        contribution_id, services.reject_contribution, validator_id=g.api_user.id, comment=data.get("comment")
     )
-    bus.dispatch(uow.events)
-    return jsonify(id=contribution_id, state="rejected")
+    return jsonify(id=contribution_id, state=state)
+
+
+@bp.post("/contributions/<int:contribution_id>/request-changes")
+@token_required
+def request_changes(contribution_id: int):
+    data = json_body()
+    _, state = _decision(
+        contribution_id, services.request_changes, validator_id=g.api_user.id, comment=data.get("comment")
+    )
+    return jsonify(id=contribution_id, state=state)
+
+
+@bp.post("/contributions/<int:contribution_id>/resubmit")
+@token_required
+def resubmit(contribution_id: int):
+    data = json_body()
+    _, state = _decision(
+        contribution_id,
+        services.resubmit_contribution,
+        member_id=g.api_user.id,
+        text=data.get("text"),
+        evidence_url=data.get("evidence_url"),
+    )
+    return jsonify(id=contribution_id, state=state)
+
+
+@bp.post("/contributions/<int:contribution_id>/revoke")
+@token_required
+def revoke(contribution_id: int):
+    data = json_body()
+    entry_ids, state = _decision(
+        contribution_id, services.revoke_contribution, validator_id=g.api_user.id, comment=data.get("comment")
+    )
+    return jsonify(id=contribution_id, state=state, ledger_entry_ids=entry_ids)
+
+
+@bp.post("/contributions/<int:contribution_id>/appeal")
+@token_required
+def appeal(contribution_id: int):
+    data = json_body()
+    _, state = _decision(
+        contribution_id, services.appeal_contribution, member_id=g.api_user.id, reason=data.get("reason")
+    )
+    return jsonify(id=contribution_id, state=state)
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit() or not is_row_id(int(raw)):
+        raise InvalidInput(f"{name} must be an id")
+    return int(raw)
+
+
+@bp.get("/validation-queue")
+@token_required
+def validation_queue():
+    session = db_session()
+    items = services.validation_queue(
+        session, g.api_user, process_id=_int_arg("process_id"), task_id=_int_arg("task_id")
+    )
+    stats = services.queue_stats(session, items)
+    return jsonify(
+        items=[_contribution_json(c) for c in items],
+        counts=stats.counts,
+        median_hours_to_validate=stats.median_hours_to_validate,
+    )
 
 
 @bp.get("/me/wallet")

@@ -48,5 +48,9 @@ def from_env() -> dict:
         "KOPA_DEMO": os.environ.get("KOPA_DEMO", "1") != "0",
         "KOPA_RELAY": os.environ.get("KOPA_RELAY", "process"),
         "KOPA_WORKER_THREADS": int(os.environ.get("KOPA_WORKER_THREADS", "64")),
+        # Anti-farming: contributions one member may submit per hour.
+        "KOPA_SUBMISSIONS_PER_HOUR": int(os.environ.get("KOPA_SUBMISSIONS_PER_HOUR", "20")),
+        # Approvals worth more points than this need a second, different member of staff.
+        "KOPA_FOUR_EYES_THRESHOLD": int(os.environ.get("KOPA_FOUR_EYES_THRESHOLD", "150")),
         "DEBUG": os.environ.get("KOPA_DEBUG", "0") == "1",
     }

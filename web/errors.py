@@ -62,6 +62,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         name = (exc.name or "error").lower().replace(" ", "_")
+        if exc.code == 413:
+            return error_response(
+                413, "too_large", "The upload is too large: evidence files may be at most 10 MB."
+            )
         return error_response(exc.code or 500, name, exc.description or exc.name)
 
     @app.errorhandler(Exception)
