@@ -404,7 +404,9 @@ def _level(value: object, session: Session, contribution: Contribution) -> str:
     return value
 
 
-def _awards(session: Session, contribution: Contribution, level: str, member_id: int) -> list[Award]:
+def _awards(
+    session: Session, contribution: Contribution, level: str, member_id: int, record: bool = True
+) -> list[Award]:
     task = contribution.task
     return contribution_awards(
         session,
@@ -413,6 +415,7 @@ def _awards(session: Session, contribution: Contribution, level: str, member_id:
         level=level,
         process_id=task.process_id,
         task_id=task.id,
+        record=record,  # False for the proposal: only awards given are scoring history
     )
 
 
@@ -479,7 +482,9 @@ def approve_contribution(
             chosen = contribution.level
         else:
             chosen = _level(level, session, contribution)
-        proposed = sum(a.points for a in _awards(session, contribution, chosen, contribution.member_id))
+        proposed = sum(
+            a.points for a in _awards(session, contribution, chosen, contribution.member_id, record=False)
+        )
         threshold = contribution.task.process.four_eyes_threshold or policy.four_eyes_threshold
         if contribution.state != S.AWAITING_SECOND and proposed > threshold:
             contribution.level = chosen

@@ -3,10 +3,11 @@
 from alembic import context
 
 import booking.models  # noqa: F401
-import community.models  # noqa: F401  (registers tables)
+import community.models
 import community.poll_models  # noqa: F401
-import rewards.loyalty_models  # noqa: F401
-import rewards.models  # noqa: F401
+import rewards.loyalty_models
+import rewards.models
+import rewards.rule_models  # noqa: F401
 from community.db import Base, make_engine
 
 config = context.config

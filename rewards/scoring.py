@@ -42,20 +42,28 @@ def awards_for(
     inputs: Mapping[str, float],
     context: Mapping[str, object],
     default: Award | None,
+    record: bool = True,
 ) -> list[Award]:
     """The awards for one event. Published scoring rules that match the event win; without
     one, the feature's default applies. Zero-point awards are dropped (the ledger holds no
-    empty rows)."""
+    empty rows). ``record=False`` for a what-if (e.g. a proposal shown before approval): the
+    event is then not kept in the history that rule previews replay."""
     from rewards import rules  # the engine is optional at import time of this module
 
+    context = rules.with_tier(session, member_id, context)  # recorded as it was at the time
     awards = rules.evaluate(session, event, member_id=member_id, inputs=inputs, context=context)
     if awards is None:
         awards = [default] if default is not None else []
-    return [a for a in awards if a.points != 0]
+    awards = [a for a in awards if a.points != 0]
+    if record:
+        rules.record_event(session, event, member_id=member_id, inputs=inputs, context=context,
+                           default=default, awards=awards)  # the history previews replay
+    return awards
 
 
 def contribution_awards(
-    session: Session, *, member_id: int, complexity: int, level: str, process_id: int, task_id: int
+    session: Session, *, member_id: int, complexity: int, level: str, process_id: int, task_id: int,
+    record: bool = True,
 ) -> list[Award]:
     """Points for an approved contribution: task complexity × level factor by default."""
     factor = LEVEL_FACTORS[level]
@@ -67,6 +75,7 @@ def contribution_awards(
         inputs={"complexity": complexity, "level": factor},
         context={"process_id": process_id, "task_id": task_id, "complexity": complexity},
         default=default,
+        record=record,
     )
 
 
