@@ -1,0 +1,329 @@
+"""Poll pages: members vote and see results, staff create and close polls, and the kiosk
+screen where anyone answers anonymously.
+
+A kiosk answer belongs to a kiosk session: a random id kept in the signed session cookie.
+Each session answers once; the "Next person" button (pressed by the person or by kiosk.js
+after a few seconds) issues a fresh id. Answers are rate-limited per kiosk, not per address,
+because every answer at a public screen comes from the same browser.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from community import polls
+from community.db import as_utc
+from community.errors import Conflict, DomainError
+from community.models import Process
+from community.poll_models import PollKind, ResultsVisibility
+from web import bus, db_session, unit_of_work
+from web.errors import status_of
+from web.extensions import limiter
+from web.forms import PlainForm
+from web.portal import staff_required
+
+bp = Blueprint("polls", __name__)
+kiosk_bp = Blueprint("kiosk", __name__)
+
+KIOSK_RATE_DEFAULT = "30/minute"
+KIOSK_RESET_SECONDS = 8
+KIOSK_LIMIT_MESSAGE = (
+    "This screen has taken many answers in a short time. Please wait a minute and try again."
+)
+
+
+def register(app: Flask) -> None:
+    from web import polls_api
+
+    app.register_blueprint(bp)
+    app.register_blueprint(kiosk_bp)
+    app.register_blueprint(polls_api.bp)
+
+
+# --- forms ----------------------------------------------------------------------------
+
+
+class VoteForm(FlaskForm):
+    # Options are rendered by hand (big radio buttons or checkboxes); the service checks them.
+    choice = SelectMultipleField("Your choice", coerce=int, validate_choice=False)
+    text = TextAreaField("In your own words (optional)", validators=[Optional(), Length(max=2000)])
+
+
+class PollForm(FlaskForm):
+    question = StringField("Question", validators=[DataRequired(), Length(max=300)])
+    description = TextAreaField("Background (optional)", validators=[Optional(), Length(max=5000)])
+    options = TextAreaField("Options, one per line", validators=[DataRequired(), Length(max=5000)])
+    kind = SelectField(
+        "Answers",
+        choices=[(PollKind.SINGLE.value, "one choice"), (PollKind.MULTIPLE.value, "several choices")],
+    )
+    max_choices = IntegerField("At most this many choices (several choices; empty: any)",
+                               validators=[Optional()])
+    allow_text = BooleanField("Also ask for a written answer")
+    process_id = SelectField("Attached to", coerce=int)
+    opens_at = DateTimeLocalField("Opens (UTC; empty: now)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    closes_at = DateTimeLocalField("Closes (UTC)", format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
+    results_visibility = SelectField(
+        "Results are shown",
+        choices=[
+            (ResultsVisibility.AFTER_VOTE.value, "to each member once they have voted"),
+            (ResultsVisibility.AFTER_CLOSE.value, "only after the poll closes"),
+        ],
+    )
+    points = IntegerField("Participation points for voting (0: none)", default=0,
+                          validators=[NumberRange(min=0, max=polls.MAX_POINTS)])
+    kiosk_enabled = BooleanField("Offer a kiosk screen for anonymous answers")
+
+    def fields_for_service(self) -> dict:
+        def utc(value: dt.datetime | None) -> dt.datetime | None:
+            return value.replace(tzinfo=dt.UTC) if value else None
+
+        return {
+            "question": self.question.data,
+            "description": self.description.data or "",
+            "options": [line.strip() for line in (self.options.data or "").splitlines() if line.strip()],
+            "kind": self.kind.data,
+            "max_choices": self.max_choices.data if self.kind.data == PollKind.MULTIPLE else None,
+            "allow_text": bool(self.allow_text.data),
+            "process_id": self.process_id.data or None,
+            "opens_at": utc(self.opens_at.data),
+            "closes_at": utc(self.closes_at.data),
+            "results_visibility": self.results_visibility.data,
+            "points": self.points.data if self.points.data is not None else 0,
+            "kiosk_enabled": bool(self.kiosk_enabled.data),
+        }
+
+    def show_error(self, exc: DomainError) -> None:
+        """Put a service's message under the field it names (else under the question)."""
+        message = exc.message
+        for name in ("closes_at", "opens_at", "max_choices", "points", "option", "process",
+                     "description", "results_visibility", "kind"):
+            if name in message:
+                target = "options" if name == "option" else "process_id" if name == "process" else name
+                getattr(self, target).errors.append(message)
+                return
+        self.question.errors.append(message)
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    return as_utc(value).astimezone(dt.UTC).replace(tzinfo=None)
+
+
+@bp.app_template_filter("poll_time")
+def poll_time(value: dt.datetime | None) -> str:
+    return _naive_utc(value).strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+def _poll_form(poll=None) -> PollForm:
+    form = PollForm()
+    processes = db_session().execute(select(Process.id, Process.title).order_by(Process.id))
+    form.process_id.choices = [(0, "no process (standalone)")] + [(pid, title) for pid, title in processes]
+    if poll is not None and not form.is_submitted():
+        form.question.data = poll.question
+        form.description.data = poll.description
+        form.options.data = "\n".join(o.label for o in poll.options)
+        form.kind.data = poll.kind
+        form.max_choices.data = poll.max_choices
+        form.allow_text.data = poll.allow_text
+        form.process_id.data = poll.process_id or 0
+        form.opens_at.data = _naive_utc(poll.opens_at)
+        form.closes_at.data = _naive_utc(poll.closes_at)
+        form.results_visibility.data = poll.results_visibility
+        form.points.data = poll.points
+        form.kiosk_enabled.data = poll.kiosk_enabled
+    return form
+
+
+# --- members --------------------------------------------------------------------------
+
+
+@bp.get("/polls")
+@login_required
+def index():
+    views = polls.list_polls(db_session(), viewer_id=current_user.id)
+    return render_template("polls/list.html", views=views)
+
+
+@bp.route("/polls/<int:poll_id>", methods=["GET", "POST"])
+@login_required
+def poll(poll_id: int):
+    form = VoteForm()
+    status = 200
+    if form.validate_on_submit():
+        uow = unit_of_work()
+        try:
+            polls.vote(uow, member_id=current_user.id, poll_id=poll_id, choices=form.choice.data,
+                       text=form.text.data or None)
+        except DomainError as exc:
+            if status_of(exc) not in (400, 409):
+                raise
+            form.choice.errors.append(exc.message)
+            status = status_of(exc)
+        else:
+            bus.dispatch(uow.events)
+            flash("Thank you for voting.", "ok")
+            return redirect(url_for("polls.poll", poll_id=poll_id), code=303)
+    elif form.is_submitted():
+        status = 400
+    view = polls.poll_view(db_session(), viewer_id=current_user.id, poll_id=poll_id)
+    return render_template("polls/poll.html", view=view, form=form), status
+
+
+@bp.get("/polls/<int:poll_id>/results")
+@login_required
+def results(poll_id: int):
+    view = polls.poll_view(db_session(), viewer_id=current_user.id, poll_id=poll_id)
+    return render_template("polls/results.html", view=view, close_form=PlainForm())
+
+
+# --- staff ----------------------------------------------------------------------------
+
+
+@bp.get("/staff/polls")
+@staff_required
+def staff_index():
+    views = polls.list_polls(db_session(), viewer_id=current_user.id)
+    return render_template("polls/staff_list.html", views=views, close_form=PlainForm())
+
+
+@bp.route("/staff/polls/new", methods=["GET", "POST"])
+@staff_required
+def create():
+    form = _poll_form()
+    if form.validate_on_submit():
+        try:
+            poll_id = polls.create_poll(unit_of_work(), actor_id=current_user.id, **form.fields_for_service())
+        except DomainError as exc:
+            if status_of(exc) != 400 and status_of(exc) != 404:
+                raise
+            form.show_error(exc)
+        else:
+            flash("The poll is ready.", "ok")
+            return redirect(url_for("polls.results", poll_id=poll_id), code=303)
+    status = 400 if form.errors else 200
+    return render_template("polls/form.html", form=form, poll=None), status
+
+
+@bp.route("/staff/polls/<int:poll_id>/edit", methods=["GET", "POST"])
+@staff_required
+def edit(poll_id: int):
+    view = polls.poll_view(db_session(), viewer_id=current_user.id, poll_id=poll_id)
+    form = _poll_form(view.poll)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            polls.update_poll(unit_of_work(), actor_id=current_user.id, poll_id=poll_id,
+                              **form.fields_for_service())
+        except DomainError as exc:
+            if status_of(exc) not in (400, 404, 409):
+                raise
+            form.show_error(exc)
+            status = status_of(exc)
+        else:
+            flash("The poll is updated.", "ok")
+            return redirect(url_for("polls.results", poll_id=poll_id), code=303)
+    elif form.errors:
+        status = 400
+    return render_template("polls/form.html", form=form, poll=view.poll, state=view.state), status
+
+
+@bp.post("/staff/polls/<int:poll_id>/close")
+@staff_required
+def close(poll_id: int):
+    try:
+        polls.close_poll(unit_of_work(), actor_id=current_user.id, poll_id=poll_id)
+    except Conflict as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Poll {poll_id} is closed.", "ok")
+    return redirect(url_for("polls.staff_index"), code=303)
+
+
+# --- kiosk ----------------------------------------------------------------------------
+
+
+def _session_key(poll_id: int) -> str:
+    return f"kiosk:{poll_id}"
+
+
+def _kiosk_rate() -> str:
+    return current_app.config.get("KOPA_KIOSK_RATE") or os.environ.get("KOPA_KIOSK_RATE", KIOSK_RATE_DEFAULT)
+
+
+def _kiosk_key() -> str:
+    return f"kiosk:{(request.view_args or {}).get('poll_id')}"
+
+
+def _render_kiosk(poll_id: int, form: VoteForm | None = None, message: str | None = None, status: int = 200):
+    kiosk_session = session.get(_session_key(poll_id))
+    view = polls.kiosk_view(db_session(), poll_id=poll_id, kiosk_session=kiosk_session)
+    if kiosk_session is None:
+        session[_session_key(poll_id)] = polls.new_kiosk_session()
+    return render_template(
+        "polls/kiosk.html", view=view, form=form or VoteForm(), next_form=PlainForm(),
+        message=message, reset_seconds=KIOSK_RESET_SECONDS,
+    ), status
+
+
+@kiosk_bp.get("/kiosk/<int:poll_id>")
+def kiosk(poll_id: int):
+    return _render_kiosk(poll_id)
+
+
+@kiosk_bp.post("/kiosk/<int:poll_id>")
+@limiter.limit(_kiosk_rate, key_func=_kiosk_key, methods=["POST"], error_message=KIOSK_LIMIT_MESSAGE)
+def kiosk_answer(poll_id: int):
+    form = VoteForm()
+    if not form.validate_on_submit():
+        message = " ".join(e for errors in form.errors.values() for e in errors)
+        return _render_kiosk(poll_id, form, message or "Please choose an answer.", 400)
+    try:
+        polls.kiosk_answer(
+            unit_of_work(), poll_id=poll_id, kiosk_session=session.get(_session_key(poll_id)),
+            choices=form.choice.data, text=form.text.data or None,
+        )
+    except DomainError as exc:
+        if status_of(exc) not in (400, 409):
+            raise
+        return _render_kiosk(poll_id, form, exc.message, status_of(exc))
+    return redirect(url_for("kiosk.kiosk", poll_id=poll_id), code=303)
+
+
+@kiosk_bp.post("/kiosk/<int:poll_id>/next")
+def kiosk_next(poll_id: int):
+    """The next person gets a new kiosk session (and so one new answer)."""
+    session[_session_key(poll_id)] = polls.new_kiosk_session()
+    return redirect(url_for("kiosk.kiosk", poll_id=poll_id), code=303)
+
+
+@kiosk_bp.errorhandler(429)
+def _kiosk_busy(exc):
+    poll_id = (request.view_args or {}).get("poll_id")
+    message = getattr(exc, "description", None) or KIOSK_LIMIT_MESSAGE
+    return _render_kiosk(poll_id, message=message, status=429)
