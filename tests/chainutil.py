@@ -35,3 +35,15 @@ def minted_ref_counts(rpc_url: str, token: str, from_block: int) -> Counter:
                REWARD_MINTED, "--rpc-url", rpc_url, "--json")
     logs = json.loads(out or "[]")
     return Counter(log["topics"][2].lower() for log in logs)
+
+
+CREDITS_REDEEMED = "0x" + Web3.keccak(text="CreditsRedeemed(address,uint256,bytes32)").hex().removeprefix(
+    "0x"
+)
+
+
+def redeemed_ref_counts(rpc_url: str, token: str, from_block: int) -> Counter:
+    """How many CreditsRedeemed (burn) events each ref has."""
+    out = cast("logs", "--from-block", str(from_block), "--to-block", "latest", "--address", token,
+               CREDITS_REDEEMED, "--rpc-url", rpc_url, "--json")
+    return Counter(log["topics"][2].lower() for log in json.loads(out or "[]"))
