@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from community import services
+from community.community_demo import seed_community
 from community.db import Database
 from community.models import Process, Role, User
 from rewards.loyalty_demo import seed_loyalty
@@ -57,5 +58,6 @@ def seed_demo(db: Database, vault: KeyVault, new_account: NewAccount) -> bool:
             db.unit_of_work(), actor_id=staff, process_id=process_id, title=task_title,
             description=task_description, complexity=complexity,
         )
+    seed_community(db, ids, process_id)
     seed_loyalty(db, ids)
     return True
