@@ -704,14 +704,18 @@ def _publish(session: Session, actor: User, rule: ScoringRule, version: RuleVers
 
 
 def save_rule(
-    uow: UnitOfWork, *, actor_id: int, rule_id: object, data: object, publish: bool = False
+    uow: UnitOfWork, *, actor_id: int, rule_id: object, data: object, publish: bool = False,
+    new: bool = False,
 ) -> tuple[str, int]:
     """A new version of a rule (creating the rule on its first version): a draft unless
-    ``publish``. Returns (rule id, version number)."""
+    ``publish``. With ``new`` the rule must not exist yet (a "new rule" form must not add a
+    version to someone else's rule). Returns (rule id, version number)."""
     definition = validate_definition(data)
     with uow:
         actor = _require_admin(uow.session, actor_id)
         rid = rule_id if isinstance(rule_id, str) else ""
+        if new and uow.session.get(ScoringRule, rid) is not None:
+            raise RuleInvalid(f"id: a rule {rid!r} exists already; edit it instead", "id")
         version = _add_version(uow.session, actor, rid, definition, publish=publish)
         uow.commit()
         return version.rule_id, version.version
@@ -748,6 +752,37 @@ def preview_rule(
     if not isinstance(version, int) or isinstance(version, bool):
         raise InvalidInput("version must be a whole number")
     return preview(session, rule.id, version)
+
+
+def _sees_drafts(session: Session, actor_id: int) -> bool:
+    """Staff, auditors and admins see drafts; members see what is published, so that they
+    know how points are earned."""
+    actor = _actor(session, actor_id)
+    return actor.is_staff or actor.is_auditor
+
+
+def visible_rules(session: Session, *, actor_id: int) -> tuple[list[ScoringRule], bool]:
+    """The rules the actor may see, and whether they may see drafts."""
+    drafts = _sees_drafts(session, actor_id)
+    return [r for r in list_rules(session) if drafts or r.current is not None], drafts
+
+
+def rule_for(session: Session, *, actor_id: int, rule_id: object) -> tuple[ScoringRule, bool]:
+    """One rule as the actor may see it; a never-published rule does not exist for members."""
+    rule = _get_rule(session, rule_id)
+    drafts = _sees_drafts(session, actor_id)
+    if not drafts and rule.current is None:
+        raise NotFound(f"rule {rule_id!r} not found")
+    return rule, drafts
+
+
+def export_for(session: Session, *, actor_id: int, fmt: object) -> str:
+    actor = _actor(session, actor_id)
+    if not (actor.is_staff or actor.is_auditor):
+        raise Forbidden("only staff, auditors and admins export scoring rules")
+    if fmt not in ("yaml", "json"):
+        raise InvalidInput("format must be yaml or json")
+    return export_rules(session, str(fmt))
 
 
 def list_rules(session: Session) -> list[ScoringRule]:

@@ -63,6 +63,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from web import api, auth, cli, errors, live, openapi, portal
     from web.polls import register as register_polls
+    from web.rules import register as register_rules
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
@@ -71,6 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     errors.register(app)
     register_polls(app)
+    register_rules(app)
     live.register(app)
     cli.register(app)
 

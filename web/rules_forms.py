@@ -1,0 +1,65 @@
+"""Forms of the scoring-rule pages, and turning a submitted form into a rule definition."""
+
+from __future__ import annotations
+
+import yaml
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from rewards.formula import MAX_LENGTH
+from rewards.rules import CAP_PERIODS, EVENT_INPUTS, MAX_CAP, RuleInvalid, RuleVersion
+
+
+class RuleForm(FlaskForm):
+    rule_id = StringField("Rule id (lowercase letters, digits, dashes; fixed once created)",
+                          validators=[Optional(), Length(max=80)])
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    event = SelectField("Event", choices=[(kind, kind.replace("_", " ")) for kind in EVENT_INPUTS])
+    dimension = StringField("Dimension", default="participation", validators=[DataRequired(), Length(max=40)])
+    formula = StringField("Formula", validators=[DataRequired(), Length(max=MAX_LENGTH)])
+    conditions = TextAreaField(
+        "Conditions (YAML or JSON, e.g. {process_id: [3], complexity: {min: 40}}; empty = always)",
+        validators=[Optional(), Length(max=10_000)],
+    )
+    cap_period = SelectField("Cap period", choices=[("", "no cap"), *[(p, p) for p in CAP_PERIODS]],
+                             validators=[Optional()])
+    cap_points = IntegerField("Cap (points per member and period)",
+                              validators=[Optional(), NumberRange(1, MAX_CAP)])
+    enabled = BooleanField("Enabled", default=True)
+    note = TextAreaField("Why this change (kept with the version)", validators=[Optional(), Length(max=2000)])
+
+    def fill_from(self, version: RuleVersion) -> None:
+        self.title.data = version.title
+        self.event.data = version.event
+        self.dimension.data = version.dimension
+        self.formula.data = version.formula
+        self.conditions.data = (
+            yaml.safe_dump(version.conditions, default_flow_style=True).strip() if version.conditions else ""
+        )
+        self.cap_period.data = version.cap_period or ""
+        self.cap_points.data = version.cap_points
+        self.enabled.data = version.enabled
+
+    def definition(self) -> dict:
+        """The submitted rule as the service takes it; unreadable conditions are a field error."""
+        conditions = {}
+        if (self.conditions.data or "").strip():
+            try:
+                conditions = yaml.safe_load(self.conditions.data)
+            except yaml.YAMLError:
+                raise RuleInvalid("conditions: not valid YAML or JSON", "conditions") from None
+        cap = None
+        if self.cap_period.data or self.cap_points.data is not None:
+            cap = {"period": self.cap_period.data or None, "points": self.cap_points.data}
+        return {
+            "title": self.title.data, "event": self.event.data, "dimension": self.dimension.data,
+            "formula": self.formula.data, "conditions": conditions, "cap": cap,
+            "enabled": bool(self.enabled.data), "note": self.note.data or "",
+        }
+
+
+class ImportForm(FlaskForm):
+    document = TextAreaField("Rules document (YAML or JSON)", validators=[Optional(), Length(max=512 * 1024)])
+    upload = FileField("…or a file")
