@@ -16,10 +16,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from community.access import NodePath, can
 from community.db import UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.events import LedgerChanged
-from community.models import Process, User
+from community.models import Permission, Process, User
 from community.poll_models import (
     Poll,
     PollAnswer,
@@ -45,16 +46,12 @@ KIOSK_SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
 def _may_vote(session: Session, user: User, poll: Poll) -> bool:
-    """May ``user`` see and vote in ``poll``? A poll attached to a process is for those who
-    may view that process.
-
-    SWITCH-OVER POINT: until ``community.access.can`` exists, every signed-in user may view
-    every process, so this allows everyone. Replace the body's last line with
-    ``access.can(session, user, "view", process_id=poll.process_id)`` (or the final spelling).
-    """
-    if poll.process_id is None or user.is_staff or user.is_auditor:
+    """May ``user`` see and vote in ``poll``? A poll attached to a process is for those who may
+    view that process (grants, membership mode; staff and auditors view every process).
+    Kiosk answers skip this: staff chose to put that poll on a public screen."""
+    if poll.process_id is None:
         return True
-    return True
+    return can(session, user, Permission.VIEW, NodePath(process_id=poll.process_id))
 
 
 def _sees_everything(user: User | None) -> bool:

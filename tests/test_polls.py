@@ -196,6 +196,32 @@ def test_a_poll_past_its_closing_time_takes_no_votes(db, cast):
 # --- voting ---------------------------------------------------------------------------
 
 
+def test_a_poll_in_a_process_is_for_those_who_may_view_it(db, cast, community):
+    from community import processes
+
+    staff, member, other = cast["staff"], cast["member"], cast["other"]
+    process_id = processes.create_process(db.unit_of_work(), actor_id=staff, title="Closed circle",
+                                          membership="invite")
+    poll_id = make_poll(db, staff, process_id=process_id, kiosk_enabled=True)
+    north, *_ = option_ids(db, poll_id)
+    with pytest.raises(Forbidden, match="cannot take part"):
+        polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
+    with pytest.raises(Forbidden):
+        polls.poll_view(db.read_sessions(), viewer_id=member, poll_id=poll_id)
+    assert polls.list_polls(db.read_sessions(), viewer_id=member) == []
+
+    processes.grant_permission(db.unit_of_work(), actor_id=staff, process_id=process_id,
+                               permission_name="view", user_email=community.email_of(member))
+    polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
+    assert [v.poll.id for v in polls.list_polls(db.read_sessions(), viewer_id=member)] == [poll_id]
+    with pytest.raises(Forbidden):
+        polls.vote(db.unit_of_work(), member_id=other, poll_id=poll_id, choices=[north])
+    polls.vote(db.unit_of_work(), member_id=cast["auditor"], poll_id=poll_id, choices=[north])
+    polls.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=polls.new_kiosk_session(),
+                       choices=[north])
+    assert answers(db, poll_id) == 3
+
+
 def test_a_member_votes_once(db, cast):
     poll_id = make_poll(db, cast["staff"])
     north, south, _ = option_ids(db, poll_id)
@@ -461,6 +487,9 @@ def test_api_create_poll_roles_and_bad_input(client, app_community, people):
     assert poll["state"] == "open" and poll["points"] == 4 and poll["answers"] == 0
     assert [o["label"] for o in poll["options"]] == ["By the linden", "By the playground"]
     assert poll["kiosk_url"].endswith(f"/kiosk/{poll['id']}")
+    documented = client.get("/api/v1/openapi.json").json["paths"]
+    assert "post" in documented["/api/v1/polls/{poll_id}/votes"]
+    assert {"get", "post"} <= set(documented["/api/v1/polls"])
 
 
 def test_api_vote_and_results_status_codes(client, app_community, people):

@@ -133,18 +133,10 @@ def close(poll_id: int):
 
 _ERROR = {
     "description": "Error",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["error", "message"],
-                "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
-            }
-        }
-    },
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
 _ID = {"name": "poll_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
-_SECURITY = [{"bearerAuth": []}]
+_SECURITY = [{"bearer": []}]
 _DATETIME = {"type": "string", "format": "date-time"}
 _POLL = {
     "type": "object",
