@@ -18,7 +18,8 @@ from rewards.catalogue import LimitReached, NotAvailable, OutOfStock, WrongState
 from rewards.ledger import SPENDING, chain_ref, instance_id, pending_burns, points_total, spendable_credits
 from rewards.loyalty_models import BadgeAward, CatalogueItem, Redemption
 from rewards.models import LedgerEntry, OutboxItem
-from tests.loyalty_helpers import Chain, fund
+from rewards.wallets import wallet_of
+from tests.loyalty_helpers import Chain, balance, fund, redeemed_by_ref
 
 pytestmark = pytest.mark.chain
 
@@ -383,6 +384,14 @@ def test_fifty_concurrent_redemptions_of_ten_in_stock(db, community, chain, staf
             assert spendable_credits(session, member) >= 0, "no overspend"
     chain.drain()
     assert chain.undelivered() == []
+    # On chain, read with cast: each won redemption burned its price once, nothing else burned.
+    burned = redeemed_by_ref(chain.rpc_url, chain.credits, chain.block)
+    with db.read_sessions() as session:
+        refs = {session.get(LedgerEntry, r.spend_entry_id).ref: r.price for r in won}
+        assert burned == refs and sum(burned.values()) == 10 * 8
+        for member in members:
+            spent = sum(r.price for r in won if r.member_id == member)
+            assert balance(chain.rpc_url, chain.credits, wallet_of(session, member).address) == 20 - spent
 
 
 def test_concurrent_spends_of_one_member_never_overspend(db, community, chain, staff):

@@ -1,9 +1,9 @@
 """The relay: delivers pending outbox rows to the chain, exactly once per ledger entry.
 
 Exactly-once does not depend on the relay being careful; it rests on the contracts:
-``mintBatch`` and ``redeemBatch`` skip refs already used. The relay therefore may crash anywhere, run
-twice, or resend a batch: before sending it asks the chain which refs are minted and
-records those from their ``RewardMinted`` logs instead of sending them again.
+``mintBatch``, ``redeemBatch`` and ``mintBadgeBatch`` skip refs already used. The relay
+therefore may crash anywhere, run twice, or resend a batch: before sending it asks the chain
+which refs are used and records those from their logs instead of sending them again.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from web3.exceptions import TimeExhausted, Web3Exception
 from web3.logs import DISCARD
 
 from community.db import Database, utcnow
-from rewards.chain.client import ChainError, credits_contract
-from rewards.chain.deploy import current_deployment
+from rewards.chain.client import ChainError, badges_contract, credits_contract
+from rewards.chain.deploy import BADGES, current_deployment, recorded_deployment
 from rewards.chain.transactions import fee_fields, wait
 from rewards.models import OutboxItem, OutboxKind, OutboxStatus
 
@@ -62,6 +62,19 @@ class Lane:
     @property
     def contract(self) -> Contract:
         return self.relay.contract
+
+    @property
+    def ready(self) -> bool:
+        """Whether the lane has a contract to deliver to (it waits, idle, otherwise)."""
+        return True
+
+    @property
+    def from_block(self) -> int:
+        """Where to look for the lane's logs: the block its contract was deployed in."""
+        return self.relay.deployment.block_number
+
+    def attach(self) -> None:
+        """Find the lane's contract (called from ``Relay.prepare``)."""
 
     def delivered_flags(self, refs: Sequence[bytes]) -> list[bool]:
         raise NotImplementedError
@@ -129,8 +142,66 @@ class BurnLane(Lane):
         return ready
 
 
+class BadgeLane(Lane):
+    """Earned badge levels: soulbound ERC-1155 tokens on KopaBadges, one per level and member.
+    ``mintBadgeBatch`` skips refs already minted and ids the holder already has; a row whose
+    badge the holder already has under another ref (an older database against the same
+    chain) is recorded as done without a mint of its own."""
+
+    kind = OutboxKind.BADGE
+    event_name = "BadgeMinted"
+    gas_per_item = 90_000  # ERC-1155 fresh mint ~53k + once-per-ref slot + log
+
+    def __init__(self, relay: Relay) -> None:
+        super().__init__(relay)
+        self._contract: Contract | None = None
+        self.deployment = None
+
+    @property
+    def contract(self) -> Contract:
+        return self._contract
+
+    @property
+    def ready(self) -> bool:
+        return self._contract is not None
+
+    @property
+    def from_block(self) -> int:
+        return self.deployment.block_number
+
+    def attach(self) -> None:
+        w3 = self.relay.w3
+        with self.relay.db.read_sessions() as session:
+            if recorded_deployment(session, w3.eth.chain_id, BADGES) is None:
+                log.warning("relay: no %s deployment recorded; badges wait until one is", BADGES)
+                self._contract = self.deployment = None
+                return
+            self.deployment = current_deployment(session, w3, BADGES)
+        self._contract = badges_contract(w3, self.deployment.address)
+
+    def delivered_flags(self, refs):
+        return self.contract.functions.isMintedBatch(list(refs)).call()
+
+    def batch_call(self, rows):
+        return self.contract.functions.mintBadgeBatch(
+            [Web3.to_checksum_address(r.to_address) for r in rows],
+            [int(r.token_id) for r in rows],
+            [_ref_bytes(r.ref) for r in rows],
+        )
+
+    def deliverable(self, rows):
+        if not rows:
+            return []
+        holders = [Web3.to_checksum_address(r.to_address) for r in rows]
+        balances = self.contract.functions.balanceOfBatch(holders, [int(r.token_id) for r in rows]).call()
+        held = [r for r, balance in zip(rows, balances, strict=True) if balance > 0]
+        if held:
+            self.relay.mark_done_without_log(self, held, "the holder already had this badge on chain")
+        return [r for r, balance in zip(rows, balances, strict=True) if balance == 0]
+
+
 class Relay:
-    lane_types: tuple[type[Lane], ...] = (MintLane, BurnLane)
+    lane_types: tuple[type[Lane], ...] = (MintLane, BurnLane, BadgeLane)
 
     def __init__(
         self,
@@ -163,6 +234,8 @@ class Relay:
         with self.db.read_sessions() as session:
             self.deployment = current_deployment(session, self.w3)
         self.contract = credits_contract(self.w3, self.deployment.address)
+        for lane in self.lanes:
+            lane.attach()
         self.verify_recent()
 
     def run_forever(self, stop: threading.Event) -> None:
@@ -201,6 +274,8 @@ class Relay:
         return sum(self._run_lane(lane) for lane in self.lanes)
 
     def _run_lane(self, lane: Lane) -> int:
+        if not lane.ready:
+            return 0
         with self.db.read_sessions() as session:
             rows = session.scalars(
                 select(OutboxItem)
@@ -228,7 +303,7 @@ class Relay:
     def _record_from_logs(self, lane: Lane, rows: Sequence[OutboxItem]) -> None:
         """Rows delivered earlier (a crash between send and record, or another relay)."""
         logs = lane.event().get_logs(
-            from_block=self.deployment.block_number,
+            from_block=lane.from_block,
             to_block="latest",
             argument_filters={"ref": [_ref_bytes(r.ref) for r in rows]},
         )
@@ -285,6 +360,10 @@ class Relay:
                 else:
                     item.last_error = f"delivered on chain; its {lane.event_name} log was not found"
 
+    def mark_done_without_log(self, lane: Lane, rows: Sequence[OutboxItem], reason: str) -> None:
+        self._mark_done(lane, rows, {})
+        self.note_waiting(rows, reason)
+
     def note_waiting(self, rows: Sequence[OutboxItem], reason: str) -> None:
         with self.db.write_sessions() as session, session.begin():
             for item in self._reload(session, rows):
@@ -315,6 +394,8 @@ class Relay:
         return sum(self._verify_lane(lane) for lane in self.lanes)
 
     def _verify_lane(self, lane: Lane) -> int:
+        if not lane.ready:
+            return 0
         with self.db.read_sessions() as session:
             rows = session.scalars(
                 select(OutboxItem)
