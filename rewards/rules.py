@@ -35,7 +35,7 @@ from community.db import UnitOfWork, as_utc, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import User
 from rewards.formula import Formula, FormulaError, parse, round_half_up
-from rewards.ledger import SPENDING
+from rewards.ledger import SPENDING, lock_wallet
 from rewards.models import LedgerEntry
 from rewards.rule_models import RuleVersion, ScoringEvent, ScoringRule
 from rewards.scoring import (
@@ -281,10 +281,13 @@ def _matches(conditions: Mapping[str, object], values: Mapping[str, object]) -> 
 
 
 class CapUsage:
-    """Points a rule already gave a member in a cap period, read from the ledger."""
+    """Points a rule already gave a member in a cap period, read from the ledger. Live
+    scoring first locks the member's wallet row, so that two concurrent awards on
+    PostgreSQL cannot both see the same room under the cap (SQLite writers are serialised)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._locked: set[int] = set()
 
     def ledger_sum(
         self, rule_id: str, member_id: int, start: dt.datetime, end: dt.datetime
@@ -302,6 +305,9 @@ class CapUsage:
         return int(total or 0)
 
     def used(self, rule_id: str, member_id: int, period: str, at: dt.datetime) -> int:
+        if member_id not in self._locked:
+            lock_wallet(self.session, member_id)
+            self._locked.add(member_id)
         start, end = period_window(period, at)
         return self.ledger_sum(rule_id, member_id, start, end)
 

@@ -236,6 +236,19 @@ def test_caps_award_the_remainder_per_member_and_period(db, people):
     assert ledger_points(db, people.b, "attendance") == 4
 
 
+def test_concurrent_awards_never_exceed_a_cap(db, people):
+    """Eight check-ins at once for one member: the wallet lock makes each see the others."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    save(db, people, "attendance", definition(BOOKING, "duration", dimension="attendance",
+                                               cap={"period": "day", "points": 5}))
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: score(db, BOOKING, people.a, {"duration": 2, "price": 0}),
+                                range(8)))
+    assert sorted(sum(p for p, *_ in r) for r in results) == [0] * 5 + [1, 2, 2]
+    assert ledger_points(db, people.a, "attendance") == 5
+
+
 def test_caps_follow_calendar_periods_in_replays(db, people):
     """Replays place events in their own periods: a weekly cap refills on Monday."""
     save(db, people, "streak", definition(STREAK, "weeks * 5", cap={"period": "week", "points": 12}))

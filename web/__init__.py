@@ -62,6 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
 
     from web import api, auth, cli, errors, live, openapi, portal
+    from web.booking import register as register_booking
     from web.polls import register as register_polls
     from web.rules import register as register_rules
 
@@ -71,6 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.exempt(api.bp)  # bearer tokens only: no ambient cookie authority to forge
     app.register_blueprint(openapi.bp)
     errors.register(app)
+    register_booking(app)
     register_polls(app)
     register_rules(app)
     live.register(app)
