@@ -8,6 +8,7 @@ from community import services
 from community.community_demo import seed_community
 from community.db import Database
 from community.models import Process, Role, User
+from community.poll_demo import seed_polls
 from rewards.loyalty_demo import seed_loyalty
 from rewards.rules_demo import seed_rules
 from rewards.vault import KeyVault
@@ -61,5 +62,6 @@ def seed_demo(db: Database, vault: KeyVault, new_account: NewAccount) -> bool:
         )
     seed_community(db, ids, process_id)
     seed_loyalty(db, ids)
+    seed_polls(db, ids, process_id)
     seed_rules(db, ids)
     return True
