@@ -54,6 +54,11 @@ ATTENDANCE_RULE = ("attendance-hours", 1)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 BLOCKING_VALUES = tuple(s.value for s in BLOCKING)
 EXCLUSION_VIOLATION = "23P01"
+END_OF_DAY = dt.time.max  # "24:00": open until midnight
+
+
+def clock(t: dt.time) -> str:
+    return "24:00" if t == END_OF_DAY else t.strftime("%H:%M")
 
 
 @dataclass
@@ -64,6 +69,7 @@ class BookingResult:
     code: str
     starts_at: dt.datetime
     ends_at: dt.datetime
+    refunded: bool = False
 
 
 @dataclass
@@ -82,7 +88,9 @@ def _now(now: dt.datetime | None) -> dt.datetime:
 
 
 def _result(b: Booking) -> BookingResult:
-    return BookingResult(b.id, b.state, b.credits, b.code, utc(b.starts_at), utc(b.ends_at))
+    return BookingResult(
+        b.id, b.state, b.credits, b.code, utc(b.starts_at), utc(b.ends_at), b.refund_entry_id is not None
+    )
 
 
 # --- loading ----------------------------------------------------------------------------
@@ -129,6 +137,11 @@ def _resource(session: Session, resource_id: object, *, bookable: bool = True) -
     return resource
 
 
+def get_resource(session: Session, resource_id: object) -> Resource:
+    """A bookable (active) resource or NotFound."""
+    return _resource(session, resource_id)
+
+
 def _staff(session: Session, actor_id: object, what: str) -> User:
     actor = _get(session, User, actor_id, "user")
     if not actor.is_staff:
@@ -158,7 +171,7 @@ def parse_hours(text: object) -> list[tuple[int, dt.time, dt.time]]:
             )
         try:
             opens = dt.time.fromisoformat(m["o"].zfill(5))
-            closes = dt.time.fromisoformat(m["c"].zfill(5))
+            closes = END_OF_DAY if m["c"] == "24:00" else dt.time.fromisoformat(m["c"].zfill(5))
         except ValueError:
             raise InvalidInput(f"{part.strip()!r} has a time that does not exist") from None
         if opens >= closes:
@@ -189,7 +202,7 @@ def hours_text(resource: Resource) -> str:
             last += 1
         days = WEEKDAYS[day].title() + ("" if last == day else "-" + WEEKDAYS[last].title())
         for o, c in by_day[day]:
-            parts.append(f"{days} {o:%H:%M}-{c:%H:%M}")
+            parts.append(f"{days} {clock(o)}-{clock(c)}")
         day = last + 1
     return "; ".join(parts)
 
@@ -405,7 +418,7 @@ def _slot_rules(
         raise InvalidInput(f"{resource.name} is closed on {s:%A}s")
     end_time = e.time() if e.date() == s.date() else dt.time.max
     if not any(o <= s.time() and end_time <= c for o, c in intervals):
-        hours = ", ".join(f"{o:%H:%M}–{c:%H:%M}" for o, c in intervals)
+        hours = ", ".join(f"{clock(o)}–{clock(c)}" for o, c in intervals)
         raise InvalidInput(f"{resource.name} is open {hours} on {s:%A}s")
 
 
@@ -1395,7 +1408,11 @@ def _opening_intervals(
             if h.weekday != day.weekday():
                 continue
             s = dt.datetime.combine(day, h.opens, tzinfo=policy.tz).astimezone(dt.UTC)
-            e = dt.datetime.combine(day, h.closes, tzinfo=policy.tz).astimezone(dt.UTC)
+            if h.closes == END_OF_DAY:
+                e = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=policy.tz)
+            else:
+                e = dt.datetime.combine(day, h.closes, tzinfo=policy.tz)
+            e = e.astimezone(dt.UTC)
             s, e = max(s, start), min(e, end)
             if s < e:
                 result.append((s, e))

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from community.db import UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
-from community.events import LedgerChanged
 from community.models import User
 from rewards.ledger import refund_credits, spend_credits
 from rewards.loyalty import discounted_price, member_tier
@@ -206,7 +205,7 @@ def redeem_item(uow: UnitOfWork, *, member_id: int, item_id: object) -> Redempti
         tier = member_tier(session, member_id)
         price = discounted_price(item.price, tier)
         redemption = Redemption(
-            item_id=item.id,
+            item=item,
             member_id=member_id,
             state=RedemptionState.REQUESTED.value,
             list_price=item.price,
@@ -223,7 +222,7 @@ def redeem_item(uow: UnitOfWork, *, member_id: int, item_id: object) -> Redempti
             redemption.spend_entry_id = entry.id
         if item.stock is not None:
             item.stock -= 1
-        uow.publish(LedgerChanged((member_id,)))
+        # No LedgerChanged: spending moves no board or tier, so nothing needs recomputing.
         uow.commit()
         return redemption
 
@@ -266,7 +265,6 @@ def cancel_redemption(
             )
             redemption.refund_entry_id = refund.id
         _decide(redemption, actor_id, RedemptionState.CANCELLED, note)
-        uow.publish(LedgerChanged((redemption.member_id,)))
         uow.commit()
         return redemption
 

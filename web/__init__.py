@@ -63,6 +63,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from web import api, auth, cli, errors, live, openapi, portal
     from web.booking import register as register_booking
+    from web.loyalty import register as register_loyalty
     from web.polls import register as register_polls
     from web.rules import register as register_rules
 
@@ -73,6 +74,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     errors.register(app)
     register_booking(app)
+    register_loyalty(app)
     register_polls(app)
     register_rules(app)
     live.register(app)

@@ -147,6 +147,8 @@ def decide(contribution_id: int, decision: str):
 @login_required
 def wallet():
     session = db_session()
+    from web.loyalty import wallet_context  # loyalty's part of the page
+
     wallet_ = wallet_of(session, current_user.id)
     entries = session.scalars(
         select(LedgerEntry)
@@ -160,6 +162,7 @@ def wallet():
         total=points_total(session, current_user.id),
         pending=pending_points(session, current_user.id),
         entries=entries,
+        **wallet_context(session, current_user.id),
     )
 
 

@@ -1,0 +1,475 @@
+"""Booking JSON API (part of /api/v1). Times are ISO 8601 with an offset, answered in the
+centre's time zone; errors are ``{error, message}``. Resource listings and availability are
+public (they carry no personal data); everything about bookings needs a bearer token."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import select
+
+from booking import services
+from booking.models import Booking, Resource, ResourceGroup
+from booking.timeutil import local_iso, parse_instant, utc
+from community.errors import InvalidInput
+from web import bus, db_session
+from web.api import json_body, token_required
+from web.booking import policy, writer
+
+bp = Blueprint("booking_api", __name__, url_prefix="/api/v1")
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return local_iso(value, policy().tz) if value is not None else None
+
+
+def _resource_json(r: Resource) -> dict:
+    return {
+        "id": r.id,
+        "name": r.name,
+        "kind": r.kind,
+        "group": {
+            "id": r.group.id,
+            "name": r.group.name,
+            "max_hours_per_week": r.group.max_hours_per_week,
+            "max_concurrent": r.group.max_concurrent,
+        },
+        "capacity": r.capacity,
+        "description": r.description,
+        "location": r.location,
+        "photo_url": r.photo_url,
+        "accessibility": r.accessibility,
+        "opening_hours": services.hours_text(r),
+        "timezone": policy().timezone,
+        "slot_minutes": r.slot_minutes,
+        "min_minutes": r.min_minutes,
+        "max_minutes": r.max_minutes,
+        "lead_minutes": r.lead_minutes,
+        "horizon_days": r.horizon_days,
+        "needs_approval": r.needs_approval,
+        "price_per_hour": r.price_per_hour,
+        "peak": (
+            {
+                "price_per_hour": r.peak_price_per_hour,
+                "from": r.peak_from.strftime("%H:%M"),
+                "until": r.peak_until.strftime("%H:%M"),
+            }
+            if r.peak_price_per_hour is not None
+            else None
+        ),
+    }
+
+
+def _booking_json(b: Booking) -> dict:
+    return {
+        "id": b.id,
+        "resource_id": b.resource_id,
+        "resource": b.resource.name,
+        "start": _iso(b.starts_at),
+        "end": _iso(b.ends_at),
+        "state": b.state,
+        "credits": b.credits,
+        "code": b.code,
+        "series_id": b.series_id,
+        "expires_at": _iso(b.expires_at),
+        "checked_in_at": _iso(b.checked_in_at),
+        "refunded": b.refund_entry_id is not None,
+        "decision_comment": b.decision_comment,
+        "cancel_reason": b.cancel_reason,
+    }
+
+
+def _result_json(r: services.BookingResult) -> dict:
+    return {
+        "id": r.id,
+        "state": r.state,
+        "credits": r.credits,
+        "code": r.code,
+        "start": _iso(r.starts_at),
+        "end": _iso(r.ends_at),
+    }
+
+
+@bp.get("/resources")
+def resources():
+    rows = (
+        db_session()
+        .scalars(
+            select(Resource)
+            .join(ResourceGroup)
+            .where(Resource.active.is_(True))
+            .order_by(Resource.group_id, Resource.id)
+        )
+        .all()
+    )
+    return jsonify([_resource_json(r) for r in rows])
+
+
+@bp.get("/resources/<int:resource_id>")
+def resource(resource_id: int):
+    return jsonify(_resource_json(services.get_resource(db_session(), resource_id)))
+
+
+@bp.get("/resources/<int:resource_id>/availability")
+def availability(resource_id: int):
+    now = dt.datetime.now(dt.UTC)
+    start = request.args.get("from") or now.isoformat()
+    end = request.args.get("to")
+    if not end:
+        end = (parse_instant(start, "from") + dt.timedelta(days=7)).isoformat()
+    avail = services.availability(
+        db_session(), resource_id=resource_id, start=start, end=end, now=now, policy=policy()
+    )
+    return jsonify(
+        resource_id=avail.resource.id,
+        timezone=policy().timezone,
+        slot_minutes=avail.resource.slot_minutes,
+        min_minutes=avail.resource.min_minutes,
+        max_minutes=avail.resource.max_minutes,
+        **{"from": _iso(avail.start), "to": _iso(avail.end)},
+        open=[{"start": _iso(s), "end": _iso(e)} for s, e in avail.open],
+        busy=[
+            {"start": _iso(s), "end": _iso(e), "tentative": state in ("pending", "offered")}
+            for s, e, state, _ in avail.busy
+        ],
+        closed=[{"start": _iso(s), "end": _iso(e), "reason": reason} for s, e, reason in avail.closed],
+        free=[{"start": _iso(s), "end": _iso(e)} for s, e in avail.free],
+    )
+
+
+@bp.post("/resources/<int:resource_id>/bookings")
+@token_required
+def create_booking(resource_id: int):
+    data = json_body()
+    repeat = data.get("repeat")
+    uow = writer()
+    if repeat is not None:
+        if not isinstance(repeat, dict):
+            raise InvalidInput("repeat must be an object {every_weeks, count | until, mode}")
+        result = services.book_series(
+            uow,
+            member_id=g.api_user.id,
+            resource_id=resource_id,
+            start=data.get("start"),
+            end=data.get("end"),
+            every_weeks=repeat.get("every_weeks", 1),
+            count=repeat.get("count"),
+            until=repeat.get("until"),
+            mode=repeat.get("mode", "all"),
+            policy=policy(),
+        )
+        bus.dispatch(uow.events)
+        return jsonify(
+            series_id=result.series_id,
+            credits=result.credits,
+            bookings=[_result_json(b) for b in result.bookings],
+            skipped=[{"date": d.isoformat(), "reason": why} for d, why in result.skipped],
+        ), 201
+    booked = services.book(
+        uow,
+        member_id=g.api_user.id,
+        resource_id=resource_id,
+        start=data.get("start"),
+        end=data.get("end"),
+        policy=policy(),
+    )
+    bus.dispatch(uow.events)
+    return jsonify(_result_json(booked)), 201
+
+
+@bp.post("/resources/<int:resource_id>/waitlist")
+@token_required
+def join_waitlist(resource_id: int):
+    data = json_body()
+    entry_id = services.join_waitlist(
+        writer(),
+        member_id=g.api_user.id,
+        resource_id=resource_id,
+        start=data.get("start"),
+        end=data.get("end"),
+        policy=policy(),
+    )
+    return jsonify(id=entry_id, state="waiting"), 201
+
+
+@bp.get("/bookings/<int:booking_id>")
+@token_required
+def booking(booking_id: int):
+    return jsonify(_booking_json(services.booking_for(db_session(), actor=g.api_user, booking_id=booking_id)))
+
+
+@bp.post("/bookings/<int:booking_id>/cancel")
+@token_required
+def cancel(booking_id: int):
+    data = json_body()
+    result = services.cancel(
+        writer(), actor_id=g.api_user.id, booking_id=booking_id, reason=data.get("reason"), policy=policy()
+    )
+    return jsonify({**_result_json(result), "refunded": result.refunded})
+
+
+@bp.post("/series/<int:series_id>/cancel")
+@token_required
+def cancel_series(series_id: int):
+    data = json_body()
+    cancelled, kept = services.cancel_series(
+        writer(), actor_id=g.api_user.id, series_id=series_id, reason=data.get("reason"), policy=policy()
+    )
+    return jsonify(series_id=series_id, cancelled=cancelled, kept=kept)
+
+
+@bp.post("/bookings/<int:booking_id>/confirm")
+@token_required
+def confirm(booking_id: int):
+    result = services.confirm_offer(writer(), member_id=g.api_user.id, booking_id=booking_id, policy=policy())
+    return jsonify(_result_json(result))
+
+
+@bp.post("/bookings/<int:booking_id>/<any(approve, decline):decision>")
+@token_required
+def decide(booking_id: int, decision: str):
+    data = json_body()
+    state = services.decide(
+        writer(),
+        staff_id=g.api_user.id,
+        booking_id=booking_id,
+        approve=decision == "approve",
+        comment=data.get("comment"),
+        policy=policy(),
+    )
+    return jsonify(id=booking_id, state=state)
+
+
+@bp.post("/bookings/<int:booking_id>/check-in")
+@token_required
+def check_in(booking_id: int):
+    data = json_body()
+    uow = writer()
+    points = services.check_in(
+        uow, actor_id=g.api_user.id, booking_id=booking_id, code=data.get("code"), policy=policy()
+    )
+    bus.dispatch(uow.events)
+    return jsonify(id=booking_id, state="checked_in", points=points)
+
+
+@bp.get("/me/bookings")
+@token_required
+def my_bookings():
+    upcoming = request.args.get("upcoming", "0") in ("1", "true", "yes")
+    rows = services.member_bookings(db_session(), g.api_user.id, upcoming_only=upcoming)
+    return jsonify([_booking_json(b) for b in sorted(rows, key=lambda b: utc(b.starts_at))])
+
+
+# --- OpenAPI 3.1 path items (the lead merges these into /api/v1/openapi.json) ---------------------
+
+_ERR = {"$ref": "#/components/responses/Error"}
+_BEARER = [{"bearerAuth": []}]
+_ID = {"name": "resource_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_BID = {"name": "booking_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_SLOT = {
+    "type": "object",
+    "required": ["start", "end"],
+    "properties": {
+        "start": {"type": "string", "format": "date-time", "description": "ISO 8601 with offset"},
+        "end": {"type": "string", "format": "date-time", "description": "ISO 8601 with offset"},
+        "repeat": {
+            "type": "object",
+            "description": "weekly series; all or nothing unless mode is 'free'",
+            "properties": {
+                "every_weeks": {"type": "integer", "minimum": 1, "maximum": 52},
+                "count": {"type": "integer", "minimum": 1},
+                "until": {"type": "string", "format": "date"},
+                "mode": {"type": "string", "enum": ["all", "free"]},
+            },
+        },
+    },
+}
+_BOOKED = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "state": {"type": "string", "enum": ["pending", "confirmed"]},
+        "credits": {"type": "integer"},
+        "code": {"type": "string"},
+        "start": {"type": "string", "format": "date-time"},
+        "end": {"type": "string", "format": "date-time"},
+    },
+}
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+OPENAPI_PATHS = {
+    "/resources": {
+        "get": {
+            "summary": "Bookable spaces and equipment",
+            "tags": ["booking"],
+            "responses": {"200": _json({"type": "array", "items": {"type": "object"}})},
+        },
+    },
+    "/resources/{resource_id}/availability": {
+        "get": {
+            "summary": "Open, busy (no names) and free intervals of a resource",
+            "tags": ["booking"],
+            "parameters": [
+                _ID,
+                {"name": "from", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                {"name": "to", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+            ],
+            "responses": {"200": _json({"type": "object"}), "400": _ERR, "404": _ERR},
+        },
+    },
+    "/resources/{resource_id}/bookings": {
+        "post": {
+            "summary": "Book a slot (or a weekly series)",
+            "tags": ["booking"],
+            "security": _BEARER,
+            "parameters": [_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _SLOT}}},
+            "responses": {
+                "201": _json(_BOOKED, "Booked (confirmed) or requested (pending approval)"),
+                "400": _ERR,
+                "401": _ERR,
+                "403": _ERR,
+                "404": _ERR,
+                "409": {
+                    "description": "Slot taken (the message names its time), quota exceeded "
+                    "or insufficient credits",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
+            },
+        },
+    },
+    "/resources/{resource_id}/waitlist": {
+        "post": {
+            "summary": "Wait for a taken slot",
+            "tags": ["booking"],
+            "security": _BEARER,
+            "parameters": [_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _SLOT}}},
+            "responses": {"201": _json({"type": "object"}), "400": _ERR, "409": _ERR},
+        },
+    },
+    "/bookings/{booking_id}": {
+        "get": {
+            "summary": "One booking (its member or staff)",
+            "tags": ["booking"],
+            "security": _BEARER,
+            "parameters": [_BID],
+            "responses": {"200": _json({"type": "object"}), "403": _ERR, "404": _ERR},
+        },
+    },
+    "/bookings/{booking_id}/cancel": {
+        "post": {
+            "summary": "Cancel (members until the deadline, refunded; staff with a reason)",
+            "tags": ["booking"],
+            "security": _BEARER,
+            "parameters": [_BID],
+            "requestBody": {
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "object", "properties": {"reason": {"type": "string"}}}
+                    }
+                }
+            },
+            "responses": {"200": _json({"type": "object"}), "403": _ERR, "404": _ERR, "409": _ERR},
+        },
+    },
+    "/bookings/{booking_id}/check-in": {
+        "post": {
+            "summary": "Check in with the booking's short code inside the window",
+            "tags": ["booking"],
+            "security": _BEARER,
+            "parameters": [_BID],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["code"],
+                            "properties": {"code": {"type": "string"}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "state": {"type": "string"},
+                            "points": {"type": "integer"},
+                        },
+                    }
+                ),
+                "400": _ERR,
+                "403": _ERR,
+                "409": _ERR,
+            },
+        },
+    },
+    "/bookings/{booking_id}/confirm": {
+        "post": {
+            "summary": "Confirm a waitlist offer before its hold runs out",
+            "tags": ["booking"],
+            "security": _BEARER,
+            "parameters": [_BID],
+            "responses": {"200": _json(_BOOKED), "403": _ERR, "409": _ERR},
+        },
+    },
+    "/bookings/{booking_id}/approve": {
+        "post": {
+            "summary": "Staff: approve a pending booking (held credits are spent)",
+            "tags": ["booking"],
+            "security": _BEARER,
+            "parameters": [_BID],
+            "responses": {"200": _json({"type": "object"}), "403": _ERR, "409": _ERR},
+        },
+    },
+    "/bookings/{booking_id}/decline": {
+        "post": {
+            "summary": "Staff: decline a pending booking with a comment",
+            "tags": ["booking"],
+            "security": _BEARER,
+            "parameters": [_BID],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["comment"],
+                            "properties": {"comment": {"type": "string"}},
+                        }
+                    }
+                },
+            },
+            "responses": {"200": _json({"type": "object"}), "400": _ERR, "403": _ERR, "409": _ERR},
+        },
+    },
+    "/series/{series_id}/cancel": {
+        "post": {
+            "summary": "Cancel the future dates of a series that can still be cancelled",
+            "tags": ["booking"],
+            "security": _BEARER,
+            "parameters": [
+                {"name": "series_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
+            "responses": {"200": _json({"type": "object"}), "403": _ERR, "404": _ERR},
+        },
+    },
+    "/me/bookings": {
+        "get": {
+            "summary": "The caller's bookings",
+            "tags": ["booking"],
+            "security": _BEARER,
+            "parameters": [{"name": "upcoming", "in": "query", "schema": {"type": "boolean"}}],
+            "responses": {"200": _json({"type": "array", "items": {"type": "object"}}), "401": _ERR},
+        },
+    },
+}

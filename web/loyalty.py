@@ -1,0 +1,232 @@
+"""Loyalty pages: the catalogue and redemptions, the staff queue and item editor, admin pages
+for badges and tiers, and what the wallet page shows of them."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from community.errors import DomainError
+from rewards import badges, catalogue, loyalty
+from rewards.ledger import pending_burns
+from rewards.loyalty_models import Badge, CatalogueItem, RedemptionState, TierRow
+from web import bus, db_session, unit_of_work
+from web.extensions import csrf
+from web.forms import PlainForm
+from web.loyalty_forms import METRIC_LABELS, BadgeForm, ItemForm, NoteForm, TierForm
+from web.portal import _get_or_404, admin_required, staff_required
+
+bp = Blueprint("loyalty", __name__)
+
+
+def register(app: Flask) -> None:
+    """The pages and the JSON API (bearer tokens only, so exempt from CSRF)."""
+    from web import loyalty_api
+
+    app.register_blueprint(bp)
+    app.register_blueprint(loyalty_api.bp)
+    csrf.exempt(loyalty_api.bp)
+
+
+def wallet_context(session: Session, member_id: int) -> dict:
+    """What the wallet page adds for loyalty: burns on their way, badges, tier progress."""
+    return {
+        "pending_burns": pending_burns(session, member_id),
+        "badges": badges.earned_badges(session, member_id),
+        "progress": loyalty.tier_progress(session, member_id),
+        "redemptions": catalogue.redemptions_of(session, member_id)[:5],
+    }
+
+
+def _form_error(form, exc: DomainError) -> None:
+    form.form_errors.append(exc.message)
+
+
+# --- members ---------------------------------------------------------------------------
+
+
+@bp.get("/catalogue")
+def catalogue_page():
+    session = db_session()
+    items = catalogue.catalogue(session)
+    tier = loyalty.member_tier(session, current_user.id) if current_user.is_authenticated else None
+    prices = {item.id: loyalty.discounted_price(item.price, tier) for item in items}
+    return render_template(
+        "loyalty/catalogue.html", items=items, prices=prices, tier=tier, form=PlainForm(),
+        available=catalogue.is_available,
+    )
+
+
+@bp.post("/catalogue/<int:item_id>/redeem")
+@login_required
+def redeem(item_id: int):
+    if not PlainForm().validate_on_submit():
+        flash("The form has expired; please try again.", "error")
+        return redirect(url_for("loyalty.catalogue_page"))
+    uow = unit_of_work()
+    try:
+        redemption = catalogue.redeem_item(uow, member_id=current_user.id, item_id=item_id)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("loyalty.catalogue_page"))
+    bus.dispatch(uow.events)
+    flash(f"Redeemed {redemption.item.name} for {redemption.price} credits. Staff will hand it over.", "ok")
+    return redirect(url_for("loyalty.my_redemptions"))
+
+
+@bp.get("/redemptions")
+@login_required
+def my_redemptions():
+    rows = catalogue.redemptions_of(db_session(), current_user.id)
+    return render_template("loyalty/redemptions.html", redemptions=rows, form=PlainForm())
+
+
+@bp.post("/redemptions/<int:redemption_id>/cancel")
+@login_required
+def cancel_mine(redemption_id: int):
+    if not PlainForm().validate_on_submit():
+        flash("The form has expired; please try again.", "error")
+        return redirect(url_for("loyalty.my_redemptions"))
+    uow = unit_of_work()
+    try:
+        catalogue.cancel_redemption(uow, actor_id=current_user.id, redemption_id=redemption_id)
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        bus.dispatch(uow.events)
+        flash(f"Redemption {redemption_id} cancelled; the credits come back to you.", "ok")
+    return redirect(url_for("loyalty.my_redemptions"))
+
+
+# --- staff -----------------------------------------------------------------------------
+
+
+@bp.get("/staff/redemptions")
+@staff_required
+def queue():
+    session = db_session()
+    return render_template(
+        "loyalty/queue.html",
+        waiting=catalogue.redemption_queue(session),
+        fulfilled=catalogue.redemption_queue(session, state=RedemptionState.FULFILLED.value)[-20:],
+        form=NoteForm(),
+    )
+
+
+@bp.post("/staff/redemptions/<int:redemption_id>/<any(fulfil, cancel):decision>")
+@staff_required
+def decide(redemption_id: int, decision: str):
+    form = NoteForm()
+    if not form.validate_on_submit():
+        flash("The note is too long.", "error")
+        return redirect(url_for("loyalty.queue"))
+    uow = unit_of_work()
+    service = catalogue.fulfil_redemption if decision == "fulfil" else catalogue.cancel_redemption
+    try:
+        service(uow, actor_id=current_user.id, redemption_id=redemption_id, note=form.note.data)
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        bus.dispatch(uow.events)
+        flash(f"Redemption {redemption_id} {'fulfilled' if decision == 'fulfil' else 'cancelled'}.", "ok")
+    return redirect(url_for("loyalty.queue"))
+
+
+@bp.route("/staff/catalogue", methods=["GET", "POST"])
+@bp.route("/staff/catalogue/<int:item_id>", methods=["GET", "POST"])
+@staff_required
+def items(item_id: int | None = None):
+    item = _get_or_404(CatalogueItem, item_id) if item_id is not None else None
+    form = ItemForm(obj=item)
+    if form.validate_on_submit():
+        try:
+            catalogue.save_item(
+                unit_of_work(), actor_id=current_user.id, item_id=item_id, name=form.name.data,
+                description=form.description.data or "", price=form.price.data, stock=form.stock.data,
+                per_member_limit=form.per_member_limit.data, valid_from=form.valid_from.data,
+                valid_until=form.valid_until.data, image_url=form.image_url.data or None,
+                active=form.active.data,
+            )
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            flash(f"Saved {form.name.data}.", "ok")
+            return redirect(url_for("loyalty.items"))
+    rows = catalogue.catalogue(db_session(), include_inactive=True)
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("loyalty/items.html", items=rows, form=form, item=item), status
+
+
+# --- admin -----------------------------------------------------------------------------
+
+
+@bp.route("/admin/badges", methods=["GET", "POST"])
+@bp.route("/admin/badges/<int:badge_id>", methods=["GET", "POST"])
+@admin_required
+def badge_admin(badge_id: int | None = None):
+    badge = _get_or_404(Badge, badge_id) if badge_id is not None else None
+    form = BadgeForm(obj=badge)
+    if badge is not None and not form.is_submitted():
+        form.thresholds.data = ", ".join(str(level.threshold) for level in badge.levels)
+    if form.validate_on_submit():
+        try:
+            badges.save_badge(
+                unit_of_work(), actor_id=current_user.id, badge_id=badge_id, name=form.name.data,
+                description=form.description.data or "", metric=form.metric.data,
+                thresholds=form.thresholds.data, active=form.active.data,
+            )
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            flash(f"Saved badge {form.name.data}.", "ok")
+            return redirect(url_for("loyalty.badge_admin"))
+    session = db_session()
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template(
+        "loyalty/badges.html", badges=badges.all_badges(session), counts=badges.award_counts(session),
+        form=form, badge=badge, metric_labels=METRIC_LABELS,
+    ), status
+
+
+@bp.route("/admin/tiers", methods=["GET", "POST"])
+@bp.route("/admin/tiers/<int:tier_id>", methods=["GET", "POST"])
+@admin_required
+def tier_admin(tier_id: int | None = None):
+    tier = _get_or_404(TierRow, tier_id) if tier_id is not None else None
+    form = TierForm(obj=tier)
+    if form.validate_on_submit():
+        try:
+            loyalty.save_tier(
+                unit_of_work(), actor_id=current_user.id, tier_id=tier_id, name=form.name.data,
+                min_points=form.min_points.data, rank=form.rank.data,
+                discount_percent=form.discount_percent.data,
+            )
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            flash(f"Saved tier {form.name.data}.", "ok")
+            return redirect(url_for("loyalty.tier_admin"))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template(
+        "loyalty/tiers.html", tiers=_tier_rows(), form=form, tier=tier, delete_form=PlainForm()
+    ), status
+
+
+def _tier_rows() -> list[TierRow]:
+    return list(db_session().scalars(select(TierRow).order_by(TierRow.min_points)))
+
+
+@bp.post("/admin/tiers/<int:tier_id>/delete")
+@admin_required
+def delete_tier(tier_id: int):
+    if not PlainForm().validate_on_submit():
+        abort(400, description="The form has expired; please try again.")
+    try:
+        loyalty.delete_tier(unit_of_work(), actor_id=current_user.id, tier_id=tier_id)
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Tier deleted.", "ok")
+    return redirect(url_for("loyalty.tier_admin"))

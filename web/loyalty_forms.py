@@ -1,0 +1,61 @@
+"""Forms of the loyalty pages: tiers, badges, catalogue items, redemption decisions."""
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional
+
+from rewards.loyalty_models import BadgeMetric
+
+METRIC_LABELS = {
+    BadgeMetric.APPROVED_CONTRIBUTIONS.value: "approved contributions",
+    BadgeMetric.POINTS.value: "all-time points",
+    BadgeMetric.WEEK_STREAK.value: "consecutive weeks with an approved contribution",
+}
+
+
+class TierForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=60)])
+    min_points = IntegerField(
+        "From all-time points", validators=[InputRequired(), NumberRange(0, 1_000_000_000)]
+    )
+    rank = IntegerField("Rank (higher is better)", validators=[InputRequired(), NumberRange(1, 1000)])
+    discount_percent = IntegerField(
+        "Catalogue discount (%)", default=0, validators=[InputRequired(), NumberRange(0, 100)]
+    )
+
+
+class BadgeForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+    metric = SelectField("Counts", choices=list(METRIC_LABELS.items()))
+    thresholds = StringField(
+        "Level thresholds (comma separated; one value makes a milestone)",
+        validators=[DataRequired(), Length(max=200)],
+    )
+    active = BooleanField("Active", default=True)
+
+
+class ItemForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+    price = IntegerField("Price (credits)", validators=[InputRequired(), NumberRange(1, 1_000_000)])
+    stock = IntegerField("Stock (empty = unlimited)", validators=[Optional(), NumberRange(0, 1_000_000)])
+    per_member_limit = IntegerField(
+        "Limit per member (empty = no limit)", validators=[Optional(), NumberRange(1, 1000)]
+    )
+    valid_from = DateTimeLocalField("Valid from (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    valid_until = DateTimeLocalField("Valid until (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    image_url = URLField("Image URL", validators=[Optional(), URL(require_tld=False), Length(max=2000)])
+    active = BooleanField("Shown in the catalogue", default=True)
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField("Note", validators=[Optional(), Length(max=2000)])
