@@ -50,6 +50,13 @@ def move_window(db, poll_id: int, opens_at: dt.datetime, closes_at: dt.datetime)
         session.commit()
 
 
+def read(db, service, **kwargs):
+    """Call a read service in a session that is closed again (PostgreSQL drops the test
+    database at the end and would cut connections left open)."""
+    with db.read_sessions() as session:
+        return service(session, **kwargs)
+
+
 def answers(db, poll_id: int) -> int:
     with db.read_sessions() as session:
         return session.scalar(select(func.count()).where(PollAnswer.poll_id == poll_id))
@@ -207,13 +214,13 @@ def test_a_poll_in_a_process_is_for_those_who_may_view_it(db, cast, community):
     with pytest.raises(Forbidden, match="cannot take part"):
         polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
     with pytest.raises(Forbidden):
-        polls.poll_view(db.read_sessions(), viewer_id=member, poll_id=poll_id)
-    assert polls.list_polls(db.read_sessions(), viewer_id=member) == []
+        read(db, polls.poll_view, viewer_id=member, poll_id=poll_id)
+    assert read(db, polls.list_polls, viewer_id=member) == []
 
     processes.grant_permission(db.unit_of_work(), actor_id=staff, process_id=process_id,
                                permission_name="view", user_email=community.email_of(member))
     polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
-    assert [v.poll.id for v in polls.list_polls(db.read_sessions(), viewer_id=member)] == [poll_id]
+    assert [v.poll.id for v in read(db, polls.list_polls, viewer_id=member)] == [poll_id]
     with pytest.raises(Forbidden):
         polls.vote(db.unit_of_work(), member_id=other, poll_id=poll_id, choices=[north])
     polls.vote(db.unit_of_work(), member_id=cast["auditor"], poll_id=poll_id, choices=[north])
@@ -230,7 +237,7 @@ def test_a_member_votes_once(db, cast):
     with pytest.raises(Conflict, match="already voted"):
         polls.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id, choices=[south])
     assert answers(db, poll_id) == 1
-    view = polls.poll_view(db.read_sessions(), viewer_id=cast["member"], poll_id=poll_id)
+    view = read(db, polls.poll_view, viewer_id=cast["member"], poll_id=poll_id)
     assert view.my_choices == (north,) and not view.may_vote
 
 
@@ -279,9 +286,9 @@ def test_choices_are_checked_against_the_poll(db, cast):
     polls.vote(db.unit_of_work(), member_id=member, poll_id=multiple, choices=[m3, m1])
     polls.vote(db.unit_of_work(), member_id=member, poll_id=free, choices=option_ids(db, free)[:1],
                text="  More benches  ")
-    view = polls.poll_view(db.read_sessions(), viewer_id=member, poll_id=multiple)
+    view = read(db, polls.poll_view, viewer_id=member, poll_id=multiple)
     assert view.my_choices == tuple(sorted([m1, m3]))
-    texts = polls.poll_results(db.read_sessions(), viewer_id=staff, poll_id=free).texts
+    texts = read(db, polls.poll_results, viewer_id=staff, poll_id=free).texts
     assert [(t.source, t.text) for t in texts] == [("member", "More benches")]
 
 
@@ -293,18 +300,18 @@ def test_results_after_voting(db, cast):
     poll_id = make_poll(db, staff, results_visibility="after_vote")
     north, *_ = option_ids(db, poll_id)
     for viewer in (staff, cast["auditor"]):
-        assert polls.poll_results(db.read_sessions(), viewer_id=viewer, poll_id=poll_id).answers == 0
+        assert read(db, polls.poll_results, viewer_id=viewer, poll_id=poll_id).answers == 0
     with pytest.raises(Forbidden, match="once you have voted"):
-        polls.poll_results(db.read_sessions(), viewer_id=member, poll_id=poll_id)
-    view = polls.poll_view(db.read_sessions(), viewer_id=member, poll_id=poll_id)
+        read(db, polls.poll_results, viewer_id=member, poll_id=poll_id)
+    view = read(db, polls.poll_view, viewer_id=member, poll_id=poll_id)
     assert view.results is None and "once you have voted" in view.results_note
 
     polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
-    results = polls.poll_results(db.read_sessions(), viewer_id=member, poll_id=poll_id)
+    results = read(db, polls.poll_results, viewer_id=member, poll_id=poll_id)
     assert (results.member_answers, results.kiosk_answers, results.final) == (1, 0, False)
     assert results.texts is None, "written answers are for staff"
     with pytest.raises(Forbidden):
-        polls.poll_results(db.read_sessions(), viewer_id=other, poll_id=poll_id)
+        read(db, polls.poll_results, viewer_id=other, poll_id=poll_id)
 
 
 def test_results_after_close(db, cast):
@@ -313,11 +320,11 @@ def test_results_after_close(db, cast):
     north, *_ = option_ids(db, poll_id)
     polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
     with pytest.raises(Forbidden, match="after the poll closes"):
-        polls.poll_results(db.read_sessions(), viewer_id=member, poll_id=poll_id)
-    assert polls.poll_results(db.read_sessions(), viewer_id=staff, poll_id=poll_id).member_answers == 1
+        read(db, polls.poll_results, viewer_id=member, poll_id=poll_id)
+    assert read(db, polls.poll_results, viewer_id=staff, poll_id=poll_id).member_answers == 1
     polls.close_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id)
     for viewer in (member, other):
-        results = polls.poll_results(db.read_sessions(), viewer_id=viewer, poll_id=poll_id)
+        results = read(db, polls.poll_results, viewer_id=viewer, poll_id=poll_id)
         assert results.final and results.options[0].members == 1
 
 
@@ -330,13 +337,13 @@ def test_results_count_members_and_kiosk_apart(db, cast, community):
     for choice in (north, north, east):
         polls.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=polls.new_kiosk_session(),
                            choices=[choice], text="from the bench" if choice == east else None)
-    results = polls.poll_results(db.read_sessions(), viewer_id=staff, poll_id=poll_id)
+    results = read(db, polls.poll_results, viewer_id=staff, poll_id=poll_id)
     assert (results.member_answers, results.kiosk_answers, results.answers) == (2, 3, 5)
     assert [(o.id, o.members, o.kiosk, o.total) for o in results.options] == [
         (north, 1, 2, 3), (south, 1, 0, 1), (east, 0, 1, 1)]
     texts = sorted((t.source, t.text) for t in results.texts)
     assert texts == [("kiosk", "from the bench"), ("member", "shade")]
-    listed = polls.list_polls(db.read_sessions(), viewer_id=staff)
+    listed = read(db, polls.list_polls, viewer_id=staff)
     assert [(v.poll.id, v.answers) for v in listed] == [(poll_id, 5)]
 
 
@@ -346,14 +353,14 @@ def test_members_see_open_and_closed_polls_staff_see_all(db, cast):
     open_ = make_poll(db, staff)
     closed = make_poll(db, staff)
     polls.close_poll(db.unit_of_work(), actor_id=staff, poll_id=closed)
-    mine = {v.poll.id: v.state.value for v in polls.list_polls(db.read_sessions(), viewer_id=member)}
+    mine = {v.poll.id: v.state.value for v in read(db, polls.list_polls, viewer_id=member)}
     assert mine == {open_: "open", closed: "closed"}
-    every = {v.poll.id for v in polls.list_polls(db.read_sessions(), viewer_id=staff)}
+    every = {v.poll.id for v in read(db, polls.list_polls, viewer_id=staff)}
     assert every == {scheduled, open_, closed}
-    only_open = polls.list_polls(db.read_sessions(), viewer_id=member, state="open")
+    only_open = read(db, polls.list_polls, viewer_id=member, state="open")
     assert [v.poll.id for v in only_open] == [open_]
     with pytest.raises(InvalidInput, match="state must be"):
-        polls.list_polls(db.read_sessions(), viewer_id=member, state="everything")
+        read(db, polls.list_polls, viewer_id=member, state="everything")
 
 
 # --- points ---------------------------------------------------------------------------
@@ -425,9 +432,9 @@ def test_kiosk_answers_one_per_kiosk_session(db, cast):
     for bad in (None, "", "short", "x" * 65, "bad chars ok?!" * 2):
         with pytest.raises(InvalidInput, match="kiosk session"):
             polls.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=bad, choices=[north])
-    view = polls.kiosk_view(db.read_sessions(), poll_id=poll_id, kiosk_session=first)
+    view = read(db, polls.kiosk_view, poll_id=poll_id, kiosk_session=first)
     assert view.answered and view.results.kiosk_answers == 2
-    assert not polls.kiosk_view(db.read_sessions(), poll_id=poll_id, kiosk_session=None).answered
+    assert not read(db, polls.kiosk_view, poll_id=poll_id, kiosk_session=None).answered
     polls.close_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id)
     with pytest.raises(Conflict, match="closed at"):
         polls.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=polls.new_kiosk_session(),
@@ -702,3 +709,18 @@ def test_kiosk_rate_limit_returns_429_per_kiosk(limited_app):
     assert kiosk_post(screens[2], other_kiosk, option_ids(db, other_kiosk)[0])[0].status_code == 303, (
         "the limit is per kiosk")
     assert screens[2].get(f"/kiosk/{poll_id}").status_code == 200, "showing the screen is not limited"
+
+
+def test_demo_polls(db, community):
+    from community.poll_demo import seed_polls
+
+    accounts = [("staff@kopa.local", Role.STAFF), ("member1@kopa.local", Role.MEMBER),
+                ("member2@kopa.local", Role.MEMBER)]
+    ids = {email: community.user(role, email=email) for email, role in accounts}
+    kiosk_poll, standalone = seed_polls(db, ids, None)
+    results = read(db, polls.poll_results, viewer_id=ids["staff@kopa.local"], poll_id=kiosk_poll)
+    assert (results.member_answers, results.kiosk_answers) == (2, 3)
+    view = read(db, polls.kiosk_view, poll_id=kiosk_poll, kiosk_session=None)
+    assert view.state.value == "open" and view.poll.points == 5
+    with pytest.raises(NotFound, match="no kiosk"):
+        read(db, polls.kiosk_view, poll_id=standalone, kiosk_session=None)
