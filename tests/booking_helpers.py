@@ -69,8 +69,9 @@ class Centre:
             policy=policy,
         )
 
-    def give_credits(self, member: int, amount: int) -> None:
-        """Credits the member earned and the relay delivered (the mint's outbox row marked done)."""
+    def give_credits(self, member: int, amount: int, *, delivered: bool = True) -> None:
+        """Credits the member earned; ``delivered`` marks the mint's outbox row done as if the
+        relay had delivered it (service tests), otherwise a real relay delivers it."""
         self._grants += 1
         with self.db.write_sessions() as session, session.begin():
             entry = record_entry(
@@ -82,9 +83,10 @@ class Centre:
                 rule=("test-grant", 1),
             )
             session.flush()
-            session.execute(
-                update(OutboxItem).where(OutboxItem.ledger_entry_id == entry.id).values(status="done")
-            )
+            if delivered:
+                session.execute(
+                    update(OutboxItem).where(OutboxItem.ledger_entry_id == entry.id).values(status="done")
+                )
 
     def deliver_all(self) -> None:
         with self.db.write_sessions() as session, session.begin():

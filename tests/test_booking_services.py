@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
+import time
 
 import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from booking import ics, services
 from booking.errors import BookingSuspended, QuotaExceeded, SlotTaken, TooLate
@@ -506,3 +509,58 @@ def test_reminders_once_and_calendar_feeds(centre, db):
     with db.read_sessions() as session:
         assert ics.user_for_feed(session, secret, token) is None
         assert ics.user_for_feed(session, secret, rotated).id == ana
+
+
+def test_a_lost_race_is_a_409_naming_the_winners_time(centre, db):
+    """Another transaction inserts an overlapping booking and commits while ours waits: on
+    PostgreSQL the exclusion constraint refuses our insert, on SQLite BEGIN IMMEDIATE makes us
+    wait and then see it. Either way: SlotTaken with the winner's time, never a 500."""
+    room = centre.resource(name="Race room")
+    ana, ben = centre.member(), centre.member()
+    winner = Booking(
+        resource_id=room,
+        member_id=ana,
+        starts_at=at(1, 10).astimezone(dt.UTC),
+        ends_at=at(1, 11).astimezone(dt.UTC),
+        state="confirmed",
+        credits=0,
+        code="RACE01",
+    )
+    outcome: list[BaseException | object] = []
+    with db.write_sessions() as session:
+        session.add(winner)
+        session.flush()  # the row (and on SQLite the write lock) is held, not committed
+        if db.engine.dialect.name == "postgresql":
+            # Our check cannot see the uncommitted row; only the constraint can stop the insert.
+            with db.read_sessions() as other:
+                assert services._blocking_overlap(other, room, at(1, 10), at(1, 12)) is None
+        racer = threading.Thread(
+            target=lambda: outcome.append(_try(lambda: centre.book(ben, room, at(1, 10, 30), at(1, 12))))
+        )
+        racer.start()
+        time.sleep(0.5)
+        assert racer.is_alive(), "the second booking waits for the first transaction"
+        session.commit()
+    racer.join(timeout=30)
+    assert isinstance(outcome[0], SlotTaken), outcome
+    assert "10:00–11:00" in outcome[0].message
+    if db.engine.dialect.name == "postgresql":
+        overlapping = Booking(
+            resource_id=room,
+            member_id=ben,
+            starts_at=at(1, 10, 30).astimezone(dt.UTC),
+            ends_at=at(1, 12).astimezone(dt.UTC),
+            state="pending",
+            credits=0,
+            code="RACE02",
+        )
+        with db.write_sessions() as session, pytest.raises(IntegrityError, match="no_overlap"):
+            session.add(overlapping)
+            session.flush()
+
+
+def _try(call):
+    try:
+        return call()
+    except BaseException as exc:
+        return exc
