@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from booking.demo import seed_booking
 from community import services
 from community.community_demo import seed_community
 from community.db import Database
@@ -64,4 +65,5 @@ def seed_demo(db: Database, vault: KeyVault, new_account: NewAccount) -> bool:
     seed_loyalty(db, ids)
     seed_polls(db, ids, process_id)
     seed_rules(db, ids)
+    seed_booking(db, ids)
     return True
