@@ -12,9 +12,10 @@ from community.errors import DomainError
 from rewards import badges, catalogue, loyalty
 from rewards.ledger import pending_burns
 from rewards.loyalty_models import Badge, CatalogueItem, RedemptionState, TierRow
-from web import bus, db_session, unit_of_work
+from web import bus, db_session, loyalty_api, unit_of_work
 from web.extensions import csrf
 from web.forms import PlainForm
+from web.loyalty_api import release_read_session
 from web.loyalty_forms import METRIC_LABELS, BadgeForm, ItemForm, NoteForm, TierForm
 from web.portal import _get_or_404, admin_required, staff_required
 
@@ -23,8 +24,6 @@ bp = Blueprint("loyalty", __name__)
 
 def register(app: Flask) -> None:
     """The pages and the JSON API (bearer tokens only, so exempt from CSRF)."""
-    from web import loyalty_api
-
     app.register_blueprint(bp)
     app.register_blueprint(loyalty_api.bp)
     csrf.exempt(loyalty_api.bp)
@@ -65,9 +64,11 @@ def redeem(item_id: int):
     if not PlainForm().validate_on_submit():
         flash("The form has expired; please try again.", "error")
         return redirect(url_for("loyalty.catalogue_page"))
+    member_id = current_user.id
+    release_read_session()
     uow = unit_of_work()
     try:
-        redemption = catalogue.redeem_item(uow, member_id=current_user.id, item_id=item_id)
+        redemption = catalogue.redeem_item(uow, member_id=member_id, item_id=item_id)
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("loyalty.catalogue_page"))

@@ -13,6 +13,16 @@ from web.api import json_body, token_required
 bp = Blueprint("loyalty_api", __name__, url_prefix="/api/v1")
 
 
+def release_read_session() -> None:
+    """Hand the request's read connection back to the pool before a write transaction: with
+    every worker thread holding a read connection while it waits for a write one, a burst of
+    writes would drain the pool (5 + 10 connections) and time out. ``g.api_user`` stays
+    usable (its columns are loaded)."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
 @bp.get("/catalogue")
 @token_required
 def list_catalogue():
@@ -30,6 +40,7 @@ def list_catalogue():
 @token_required
 def redeem(item_id: int):
     json_body()  # a body is optional, but if one is sent it must be a JSON object
+    release_read_session()
     uow = unit_of_work()
     redemption = catalogue.redeem_item(uow, member_id=g.api_user.id, item_id=item_id)
     bus.dispatch(uow.events)
@@ -58,9 +69,11 @@ def redemption_queue():
 @bp.post("/redemptions/<int:redemption_id>/fulfil")
 @token_required
 def fulfil(redemption_id: int):
+    note = json_body().get("note")
+    release_read_session()
     uow = unit_of_work()
     redemption = catalogue.fulfil_redemption(
-        uow, actor_id=g.api_user.id, redemption_id=redemption_id, note=json_body().get("note")
+        uow, actor_id=g.api_user.id, redemption_id=redemption_id, note=note
     )
     bus.dispatch(uow.events)
     return jsonify(id=redemption.id, state=redemption.state)
@@ -69,9 +82,11 @@ def fulfil(redemption_id: int):
 @bp.post("/redemptions/<int:redemption_id>/cancel")
 @token_required
 def cancel(redemption_id: int):
+    note = json_body().get("note")
+    release_read_session()
     uow = unit_of_work()
     redemption = catalogue.cancel_redemption(
-        uow, actor_id=g.api_user.id, redemption_id=redemption_id, note=json_body().get("note")
+        uow, actor_id=g.api_user.id, redemption_id=redemption_id, note=note
     )
     bus.dispatch(uow.events)
     return jsonify(id=redemption.id, state=redemption.state)
