@@ -183,7 +183,7 @@ def resource(resource_id: int):
         day = dt.date.fromisoformat(request.args.get("date", "")) if request.args.get("date") else today
     except ValueError:
         day = today
-    first = day if view == "day" else day - dt.timedelta(days=day.weekday())
+    first = day  # the week view shows seven days from the chosen day (today by default)
     form = BookForm()
     if request.method == "GET":
         form.date.data = day

@@ -16,6 +16,7 @@ from community.errors import InvalidInput
 from web import bus, db_session
 from web.api import json_body, token_required
 from web.booking import policy, writer
+from web.openapi import op
 
 bp = Blueprint("booking_api", __name__, url_prefix="/api/v1")
 
@@ -226,7 +227,8 @@ def confirm(booking_id: int):
     return jsonify(_result_json(result))
 
 
-@bp.post("/bookings/<int:booking_id>/<any(approve, decline):decision>")
+@bp.post("/bookings/<int:booking_id>/approve", defaults={"decision": "approve"})
+@bp.post("/bookings/<int:booking_id>/decline", defaults={"decision": "decline"})
 @token_required
 def decide(booking_id: int, decision: str):
     data = json_body()
@@ -261,215 +263,90 @@ def my_bookings():
     return jsonify([_booking_json(b) for b in sorted(rows, key=lambda b: utc(b.starts_at))])
 
 
-# --- OpenAPI 3.1 path items (the lead merges these into /api/v1/openapi.json) ---------------------
+# --- OpenAPI 3.1 path items (merged into /api/v1/openapi.json by web/openapi.py) -----------------
 
-_ERR = {"$ref": "#/components/responses/Error"}
-_BEARER = [{"bearerAuth": []}]
-_ID = {"name": "resource_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-_BID = {"name": "booking_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_DT = {"type": "string", "format": "date-time", "description": "ISO 8601 with an offset"}
 _SLOT = {
-    "type": "object",
-    "required": ["start", "end"],
-    "properties": {
-        "start": {"type": "string", "format": "date-time", "description": "ISO 8601 with offset"},
-        "end": {"type": "string", "format": "date-time", "description": "ISO 8601 with offset"},
-        "repeat": {
-            "type": "object",
-            "description": "weekly series; all or nothing unless mode is 'free'",
-            "properties": {
-                "every_weeks": {"type": "integer", "minimum": 1, "maximum": 52},
-                "count": {"type": "integer", "minimum": 1},
-                "until": {"type": "string", "format": "date"},
-                "mode": {"type": "string", "enum": ["all", "free"]},
-            },
+    "start": _DT,
+    "end": _DT,
+    "repeat": {
+        "type": "object",
+        "description": "a weekly series: all or nothing unless mode is 'free' (book the free dates)",
+        "properties": {
+            "every_weeks": {"type": "integer", "minimum": 1, "maximum": 52},
+            "count": {"type": "integer", "minimum": 1},
+            "until": {"type": "string", "format": "date"},
+            "mode": {"type": "string", "enum": ["all", "free"]},
         },
     },
 }
-_BOOKED = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "state": {"type": "string", "enum": ["pending", "confirmed"]},
-        "credits": {"type": "integer"},
-        "code": {"type": "string"},
-        "start": {"type": "string", "format": "date-time"},
-        "end": {"type": "string", "format": "date-time"},
-    },
-}
-
-
-def _json(schema: dict, description: str = "OK") -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
+_RID, _BID = ("resource_id",), ("booking_id",)
 
 OPENAPI_PATHS = {
-    "/resources": {
-        "get": {
-            "summary": "Bookable spaces and equipment",
-            "tags": ["booking"],
-            "responses": {"200": _json({"type": "array", "items": {"type": "object"}})},
-        },
+    "/api/v1/resources": {"get": op("Bookable spaces and equipment", auth=False, errors=())},
+    "/api/v1/resources/{resource_id}": {
+        "get": op("One bookable resource", auth=False, errors=(404,), params=_RID)
     },
-    "/resources/{resource_id}/availability": {
-        "get": {
-            "summary": "Open, busy (no names) and free intervals of a resource",
-            "tags": ["booking"],
-            "parameters": [
-                _ID,
-                {"name": "from", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-                {"name": "to", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-            ],
-            "responses": {"200": _json({"type": "object"}), "400": _ERR, "404": _ERR},
-        },
+    "/api/v1/resources/{resource_id}/availability": {
+        "get": op(
+            "Open, busy (no names), closed and free intervals between from and to (default: 7 days)",
+            auth=False,
+            errors=(400, 404),
+            params=_RID,
+            query=("from", "to"),
+        )
     },
-    "/resources/{resource_id}/bookings": {
-        "post": {
-            "summary": "Book a slot (or a weekly series)",
-            "tags": ["booking"],
-            "security": _BEARER,
-            "parameters": [_ID],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _SLOT}}},
-            "responses": {
-                "201": _json(_BOOKED, "Booked (confirmed) or requested (pending approval)"),
-                "400": _ERR,
-                "401": _ERR,
-                "403": _ERR,
-                "404": _ERR,
-                "409": {
-                    "description": "Slot taken (the message names its time), quota exceeded "
-                    "or insufficient credits",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                },
-            },
-        },
+    "/api/v1/resources/{resource_id}/bookings": {
+        "post": op(
+            "Book {start, end} (or a weekly series with repeat): 201 {id, state, credits}; 409 "
+            "{error, message} when the slot is taken (the message names its time), a quota is "
+            "exceeded or credits are insufficient",
+            body=_SLOT,
+            ok=201,
+            params=_RID,
+        )
     },
-    "/resources/{resource_id}/waitlist": {
-        "post": {
-            "summary": "Wait for a taken slot",
-            "tags": ["booking"],
-            "security": _BEARER,
-            "parameters": [_ID],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _SLOT}}},
-            "responses": {"201": _json({"type": "object"}), "400": _ERR, "409": _ERR},
-        },
+    "/api/v1/resources/{resource_id}/waitlist": {
+        "post": op("Wait for a taken slot {start, end}", body={"start": _DT, "end": _DT}, ok=201, params=_RID)
     },
-    "/bookings/{booking_id}": {
-        "get": {
-            "summary": "One booking (its member or staff)",
-            "tags": ["booking"],
-            "security": _BEARER,
-            "parameters": [_BID],
-            "responses": {"200": _json({"type": "object"}), "403": _ERR, "404": _ERR},
-        },
+    "/api/v1/bookings/{booking_id}": {"get": op("One booking (its member or staff)", params=_BID)},
+    "/api/v1/bookings/{booking_id}/cancel": {
+        "post": op(
+            "Cancel: members until the deadline (credits refunded), staff with a reason",
+            body={"reason": {"type": "string"}},
+            params=_BID,
+        )
     },
-    "/bookings/{booking_id}/cancel": {
-        "post": {
-            "summary": "Cancel (members until the deadline, refunded; staff with a reason)",
-            "tags": ["booking"],
-            "security": _BEARER,
-            "parameters": [_BID],
-            "requestBody": {
-                "content": {
-                    "application/json": {
-                        "schema": {"type": "object", "properties": {"reason": {"type": "string"}}}
-                    }
-                }
-            },
-            "responses": {"200": _json({"type": "object"}), "403": _ERR, "404": _ERR, "409": _ERR},
-        },
+    "/api/v1/bookings/{booking_id}/check-in": {
+        "post": op(
+            "Check in with the booking's short code inside the window; awards attendance points",
+            body={"code": {"type": "string"}},
+            params=_BID,
+        )
     },
-    "/bookings/{booking_id}/check-in": {
-        "post": {
-            "summary": "Check in with the booking's short code inside the window",
-            "tags": ["booking"],
-            "security": _BEARER,
-            "parameters": [_BID],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["code"],
-                            "properties": {"code": {"type": "string"}},
-                        }
-                    }
-                },
-            },
-            "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "id": {"type": "integer"},
-                            "state": {"type": "string"},
-                            "points": {"type": "integer"},
-                        },
-                    }
-                ),
-                "400": _ERR,
-                "403": _ERR,
-                "409": _ERR,
-            },
-        },
+    "/api/v1/bookings/{booking_id}/confirm": {
+        "post": op("Confirm a waitlist offer before its hold runs out", params=_BID)
     },
-    "/bookings/{booking_id}/confirm": {
-        "post": {
-            "summary": "Confirm a waitlist offer before its hold runs out",
-            "tags": ["booking"],
-            "security": _BEARER,
-            "parameters": [_BID],
-            "responses": {"200": _json(_BOOKED), "403": _ERR, "409": _ERR},
-        },
+    "/api/v1/bookings/{booking_id}/approve": {
+        "post": op(
+            "Staff: approve a pending booking (its held credits are spent)",
+            body={"comment": {"type": "string"}},
+            params=_BID,
+        )
     },
-    "/bookings/{booking_id}/approve": {
-        "post": {
-            "summary": "Staff: approve a pending booking (held credits are spent)",
-            "tags": ["booking"],
-            "security": _BEARER,
-            "parameters": [_BID],
-            "responses": {"200": _json({"type": "object"}), "403": _ERR, "409": _ERR},
-        },
+    "/api/v1/bookings/{booking_id}/decline": {
+        "post": op(
+            "Staff: decline a pending booking with a comment (the hold is released)",
+            body={"comment": {"type": "string"}},
+            params=_BID,
+        )
     },
-    "/bookings/{booking_id}/decline": {
-        "post": {
-            "summary": "Staff: decline a pending booking with a comment",
-            "tags": ["booking"],
-            "security": _BEARER,
-            "parameters": [_BID],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["comment"],
-                            "properties": {"comment": {"type": "string"}},
-                        }
-                    }
-                },
-            },
-            "responses": {"200": _json({"type": "object"}), "400": _ERR, "403": _ERR, "409": _ERR},
-        },
+    "/api/v1/series/{series_id}/cancel": {
+        "post": op(
+            "Cancel the future dates of a series that can still be cancelled; {cancelled, kept}",
+            body={"reason": {"type": "string"}},
+            params=("series_id",),
+        )
     },
-    "/series/{series_id}/cancel": {
-        "post": {
-            "summary": "Cancel the future dates of a series that can still be cancelled",
-            "tags": ["booking"],
-            "security": _BEARER,
-            "parameters": [
-                {"name": "series_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-            ],
-            "responses": {"200": _json({"type": "object"}), "403": _ERR, "404": _ERR},
-        },
-    },
-    "/me/bookings": {
-        "get": {
-            "summary": "The caller's bookings",
-            "tags": ["booking"],
-            "security": _BEARER,
-            "parameters": [{"name": "upcoming", "in": "query", "schema": {"type": "boolean"}}],
-            "responses": {"200": _json({"type": "array", "items": {"type": "object"}}), "401": _ERR},
-        },
-    },
+    "/api/v1/me/bookings": {"get": op("The caller's bookings", query=("upcoming",))},
 }
