@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from community.db import Database
-from rewards.badges import save_badge
+from rewards.badges import award_badges, save_badge
 from rewards.catalogue import save_item
 from rewards.loyalty import save_tier
 from rewards.loyalty_models import Badge
@@ -41,3 +41,7 @@ def seed_loyalty(db: Database, ids: dict[str, int]) -> None:
     for name, description, price, stock, limit in DEMO_ITEMS:
         save_item(db.unit_of_work(), actor_id=staff, name=name, description=description, price=price,
                   stock=stock, per_member_limit=limit)
+    # Contributions seeded before the badges existed earn theirs now, as approval would have.
+    for member_id in ids.values():
+        with db.write_sessions() as session, session.begin():
+            award_badges(session, member_id)
