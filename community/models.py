@@ -82,6 +82,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER.value)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    board_opt_out: Mapped[bool | None] = mapped_column()  # leaderboards (#6): hidden from others
+    board_pseudonym: Mapped[str | None] = mapped_column(String(40))  # shown instead of display_name
 
     __table_args__ = (
         CheckConstraint("role IN ('member', 'staff', 'auditor', 'admin')", name="role_known"),

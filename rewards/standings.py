@@ -1,11 +1,18 @@
-"""Leaderboard standings derived from the ledger, cached, dropped by one function.
+"""Leaderboards derived from the ledger, cached, dropped by one function.
 
 Totals are never stored as counters that could drift: every board is a sum over the
-append-only ledger. Ties go to whoever reached the score first (earlier last entry).
+append-only ledger (revocations are negative entries, so they count too). Ties go to
+whoever reached the score first (earlier last entry). A board is cached whole, with the
+opt-out, pseudonym and freeze data it needs, so a cached read runs no SQL. With Redis the
+cache is shared by every worker; invalidation bumps one version number.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -13,74 +20,371 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from community.models import User
+from community.db import as_utc, utcnow
+from community.errors import InvalidInput, NotFound
+from community.models import Contribution, Membership, Process, Task, Team, TeamMember, User
 from rewards.ledger import SPENDING
 from rewards.models import LedgerEntry
+
+PERIODS = ("week", "month", "all", "last_week", "last_month")
+LIVE_PERIODS = ("week", "month", "all")  # past periods cannot move, except by revocation
+TOP_N = 20
+_SCOPE = re.compile(r"^(community|teams|process:[1-9][0-9]{0,9}|team:[1-9][0-9]{0,9})$")
+_DIMENSION = re.compile(r"^[a-z0-9_-]{1,40}$")
+
+
+@dataclass(frozen=True)
+class BoardKey:
+    """Which board: scope ``community``, ``teams`` (teams against teams), ``process:<id>`` or
+    ``team:<id>``; a period; optionally one scoring dimension."""
+
+    scope: str = "community"
+    period: str = "all"
+    dimension: str | None = None
+
+    @classmethod
+    def parse(cls, scope: object = None, period: object = None, dimension: object = None) -> BoardKey:
+        scope = scope or "community"
+        period = period or "all"
+        dimension = dimension or None
+        if not isinstance(scope, str) or not _SCOPE.match(scope):
+            raise InvalidInput("scope must be community, teams, process:<id> or team:<id>")
+        if period not in PERIODS:
+            raise InvalidInput(f"period must be one of {', '.join(PERIODS)}")
+        if dimension is not None and (not isinstance(dimension, str) or not _DIMENSION.match(dimension)):
+            raise InvalidInput("dimension must be 1-40 lowercase letters, digits, - or _")
+        if dimension == SPENDING:
+            raise InvalidInput("spending is not a leaderboard dimension")
+        return cls(scope, period, dimension)
+
+    @property
+    def room(self) -> str:
+        return f"{self.scope}|{self.period}|{self.dimension or ''}"
+
+    @classmethod
+    def from_room(cls, room: str) -> BoardKey:
+        scope, period, dimension = room.split("|")
+        return cls(scope, period, dimension or None)
+
+
+def window(period: str, now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """[start, end) of a period in UTC; weeks start on Monday."""
+    day = dt.datetime(now.year, now.month, now.day, tzinfo=dt.UTC)
+    week = day - dt.timedelta(days=now.weekday())
+    month = day.replace(day=1)
+    previous_month = (month - dt.timedelta(days=1)).replace(day=1)
+    return {
+        "week": (week, None),
+        "month": (month, None),
+        "all": (None, None),
+        "last_week": (week - dt.timedelta(days=7), week),
+        "last_month": (previous_month, month),
+    }[period]
 
 
 @dataclass(frozen=True)
 class Standing:
     rank: int
-    member_id: int
-    member: str
+    member_id: int  # a team's id on the teams board
+    member: str  # display name or pseudonym; never an e-mail
     points: int
 
     def public(self) -> dict:
-        """What may be shown to anyone: no e-mail, no address."""
+        """What may be shown to anyone: no ids, no e-mail, no address."""
         data = asdict(self)
         data.pop("member_id")
         return data
 
 
-def compute_standings(session: Session, limit: int | None = None) -> list[Standing]:
+@dataclass(frozen=True)
+class Board:
+    """A computed board. ``rows`` are (id, name, points, hidden) in rank order, hidden rows
+    being members who opted out; ``frozen`` is the snapshot viewers see while frozen."""
+
+    key: BoardKey
+    title: str
+    public: bool
+    rows: tuple[tuple[int, str, int, bool], ...]
+    frozen: tuple[tuple[int, str, int, bool], ...] | None = None
+    frozen_at: str | None = None
+
+    def standings(self, viewer_id: int | None = None, live: bool = False) -> list[Standing]:
+        """Ranked for a viewer: opted-out members are left out, except the viewer themself."""
+        rows = self.rows if live or self.frozen is None else self.frozen
+        shown = [r for r in rows if not r[3] or r[0] == viewer_id]
+        return [Standing(rank=i + 1, member_id=r[0], member=r[1], points=r[2]) for i, r in enumerate(shown)]
+
+    def top(self, n: int = TOP_N) -> list[dict]:
+        return [s.public() for s in self.standings()[:n]]
+
+    def me(self, viewer_id: int) -> dict | None:
+        """The viewer's rank and the points they need to pass the place above."""
+        standings = self.standings(viewer_id)
+        for i, s in enumerate(standings):
+            if s.member_id == viewer_id:
+                above = standings[i - 1] if i else None
+                return {
+                    "rank": s.rank,
+                    "points": s.points,
+                    "of": len(standings),
+                    "next_place": above.rank if above else None,
+                    "distance": (above.points - s.points + 1) if above else 0,
+                }
+        return None
+
+    def fingerprint(self) -> str:
+        """What watchers see of the board: pushes happen only when this changes."""
+        return json.dumps([self.top(), self.frozen_at])
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["key"] = asdict(self.key)
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Board:
+        data = json.loads(text)
+        frozen = data["frozen"]
+        return cls(
+            key=BoardKey(**data["key"]),
+            title=data["title"],
+            public=data["public"],
+            rows=tuple(tuple(r) for r in data["rows"]),
+            frozen=tuple(tuple(r) for r in frozen) if frozen is not None else None,
+            frozen_at=data["frozen_at"],
+        )
+
+
+def _scope_target(session: Session, scope: str) -> tuple[str, bool, int | None]:
+    """(title, public, id) of a scope; a process or team that does not exist is a 404."""
+    if scope == "community":
+        return "Community", True, None
+    if scope == "teams":
+        return "Teams", True, None
+    kind, _, raw = scope.partition(":")
+    target_id = int(raw)
+    if kind == "process":
+        process = session.get(Process, target_id)
+        if process is None:
+            raise NotFound(f"process {target_id} does not exist")
+        # Invite-only processes are nobody's business on a wall screen.
+        return process.title, process.membership != Membership.INVITE, target_id
+    team = session.get(Team, target_id)
+    if team is None:
+        raise NotFound(f"team {target_id} does not exist")
+    return team.name, True, target_id
+
+
+def compute_rows(
+    session: Session, key: BoardKey, now: dt.datetime | None = None
+) -> list[tuple[int, str, int, bool]]:
+    """The board's rows from the ledger, best first; ties to the earlier last entry."""
+    now = now or utcnow()
     total = func.sum(LedgerEntry.points).label("total")
     last_entry = func.max(LedgerEntry.id).label("last_entry")
+    dimension = LedgerEntry.dimension
+    filters = [dimension == key.dimension] if key.dimension else [dimension != SPENDING]
+    start, end = window(key.period, now)
+    if start is not None:
+        filters.append(LedgerEntry.created_at >= start)
+    if end is not None:
+        filters.append(LedgerEntry.created_at < end)
+
+    if key.scope == "teams":
+        query = (
+            select(Team.id, Team.name, total, last_entry)
+            .join(TeamMember, TeamMember.team_id == Team.id)
+            .join(LedgerEntry, LedgerEntry.member_id == TeamMember.user_id)
+            .where(*filters)
+            .group_by(Team.id, Team.name)
+        )
+        return [(r[0], r[1], int(r[2]), False) for r in _ranked(session, query, total, last_entry)]
+
     query = (
-        select(LedgerEntry.member_id, User.display_name, total, last_entry)
+        select(LedgerEntry.member_id, User.display_name, User.board_pseudonym, User.board_opt_out,
+               total, last_entry)
         .join(User, User.id == LedgerEntry.member_id)
-        .where(LedgerEntry.dimension != SPENDING)
-        .group_by(LedgerEntry.member_id, User.display_name)
-        .having(func.sum(LedgerEntry.points) > 0)
-        .order_by(total.desc(), last_entry.asc())
+        .where(*filters)
+        .group_by(LedgerEntry.member_id, User.display_name, User.board_pseudonym, User.board_opt_out)
     )
-    if limit is not None:
-        query = query.limit(limit)
-    rows = session.execute(query).all()
+    kind, _, raw = key.scope.partition(":")
+    if kind == "process":
+        query = (
+            query.join(Contribution, Contribution.id == LedgerEntry.contribution_id)
+            .join(Task, Task.id == Contribution.task_id)
+            .where(Task.process_id == int(raw))
+        )
+    elif kind == "team":
+        query = query.where(
+            LedgerEntry.member_id.in_(select(TeamMember.user_id).where(TeamMember.team_id == int(raw)))
+        )
     return [
-        Standing(rank=i + 1, member_id=row.member_id, member=row.display_name, points=int(row.total))
-        for i, row in enumerate(rows)
+        (r[0], r[2] or r[1], int(r[4]), bool(r[3]))
+        for r in _ranked(session, query, total, last_entry)
     ]
 
 
-class StandingsCache:
-    """Process-local cache with a version number that moves on every invalidation.
+def _ranked(session: Session, query, total, last_entry) -> list:
+    return session.execute(query.having(total > 0).order_by(total.desc(), last_entry.asc())).all()
 
-    It reads in a session of its own: a caller's session may hold a snapshot older than the
-    last invalidation, and standings computed from it would be cached as current."""
 
-    def __init__(self, session_factory: Callable[[], Session]) -> None:
-        self._session_factory = session_factory
+def compute_board(session: Session, key: BoardKey, now: dt.datetime | None = None) -> Board:
+    from rewards.boards import freeze_of
+
+    title, public, _ = _scope_target(session, key.scope)
+    rows = tuple(compute_rows(session, key, now))
+    freeze = freeze_of(session, key)
+    if freeze is None:
+        return Board(key, title, public, rows)
+    frozen = tuple(tuple(r) for r in json.loads(freeze.snapshot))
+    return Board(key, title, public, rows, frozen=frozen, frozen_at=as_utc(freeze.frozen_at).isoformat())
+
+
+def compute_standings(session: Session, limit: int | None = None) -> list[Standing]:
+    """The all-time community board as public viewers see it."""
+    standings = compute_board(session, BoardKey()).standings()
+    return standings if limit is None else standings[:limit]
+
+
+class _LocalStore:
+    """One worker's cache: a dict and a counter."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._boards: dict[str, list[Standing]] = {}
-        self.version = 0
+        self._boards: dict[str, str] = {}
+        self._watched: set[str] = set()
+        self._pushed: dict[str, str] = {}
+        self._version = 0
 
-    def get(self, board: str = "community") -> list[Standing]:
-        with self._lock:
-            cached = self._boards.get(board)
-            version = self.version
-        if cached is not None:
-            return cached
-        with self._session_factory() as session:
-            standings = compute_standings(session)
-        with self._lock:
-            # Computed from a snapshot older than a later invalidation: do not keep it.
-            if self.version == version:
-                self._boards[board] = standings
-        return standings
+    def version(self) -> int:
+        return self._version
 
-    def invalidate(self) -> int:
-        """The one function every ledger write goes through (after its commit)."""
+    def read(self, version: int, name: str) -> str | None:
+        return self._boards.get(f"{version}:{name}")
+
+    def write(self, version: int, name: str, value: str) -> None:
+        with self._lock:
+            if version == self._version:  # a compute older than an invalidation is not kept
+                self._boards[f"{version}:{name}"] = value
+
+    def bump(self) -> int:
         with self._lock:
             self._boards.clear()
-            self.version += 1
-            return self.version
+            self._version += 1
+            return self._version
+
+    def watch(self, room: str, fingerprint: str) -> None:
+        with self._lock:
+            self._watched.add(room)
+            self._pushed.setdefault(room, fingerprint)
+
+    def watched(self) -> set[str]:
+        return set(self._watched)
+
+    def swap_pushed(self, room: str, fingerprint: str) -> str | None:
+        with self._lock:
+            old = self._pushed.get(room)
+            self._pushed[room] = fingerprint
+            return old
+
+
+class _RedisStore:
+    """Shared by every worker on one database: the version is one INCR'd key and boards are
+    stored under it, so invalidation is a single atomic command."""
+
+    TTL = 24 * 3600
+
+    def __init__(self, url: str, namespace: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url)
+        self._ns = f"kopa:boards:{namespace}"
+
+    def version(self) -> int:
+        return int(self._redis.get(f"{self._ns}:version") or 0)
+
+    def read(self, version: int, name: str) -> str | None:
+        value = self._redis.get(f"{self._ns}:{version}:{name}")
+        return value.decode() if value is not None else None
+
+    def write(self, version: int, name: str, value: str) -> None:
+        self._redis.set(f"{self._ns}:{version}:{name}", value, ex=self.TTL)
+
+    def bump(self) -> int:
+        return int(self._redis.incr(f"{self._ns}:version"))
+
+    def watch(self, room: str, fingerprint: str) -> None:
+        pipe = self._redis.pipeline()
+        pipe.sadd(f"{self._ns}:watched", room)
+        pipe.hsetnx(f"{self._ns}:pushed", room, fingerprint)
+        pipe.execute()
+
+    def watched(self) -> set[str]:
+        return {m.decode() for m in self._redis.smembers(f"{self._ns}:watched")}
+
+    def swap_pushed(self, room: str, fingerprint: str) -> str | None:
+        pipe = self._redis.pipeline()
+        pipe.hget(f"{self._ns}:pushed", room)
+        pipe.hset(f"{self._ns}:pushed", room, fingerprint)
+        old = pipe.execute()[0]
+        return old.decode() if old is not None else None
+
+
+class StandingsCache:
+    """Boards cached per key and period window, under a version that moves on every
+    invalidation. Boards are computed in a session of the cache's own: a caller's session may
+    hold a snapshot older than the last invalidation."""
+
+    def __init__(self, session_factory: Callable[[], Session], redis_url: str | None = None,
+                 namespace: str = "", clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self._session_factory = session_factory
+        self._clock = clock
+        ns = hashlib.sha256(namespace.encode()).hexdigest()[:12]
+        self._store = _RedisStore(redis_url, ns) if redis_url else _LocalStore()
+
+    @property
+    def version(self) -> int:
+        return self._store.version()
+
+    def board(self, key: BoardKey) -> Board:
+        """The cached board (no SQL), computed on a miss."""
+        now = self._clock()
+        start, _ = window(key.period, now)
+        name = f"{key.room}|{start.date().isoformat() if start else ''}"
+        version = self._store.version()
+        cached = self._store.read(version, name)
+        if cached is not None:
+            return Board.from_json(cached)
+        with self._session_factory() as session:
+            board = compute_board(session, key, now)
+        self._store.write(version, name, board.to_json())
+        return board
+
+    def get(self, board: str = "community") -> list[Standing]:
+        """The all-time board of a scope as anyone may see it."""
+        return self.board(BoardKey(scope=board)).standings()
+
+    def invalidate(self) -> int:
+        """The one function every ledger write goes through (after its commit); freezes and
+        profile changes use it too."""
+        return self._store.bump()
+
+    def watch(self, board: Board) -> None:
+        """Keep this board's pushes coming; what the watcher was just sent counts as pushed."""
+        self._store.watch(board.key.room, board.fingerprint())
+
+    def changed_boards(self) -> list[Board]:
+        """Watched live boards whose public top differs from what was last pushed."""
+        changed = []
+        for room in sorted(self._store.watched()):
+            key = BoardKey.from_room(room)
+            if key.period not in LIVE_PERIODS:
+                continue
+            try:
+                board = self.board(key)
+            except NotFound:  # the process or team went away
+                continue
+            fingerprint = board.fingerprint()
+            if self._store.swap_pushed(room, fingerprint) != fingerprint:
+                changed.append(board)
+        return changed

@@ -228,7 +228,9 @@ def test_api_flow_and_ledger_shape(app, client, app_community, people):
     assert response.status_code == 200 and response.json["state"] == "approved"
     replay = client.post(f"/api/v1/contributions/{cid}/approve", headers=staff)
     assert replay.status_code == 409
-    ledger = client.get("/api/v1/ledger", headers=member).json
+    page = client.get("/api/v1/ledger", headers=member).json  # a member's own entries, {items, next}
+    assert page["next"] is None
+    ledger = page["items"]
     assert len(ledger) == 1
     assert ledger[0]["contribution_id"] == cid and ledger[0]["validator_id"] == people["staff"]
     assert ledger[0]["points"] == 25 and ledger[0]["ref"].startswith("0x")
@@ -291,7 +293,7 @@ def test_reject_via_api_needs_comment(client, app_community, people):
 def test_meta_names_chain_and_contract(client, anvil):
     meta = client.get("/api/v1/meta").json
     assert meta["chain_id"] == 31337 and meta["rpc_url"] == anvil.url
-    assert set(meta["contracts"]) == {"KopaCredits"}
+    assert set(meta["contracts"]) == {"KopaCredits", "KopaBadges", "KopaLedgerAnchor"}
 
 
 def test_with_redis_the_socket_queue_and_rate_limits_use_it(tmp_path, sqlite_url, anvil):

@@ -61,7 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
         cors_allowed_origins=[app.config["KOPA_SITE_URL"]],
     )
 
-    from web import api, auth, cli, errors, live, openapi, portal
+    from web import api, audit, auth, cli, errors, live, openapi, portal
     from web.booking import register as register_booking
     from web.loyalty import register as register_loyalty
     from web.polls import register as register_polls
@@ -79,6 +79,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_rules(app)
     live.register(app)
     cli.register(app)
+    audit.register(app)  # auditor pages, audit API, audit-log hook, reconcile commands (#7)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

@@ -14,9 +14,8 @@ from community import access, processes, services
 from community.db import as_utc, is_row_id
 from community.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from community.evidence import MAX_EVIDENCE_BYTES, StoredEvidence, discard, store_evidence
-from community.models import Contribution, Permission, Process, Task, User
+from community.models import Contribution, Permission, Process, Task
 from rewards.ledger import pending_points, points_total
-from rewards.models import LedgerEntry
 from rewards.wallets import wallet_of
 from web import (
     bus,
@@ -487,36 +486,21 @@ def leaderboard():
 @bp.get("/ledger")
 @token_required
 def ledger():
-    user: User = g.api_user
-    raw = request.args.get("member", str(user.id))
-    if not raw.isdigit() or not is_row_id(int(raw)):
-        raise InvalidInput("member must be a member id")
-    member_id = int(raw)
-    if member_id != user.id and not (user.is_staff or user.is_auditor):
-        raise Forbidden("only auditors, staff or the member themselves read a member's ledger")
-    session = db_session()
-    if session.get(User, member_id) is None:
-        raise NotFound(f"member {member_id} not found")
-    entries = session.scalars(
-        select(LedgerEntry).where(LedgerEntry.member_id == member_id).order_by(LedgerEntry.id)
-    ).all()
+    """All entries newest first as {items, next} for auditors and staff; members get their
+    own. ``?member=`` filters (members: only themselves); ``?before=`` is the page cursor."""
+    from rewards.audit import ledger_page
+
+    args = request.args
+
+    def number(name: str):
+        """An int, or the raw text for ledger_page to refuse with a message naming the field."""
+        raw = args.get(name, "").strip()
+        return int(raw) if raw.isdigit() else (raw or None)
+
     return jsonify(
-        [
-            {
-                "id": e.id,
-                "member_id": e.member_id,
-                "points": e.points,
-                "dimension": e.dimension,
-                "cause": e.cause,
-                "contribution_id": e.contribution_id,
-                "validator_id": e.validator_id,
-                "rule": {"id": e.rule_id, "version": e.rule_version},
-                "ref": e.ref,
-                "created_at": as_utc(e.created_at).isoformat(),
-                "mint_status": e.outbox.status if e.outbox else None,
-                "tx_hash": e.outbox.tx_hash if e.outbox and e.outbox.status == "done" else None,
-                "block": e.outbox.block_number if e.outbox else None,
-            }
-            for e in entries
-        ]
+        ledger_page(
+            db_session(), g.api_user, member=number("member"), process=number("process"),
+            validator=number("validator"), state=args.get("state") or None, search=args.get("q") or None,
+            before=number("before"), limit=number("limit") or 50,
+        )
     )

@@ -176,7 +176,8 @@ OPENAPI_PATHS = {
     },
     "/api/v1/me/wallet": {"get": op("Your address, on-chain balance, points and pending credits")},
     "/api/v1/leaderboard": {"get": op("The community leaderboard", auth=False, errors=())},
-    "/api/v1/ledger": {"get": op("A member's ledger entries (own, staff, auditors)", query=("member",))},
+    "/api/v1/ledger": {"get": op("Ledger entries newest first, {items, next} (auditors, staff; members: own)",
+                                 query=("member", "process", "validator", "state", "q", "before", "limit"))},
 }
 
 

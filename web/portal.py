@@ -168,8 +168,9 @@ def wallet():
 
 @bp.get("/leaderboard")
 def leaderboard():
-    standings = standings_cache().get()
-    return render_template("leaderboard.html", standings=standings)
+    from web.boards import leaderboard_page  # scopes, periods, own place, freezes (#6)
+
+    return leaderboard_page()
 
 
 @bp.get("/admin/users")

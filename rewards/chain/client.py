@@ -44,5 +44,9 @@ def badges_contract(w3: Web3, address: str) -> Contract:
     return w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact("KopaBadges")["abi"])
 
 
+def anchor_contract(w3: Web3, address: str) -> Contract:
+    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact("KopaLedgerAnchor")["abi"])
+
+
 def has_code(w3: Web3, address: str) -> bool:
     return len(w3.eth.get_code(Web3.to_checksum_address(address))) > 0

@@ -1,4 +1,5 @@
-"""Deploying Kopa's contracts (KopaCredits, KopaBadges) once per chain and finding them again later."""
+"""Deploying Kopa's contracts (KopaCredits, KopaBadges, KopaLedgerAnchor) once per chain and
+finding them again later."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 
 CREDITS = "KopaCredits"
 BADGES = "KopaBadges"
+ANCHOR = "KopaLedgerAnchor"
 # The badges' ERC-1155 metadata URI template; fixed at deployment (the contract has no setter).
 DEFAULT_BADGES_URI = "https://kopa.invalid/badges/{id}.json"
 # Enough ether for the minter's gas on a chain with a base fee (none is spent on Kopa's anvil).
@@ -64,6 +66,9 @@ def ensure_deployment(
     if _reuse(session, w3, BADGES) is None:
         session.add(deploy_badges(w3, deployer, minter_address, badges_uri))
         session.commit()
+    if _reuse(session, w3, ANCHOR) is None:
+        session.add(deploy_anchor(w3, deployer, minter_address))
+        session.commit()
     return credits
 
 
@@ -102,6 +107,31 @@ def deploy_badges(w3: Web3, deployer: LocalAccount, minter_address: str, uri: st
     return Deployment(
         chain_id=w3.eth.chain_id,
         contract=BADGES,
+        address=receipt["contractAddress"],
+        block_number=receipt["blockNumber"],
+        tx_hash=tx_hash,
+    )
+
+
+def deploy_anchor(w3: Web3, deployer: LocalAccount, minter_address: str) -> Deployment:
+    """Deploy KopaLedgerAnchor: the platform minter anchors epoch roots, the deployer admins."""
+    minter_address = Web3.to_checksum_address(minter_address)
+    if minter_address == deployer.address:
+        raise ChainError("the deployer key must not be the minter key")
+    spec = artifact(ANCHOR)
+    factory = w3.eth.contract(abi=spec["abi"], bytecode=spec["bytecode"])
+    tx = factory.constructor(deployer.address, minter_address).build_transaction(
+        {"from": deployer.address, "gas": 2_000_000, **fee_fields(w3)}
+    )
+    nonce = w3.eth.get_transaction_count(deployer.address, "pending")
+    tx_hash = send_signed(w3, deployer, tx, gas=2_000_000, nonce=nonce)
+    receipt = wait(w3, tx_hash)
+    if receipt["status"] != 1:
+        raise ChainError(f"deployment transaction {tx_hash} reverted")
+    log.info("deployed %s at %s on chain %s", ANCHOR, receipt["contractAddress"], w3.eth.chain_id)
+    return Deployment(
+        chain_id=w3.eth.chain_id,
+        contract=ANCHOR,
         address=receipt["contractAddress"],
         block_number=receipt["blockNumber"],
         tx_hash=tx_hash,

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from rewards.chain.client import connect, credits_contract
-from rewards.chain.deploy import CREDITS, recorded_deployment
+from rewards.chain.deploy import ANCHOR, BADGES, CREDITS, recorded_deployment
 from rewards.chain.relay import TRANSIENT
 
 log = logging.getLogger(__name__)
@@ -29,17 +29,20 @@ class ChainReader:
         return self._chain_id
 
     def credits_address(self, session: Session) -> str | None:
+        return self.contract_address(session, CREDITS)
+
+    def contract_address(self, session: Session, contract: str) -> str | None:
         chain_id = self.chain_id()
         if chain_id is None:
             return None
-        deployment = recorded_deployment(session, chain_id)
+        deployment = recorded_deployment(session, chain_id, contract)
         return deployment.address if deployment else None
 
     def meta(self, session: Session) -> dict:
         return {
             "chain_id": self.chain_id(),
             "rpc_url": self.rpc_url,
-            "contracts": {CREDITS: self.credits_address(session)},
+            "contracts": {name: self.contract_address(session, name) for name in (CREDITS, BADGES, ANCHOR)},
         }
 
     def balance_of(self, session: Session, address: str) -> int | None:

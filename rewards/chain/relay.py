@@ -23,8 +23,9 @@ from web3.exceptions import TimeExhausted, Web3Exception
 from web3.logs import DISCARD
 
 from community.db import Database, utcnow
-from rewards.chain.client import ChainError, badges_contract, credits_contract
-from rewards.chain.deploy import BADGES, current_deployment, recorded_deployment
+from rewards.audit_models import AuditEpoch
+from rewards.chain.client import ChainError, anchor_contract, badges_contract, credits_contract
+from rewards.chain.deploy import ANCHOR, BADGES, current_deployment, recorded_deployment
 from rewards.chain.transactions import fee_fields, wait
 from rewards.models import OutboxItem, OutboxKind, OutboxStatus
 
@@ -88,6 +89,17 @@ class Lane:
 
     def event(self):
         return getattr(self.contract.events, self.event_name)
+
+    # The event argument that identifies a row; ``ref`` except for anchors (``epoch``).
+    ref_arg = "ref"
+
+    def log_key(self, ref: str):
+        """The value of ``ref_arg`` in the row's event (for log filters)."""
+        return _ref_bytes(ref)
+
+    def ref_of(self, args) -> str:
+        """The outbox ref a decoded event belongs to."""
+        return _ref_hex(args[self.ref_arg])
 
 
 class MintLane(Lane):
@@ -200,8 +212,66 @@ class BadgeLane(Lane):
         return [r for r, balance in zip(rows, balances, strict=True) if balance == 0]
 
 
+class AnchorLane(Lane):
+    """Epoch roots of the ledger on KopaLedgerAnchor (issue #7). A row's ref is its epoch
+    number as a bytes32 and ``token_id`` the epoch; the root comes from ``audit_epochs``.
+    ``anchorBatch`` skips epochs that already have a root, so a resend writes nothing twice."""
+
+    kind = OutboxKind.ANCHOR
+    event_name = "EpochAnchored"
+    gas_per_item = 75_000  # two fresh slots + log
+    ref_arg = "epoch"
+
+    def __init__(self, relay: Relay) -> None:
+        super().__init__(relay)
+        self._contract: Contract | None = None
+        self.deployment = None
+
+    @property
+    def contract(self) -> Contract:
+        return self._contract
+
+    @property
+    def ready(self) -> bool:
+        return self._contract is not None
+
+    @property
+    def from_block(self) -> int:
+        return self.deployment.block_number
+
+    def attach(self) -> None:
+        w3 = self.relay.w3
+        with self.relay.db.read_sessions() as session:
+            if recorded_deployment(session, w3.eth.chain_id, ANCHOR) is None:
+                log.warning("relay: no %s deployment recorded; anchors wait until one is", ANCHOR)
+                self._contract = self.deployment = None
+                return
+            self.deployment = current_deployment(session, w3, ANCHOR)
+        self._contract = anchor_contract(w3, self.deployment.address)
+
+    def log_key(self, ref):
+        return int.from_bytes(_ref_bytes(ref), "big")
+
+    def ref_of(self, args):
+        return "0x" + int(args["epoch"]).to_bytes(32, "big").hex()
+
+    def delivered_flags(self, refs):
+        return self.contract.functions.isAnchoredBatch([int.from_bytes(r, "big") for r in refs]).call()
+
+    def batch_call(self, rows):
+        with self.relay.db.read_sessions() as session:
+            roots = {e.id: e.root for e in session.scalars(
+                select(AuditEpoch).where(AuditEpoch.id.in_([int(r.token_id) for r in rows]))
+            )}
+        return self.contract.functions.anchorBatch(
+            [int(r.token_id) for r in rows],
+            [_ref_bytes(roots[int(r.token_id)]) for r in rows],
+            [r.amount for r in rows],
+        )
+
+
 class Relay:
-    lane_types: tuple[type[Lane], ...] = (MintLane, BurnLane, BadgeLane)
+    lane_types: tuple[type[Lane], ...] = (MintLane, BurnLane, BadgeLane, AnchorLane)
 
     def __init__(
         self,
@@ -305,9 +375,9 @@ class Relay:
         logs = lane.event().get_logs(
             from_block=lane.from_block,
             to_block="latest",
-            argument_filters={"ref": [_ref_bytes(r.ref) for r in rows]},
+            argument_filters={lane.ref_arg: [lane.log_key(r.ref) for r in rows]},
         )
-        found = {_ref_hex(ev["args"]["ref"]): ev for ev in logs}
+        found = {lane.ref_of(ev["args"]): ev for ev in logs}
         self._mark_done(lane, rows, found)
 
     def _send(self, lane: Lane, rows: Sequence[OutboxItem]) -> None:
@@ -334,7 +404,7 @@ class Relay:
                 f"{lane.kind} batch {tx_hash} reverted (contract paused or role revoked?)"
             )
         events = lane.event()().process_receipt(receipt, errors=DISCARD)
-        found = {_ref_hex(ev["args"]["ref"]): ev for ev in events}
+        found = {lane.ref_of(ev["args"]): ev for ev in events}
         self._mark_done(lane, [r for r in rows if r.ref in found], found)
 
     # --- bookkeeping ----------------------------------------------------------------------

@@ -1,0 +1,162 @@
+"""The chain side of auditing: reconciliation against balances and replayed events, epoch
+roots read back from KopaLedgerAnchor, and EIP-191 signatures on export manifests."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from sqlalchemy.orm import Session
+from web3 import Web3
+
+from rewards.audit import ledger_side
+from rewards.chain.client import anchor_contract, credits_contract
+from rewards.chain.deploy import ANCHOR, CREDITS, recorded_deployment
+from rewards.chain.platform import minter_account
+from rewards.vault import KeyVault
+
+ZERO = "0x" + "00" * 20
+
+
+def _logs(event, from_block: int) -> list:
+    return event.get_logs(from_block=from_block, to_block="latest")
+
+
+def reconcile(session: Session, w3: Web3) -> dict:
+    """For every holder: ledger total, delivered total, ``balanceOf`` and a replay of the
+    contract's Transfer events from its deployment block; every delivered entry against its
+    RewardMinted/CreditsRedeemed event; events without an entry; supply vs ledger; each
+    anchored epoch's root recomputed from today's rows vs ``rootOf``. ``ok`` only if nothing
+    differs. Pending items are listed with their age and never count as mismatches."""
+    chain_id = w3.eth.chain_id
+    deployment = recorded_deployment(session, chain_id, CREDITS)
+    side = ledger_side(session)
+    mismatches: list[dict] = []
+    if deployment is None:
+        return {"ok": False, "holders": [], "mismatches": [{"kind": "no-deployment",
+                "detail": f"no {CREDITS} deployment recorded for chain {chain_id}"}],
+                "total_supply": None,
+                "ledger_total": sum(h["ledger_total"] for h in side["holders"].values()),
+                "pending": side["pending"], "epochs": side["epochs"]}
+    token = credits_contract(w3, deployment.address)
+    start = deployment.block_number
+    replayed: dict[str, int] = defaultdict(int)
+    for ev in _logs(token.events.Transfer, start):
+        value = int(ev["args"]["value"])
+        if ev["args"]["from"] != ZERO:
+            replayed[ev["args"]["from"].lower()] -= value
+        if ev["args"]["to"] != ZERO:
+            replayed[ev["args"]["to"].lower()] += value
+    on_chain: dict[str, dict] = {}
+    for name, sign in (("RewardMinted", 1), ("CreditsRedeemed", -1)):
+        holder_arg = "to" if sign > 0 else "from"
+        for ev in _logs(getattr(token.events, name), start):
+            ref = "0x" + bytes(ev["args"]["ref"]).hex()
+            on_chain[ref] = {"event": name, "address": ev["args"][holder_arg].lower(),
+                             "points": sign * int(ev["args"]["amount"]),
+                             "tx_hash": "0x" + bytes(ev["transactionHash"]).hex(), "block": ev["blockNumber"]}
+    delivered = side["delivered_refs"]
+    for ref, row in delivered.items():
+        event = on_chain.get(ref)
+        if event is None:
+            mismatches.append({"kind": "entry-not-on-chain", "member_id": row["member_id"],
+                               "entries": [row["entry_id"]], "ref": ref,
+                               "detail": "recorded as delivered but no event carries its ref"})
+        elif event["points"] != row["points"] or event["address"] != (row["address"] or "").lower():
+            mismatches.append({"kind": "entry-differs", "member_id": row["member_id"],
+                               "entries": [row["entry_id"]], "ref": ref, "tx_hash": event["tx_hash"],
+                               "detail": f"ledger says {row['points']} for {row['address']}, "
+                                         f"chain says {event['points']} for {event['address']}"})
+    for ref, event in on_chain.items():
+        if ref not in delivered:
+            mismatches.append({"kind": "chain-without-entry", "address": event["address"], "entries": [],
+                               "ref": ref, "tx_hash": event["tx_hash"],
+                               "detail": f"{event['event']} of {event['points']} "
+                                         "with no delivered ledger entry"})
+    holders = []
+    known = set()
+    for h in sorted(side["holders"].values(), key=lambda h: h["member_id"]):
+        address = h["address"]
+        balance = replay = None
+        if address:
+            known.add(address.lower())
+            balance = int(token.functions.balanceOf(Web3.to_checksum_address(address)).call())
+            replay = replayed.get(address.lower(), 0)
+        ok = balance == h["delivered_total"] and replay == h["delivered_total"]
+        row = {k: h[k] for k in ("member_id", "address", "ledger_total", "delivered_total", "pending_total")}
+        row.update(balance=balance, replayed=replay, ok=ok)
+        holders.append(row)
+        if not ok:
+            mismatches.append({"kind": "holder-balance", "member_id": h["member_id"],
+                               "address": address, "entries": h["entries"],
+                               "detail": f"delivered ledger total {h['delivered_total']}, "
+                                         f"balanceOf {balance}, replayed events {replay}"})
+    for address, value in replayed.items():
+        if address not in known and value != 0:
+            mismatches.append({"kind": "unknown-holder", "address": address, "entries": [],
+                               "detail": f"{value} credits held by an address that is no member's wallet"})
+    total_supply = int(token.functions.totalSupply().call())
+    ledger_total = sum(h["ledger_total"] for h in side["holders"].values())
+    delivered_total = sum(h["delivered_total"] for h in side["holders"].values())
+    if total_supply != delivered_total:
+        mismatches.append({"kind": "total-supply", "entries": [],
+                           "detail": f"totalSupply {total_supply}, delivered ledger total {delivered_total}"})
+    epochs = side["epochs"]
+    anchor_deployment = recorded_deployment(session, chain_id, ANCHOR)
+    if anchor_deployment is not None:
+        anchor = anchor_contract(w3, anchor_deployment.address)
+        for epoch in epochs:
+            if not epoch["anchored"]:
+                continue
+            root = "0x" + bytes(anchor.functions.rootOf(epoch["epoch"]).call()).hex()
+            epoch["chain_root"] = root
+            if root != epoch["root"] or root != epoch["recomputed_root"]:
+                mismatches.append({"kind": "epoch-root", "epoch": epoch["epoch"],
+                                   "entries": epoch["entry_ids"],
+                                   "detail": f"root on chain {root}, recorded {epoch['root']}, "
+                                             f"recomputed from today's rows {epoch['recomputed_root']}"})
+    for epoch in epochs:
+        epoch.pop("entry_ids", None)
+    return {
+        "ok": not mismatches,
+        "chain_id": chain_id,
+        "contract": deployment.address,
+        "from_block": start,
+        "holders": holders,
+        "mismatches": mismatches,
+        "total_supply": total_supply,
+        "ledger_total": ledger_total,
+        "delivered_total": delivered_total,
+        "pending": side["pending"],
+        "epochs": epochs,
+    }
+
+
+def chain_facts(session: Session, w3: Web3) -> dict:
+    """Where an outsider checks the export: chain id and contract addresses."""
+    chain_id = w3.eth.chain_id
+    credits = recorded_deployment(session, chain_id, CREDITS)
+    anchor = recorded_deployment(session, chain_id, ANCHOR)
+    return {
+        "chain_id": chain_id,
+        "credits_contract": credits.address if credits else None,
+        "credits_from_block": credits.block_number if credits else None,
+        "anchor_contract": anchor.address if anchor else None,
+    }
+
+
+def sign_manifest(session: Session, vault: KeyVault, manifest: str) -> tuple[str, str]:
+    """EIP-191 (personal_sign) signature of the manifest text by the platform key; anyone
+    checks it with `cast wallet verify --address <signer> "$(cat manifest.json)" <sig>`."""
+    account = minter_account(session, vault)
+    signed = account.sign_message(encode_defunct(text=manifest))
+    return account.address, "0x" + bytes(signed.signature).hex()
+
+
+def platform_address(session: Session, vault: KeyVault) -> str:
+    return minter_account(session, vault).address
+
+
+def signer_of(manifest: str, signature: str) -> str:
+    return Account.recover_message(encode_defunct(text=manifest), signature=signature)

@@ -1,0 +1,95 @@
+"""JSON API for auditors (#7): reconciliation, epochs, proofs, validator statistics,
+exports and the audit log. ``GET /api/v1/ledger`` itself stays in web/api.py."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+
+from community.errors import Forbidden
+from rewards import audit
+from web import db_session, unit_of_work
+from web.api import token_required
+from web.audit import audit_report, build_export
+from web.extensions import csrf
+from web.openapi import op
+
+bp = Blueprint("audit_api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+@bp.get("/audit/reconciliation")
+@token_required
+def reconciliation():
+    user = g.api_user
+    if not user.is_auditor:
+        raise Forbidden("only auditors run the reconciliation")
+    return jsonify(audit_report())
+
+
+@bp.get("/audit/epochs")
+@token_required
+def epochs():
+    return jsonify(audit.list_epochs(db_session(), g.api_user))
+
+
+@bp.post("/audit/epochs")
+@token_required
+def close_epoch():
+    result = audit.close_epoch(unit_of_work(), actor_id=g.api_user.id)
+    return jsonify(result), 201
+
+
+@bp.get("/ledger/<int:entry_id>/proof")
+@token_required
+def proof(entry_id: int):
+    return jsonify(audit.entry_proof(db_session(), g.api_user, entry_id))
+
+
+@bp.get("/audit/validators")
+@token_required
+def validators():
+    return jsonify(audit.validator_stats(db_session(), g.api_user))
+
+
+@bp.get("/audit/log")
+@token_required
+def audit_log():
+    session = db_session()
+    rows = audit.audit_log_page(session, g.api_user)
+    return jsonify({"items": rows, "problems": audit.verify_audit_log(session)})
+
+
+@bp.get("/audit/export")
+@token_required
+def export():
+    result = build_export(g.api_user.id, request.args.get("from"), request.args.get("until"))
+    return jsonify(
+        manifest=result["manifest"], signature=result["signature"], signer=result["signer"],
+        files={name: data.decode() for name, data in result["files"].items()},
+    )
+
+
+OPENAPI_PATHS = {
+    "/api/v1/audit/reconciliation": {
+        "get": op("Ledger vs balanceOf vs replayed events: {ok, holders, mismatches, total_supply, "
+                  "ledger_total} (auditors)", errors=(401, 403))
+    },
+    "/api/v1/audit/epochs": {
+        "get": op("Ledger epochs, their roots and anchoring state (auditors, staff)", errors=(401, 403)),
+        "post": op("Close the open epoch now and queue its anchoring (admin)", ok=201,
+                   errors=(401, 403, 409)),
+    },
+    "/api/v1/ledger/{entry_id}/proof": {
+        "get": op("An entry's canonical serialisation and RFC 9162 inclusion proof; 409 until anchored",
+                  params=("entry_id",), errors=(401, 403, 404, 409))
+    },
+    "/api/v1/audit/validators": {
+        "get": op("Validator statistics: approvals, rate, median time, four-eyes overrides, self-dealing",
+                  errors=(401, 403))
+    },
+    "/api/v1/audit/log": {"get": op("The hash-chained audit log and its verification", errors=(401, 403))},
+    "/api/v1/audit/export": {
+        "get": op("Ledger export (CSV and JSON) for a period with a manifest signed by the platform key",
+                  query=("from", "until"), errors=(400, 401, 403))
+    },
+}
