@@ -1316,11 +1316,14 @@ def _sweep(
         if booking.state == State.CONFIRMED:
             _no_show(session, booking, now, policy)
             handled += 1
-    session.execute(
+    stale_waits = (
         update(WaitlistEntry)
         .where(WaitlistEntry.state == WaitState.WAITING.value, WaitlistEntry.starts_at <= now)
         .values(state=WaitState.EXPIRED.value)
     )
+    if resource_id is not None:
+        stale_waits = stale_waits.where(WaitlistEntry.resource_id == resource_id)
+    session.execute(stale_waits)
     return handled
 
 
