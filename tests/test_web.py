@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from community.models import Contribution, Role, User
 from rewards.chain.keys import address_of
 from rewards.models import LedgerEntry, Wallet
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Community
 
 
 @pytest.fixture
@@ -300,7 +300,9 @@ def test_with_redis_the_socket_queue_and_rate_limits_use_it(tmp_path, sqlite_url
     """KOPA_REDIS_URL switches Socket.IO's message queue and Flask-Limiter's storage to Redis."""
     import redis
 
-    from web import create_app
+    from rewards.ledger import record_entry
+    from rewards.standings import BoardKey
+    from web import create_app, standings_cache
     from web.extensions import limiter, socketio
     from web.live import publish_standings
 
@@ -314,7 +316,14 @@ def test_with_redis_the_socket_queue_and_rate_limits_use_it(tmp_path, sqlite_url
         pubsub = redis.Redis.from_url(url).pubsub()
         pubsub.subscribe("flask-socketio")
         pubsub.get_message(timeout=1)  # the subscribe confirmation
+        member = Community(app.extensions["kopa.db"], app.extensions["kopa.vault"]).user()
         with app.test_request_context():
+            cache = standings_cache()
+            cache.watch(cache.board(BoardKey()))  # pushes go to watched boards that changed
+            with app.extensions["kopa.db"].write_sessions() as session:
+                record_entry(session, member_id=member, points=5, cause="test", source_key="redis-test",
+                             rule=("test", 1))
+                session.commit()
             publish_standings()
         message = pubsub.get_message(timeout=5)
         assert message is not None and b"leaderboard_updated" in message["data"]

@@ -47,7 +47,10 @@ def create_app(config: dict | None = None) -> Flask:
     db = Database(app.config["KOPA_DATABASE_URL"])
     app.extensions["kopa.db"] = db
     app.extensions["kopa.vault"] = KeyVault(app.config["SECRET_KEY"])
-    app.extensions["kopa.standings"] = StandingsCache(db.read_sessions)
+    app.extensions["kopa.standings"] = StandingsCache(  # in Redis when workers share one
+        db.read_sessions, redis_url=app.config["KOPA_REDIS_URL"] or None,
+        namespace=app.config["KOPA_DATABASE_URL"],
+    )
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -62,6 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
 
     from web import api, audit, auth, cli, errors, live, openapi, portal
+    from web.boards import register as register_boards
     from web.booking import register as register_booking
     from web.loyalty import register as register_loyalty
     from web.polls import register as register_polls
@@ -78,6 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_polls(app)
     register_rules(app)
     live.register(app)
+    register_boards(app)
     cli.register(app)
     audit.register(app)  # auditor pages, audit API, audit-log hook, reconcile commands (#7)
 

@@ -23,7 +23,6 @@ from web import (
     contribution_policy,
     db_session,
     evidence_root,
-    standings_cache,
     unit_of_work,
 )
 from web.auth import LOGIN_LIMIT
@@ -479,8 +478,9 @@ def my_wallet():
 
 @bp.get("/leaderboard")
 def leaderboard():
-    standings = standings_cache().get()
-    return jsonify([s.public() for s in standings])
+    from web.boards import api_leaderboard  # ?scope=&period=&dimension= (#6)
+
+    return api_leaderboard()
 
 
 @bp.get("/ledger")
