@@ -142,7 +142,7 @@ def test_api_check_in_with_code_inside_the_window(client, centre):
     booked = client.post(
         f"/api/v1/resources/{centre['desk']}/bookings",
         headers=a,
-        json={"start": start.isoformat(), "end": (start + dt.timedelta(minutes=30)).isoformat()},
+        json={"start": start.isoformat(), "end": (start + dt.timedelta(minutes=5)).isoformat()},
     )
     assert booked.status_code == 201, booked.get_json()
     b = booked.get_json()
