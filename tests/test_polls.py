@@ -499,7 +499,7 @@ def test_api_create_poll_roles_and_bad_input(client, app_community, people):
     assert {"get", "post"} <= set(documented["/api/v1/polls"])
 
 
-def test_api_vote_and_results_status_codes(client, app_community, people):
+def test_api_vote_and_results_status_codes(app, client, app_community, people):
     staff = bearer(client, app_community, people["staff"])
     member = bearer(client, app_community, people["member"])
     other = bearer(client, app_community, people["other"])
@@ -532,9 +532,9 @@ def test_api_vote_and_results_status_codes(client, app_community, people):
     assert "texts" not in shown.json
     assert client.get(url, headers=member).json["my_choices"] == [linden]
 
-    ledger = client.get("/api/v1/ledger", headers=member).json
-    assert [(e["points"], e["cause"], e["rule"]) for e in ledger] == [
-        (2, "poll", {"id": "poll-points", "version": 1})]
+    entries = poll_entries(app.extensions["kopa.db"], people["member"])
+    assert [(e.points, e.cause, e.rule_id, e.rule_version) for e in entries] == [
+        (2, "poll", "poll-points", 1)]
 
     assert client.post(f"{url}/close", headers=member).status_code == 403
     assert client.post(f"{url}/close", headers=staff).json["state"] == "closed"
