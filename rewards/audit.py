@@ -126,12 +126,15 @@ def close_epoch(
                 raise Forbidden("only admins close ledger epochs")
         if session.bind.dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(70071)"))
+        last_close = _last_close(session)
+        if only_if_due and last_close is not None and (now - last_close).total_seconds() < epoch_seconds():
+            return None
         entries = _open_entries(session)
         if not entries:
             if only_if_due:
                 return None
             raise Conflict("the open epoch has no ledger entries; there is nothing to anchor")
-        opened = _last_close(session) or as_utc(entries[0].created_at)
+        opened = last_close or as_utc(entries[0].created_at)
         if only_if_due and (now - opened).total_seconds() < epoch_seconds():
             return None
         number = int(session.scalar(select(func.coalesce(func.max(AuditEpoch.id), 0)))) + 1

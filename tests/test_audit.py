@@ -80,14 +80,16 @@ def tamper_points(db, entry_id: int, points: int) -> None:
             conn.exec_driver_sql("DROP TRIGGER ledger_entries_no_update")
         else:
             conn.exec_driver_sql("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only")
-        conn.execute(text("UPDATE ledger_entries SET points = :p WHERE id = :i"), {"p": points, "i": entry_id})
+        conn.execute(text("UPDATE ledger_entries SET points = :p WHERE id = :i"),
+                     {"p": points, "i": entry_id})
 
 
 def verify_with_script(proof: dict, tmp_path, rpc: str, anchor: str) -> subprocess.CompletedProcess:
     path = tmp_path / f"proof-{proof['entry']['id']}.json"
     path.write_text(json.dumps(proof))
     return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "verify_proof.py"), str(path), "--rpc-url", rpc, "--anchor", anchor],
+        [sys.executable, str(ROOT / "scripts" / "verify_proof.py"), str(path),
+         "--rpc-url", rpc, "--anchor", anchor],
         capture_output=True, text=True, timeout=60,
     )
 
@@ -127,7 +129,8 @@ def test_reconciliation_anchoring_proofs_and_an_altered_row(db, vault, community
         # An altered entry (one more point) does not verify.
         entry = json.loads(bytes.fromhex(proof["leaf"][2:]))
         entry["points"] += 1
-        forged = dict(proof, leaf="0x" + json.dumps(entry, sort_keys=True, separators=(",", ":")).encode().hex())
+        leaf = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+        forged = dict(proof, leaf="0x" + leaf.hex())
         done = verify_with_script(forged, tmp_path, s.rpc, s.anchor_address())
         assert done.returncode == 1 and "NOT PROVED" in done.stdout
     # A member proves their own entry but not someone else's.
@@ -258,12 +261,14 @@ def test_admin_actions_are_logged_and_the_cli_finds_a_broken_chain(app, client, 
     from tests.test_web import token_for
 
     db = app.extensions["kopa.db"]
-    staff, member, admin = app_community.user(Role.STAFF), app_community.user(), app_community.user(Role.ADMIN)
+    staff, member = app_community.user(Role.STAFF), app_community.user()
+    admin = app_community.user(Role.ADMIN)
     task = app_community.task(staff, complexity=20)
     headers = token_for(client, app_community, member)
     cid = client.post(f"/api/v1/tasks/{task}/contributions", json={"text": "t"}, headers=headers).json["id"]
     staff_headers = token_for(client, app_community, staff)
-    assert client.post(f"/api/v1/contributions/{cid}/approve", json={}, headers=staff_headers).status_code == 200
+    approved = client.post(f"/api/v1/contributions/{cid}/approve", json={}, headers=staff_headers)
+    assert approved.status_code == 200
     # A refused action (a member trying to approve) is not an action taken: not logged.
     assert client.post(f"/api/v1/contributions/{cid}/approve", json={}, headers=headers).status_code == 403
     admin_headers = token_for(client, app_community, admin)

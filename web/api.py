@@ -501,6 +501,6 @@ def ledger():
         ledger_page(
             db_session(), g.api_user, member=number("member"), process=number("process"),
             validator=number("validator"), state=args.get("state") or None, search=args.get("q") or None,
-            before=number("before"), limit=number("limit") or 50,
+            before=number("before"), limit=50 if number("limit") is None else number("limit"),
         )
     )

@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import sys
+import time
 import zipfile
 
 import click
@@ -36,7 +37,7 @@ auditor_required = _requires("is_auditor", "only auditors see the audit pages")
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 # Endpoints that are not admin actions, or that write their own audit row in the service.
 NOT_LOGGED = {"auth.login", "auth.logout", "auth.register", "api.issue_token",
-              "audit_api.close_epoch", "audit_api.export", "audit.export", "audit.close_epoch"}
+              "audit_api.close_epoch", "audit_api.export", "audit_api.erase", "audit.export", "audit.close_epoch"}
 
 
 def _acting_user():
@@ -46,8 +47,28 @@ def _acting_user():
     return user
 
 
+_last_due_check = [0.0]
+DUE_CHECK_SECONDS = 300
+
+
+def close_epoch_when_due() -> None:
+    """Epochs close by themselves (daily by default, ``KOPA_EPOCH_SECONDS``): a running
+    instance checks at most every five minutes, after a write request, whether the open
+    epoch is old enough; ``flask kopa close-epoch --if-due`` does the same from cron."""
+    now = time.monotonic()
+    if now - _last_due_check[0] < DUE_CHECK_SECONDS:
+        return
+    _last_due_check[0] = now
+    try:
+        audit.close_epoch(unit_of_work(), actor_id=None, only_if_due=True)
+    except Exception:
+        log.exception("could not close the due ledger epoch")
+
+
 def record_action(response):
     """``after_app_request``: one audit-log row per successful admin/staff change."""
+    if request.method in MUTATING and not current_app.testing:
+        close_epoch_when_due()
     try:
         if request.method not in MUTATING or response.status_code >= 400 or request.url_rule is None:
             return response

@@ -69,7 +69,19 @@ def export():
     )
 
 
+@bp.post("/users/<int:user_id>/erase")
+@token_required
+def erase(user_id: int):
+    """GDPR erasure (admin): personal data goes, the pseudonymous ledger stays."""
+    audit.erase_member(unit_of_work(), admin_id=g.api_user.id, member_id=user_id)
+    return jsonify(id=user_id, erased=True)
+
+
 OPENAPI_PATHS = {
+    "/api/v1/users/{user_id}/erase": {
+        "post": op("Erase a member's personal data (GDPR); ledger rows stay pseudonymous (admin)",
+                   params=("user_id",), errors=(401, 403, 404, 409))
+    },
     "/api/v1/audit/reconciliation": {
         "get": op("Ledger vs balanceOf vs replayed events: {ok, holders, mismatches, total_supply, "
                   "ledger_total} (auditors)", errors=(401, 403))
