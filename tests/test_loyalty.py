@@ -9,6 +9,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
+from community import services
 from community.db import utcnow
 from community.errors import Conflict, Forbidden, InsufficientCredits, InvalidInput, NotFound
 from community.models import Role
@@ -172,6 +173,19 @@ def test_crossing_a_threshold_awards_the_level_once_with_its_mint_request(db, co
         names = [b.name for b in badges.earned_badges(session, member)]
         assert sorted(names) == ["Co-creator I", "Co-creator II", "First contribution"]
         assert all(b.chain_status == "pending" for b in badges.earned_badges(session, member))
+
+
+def test_approval_awards_badges_in_its_own_transaction(db, community, admin, staff):
+    badges.save_badge(db.unit_of_work(), actor_id=admin, name="First contribution",
+                      metric="approved_contributions", thresholds=[1])
+    member, co = community.user(), community.user()
+    task = community.task(staff)
+    cid = services.submit_contribution(db.unit_of_work(), member_id=member, task_id=task, text="together",
+                                       co_contributors=[community.email_of(co)])
+    services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
+    with db.read_sessions() as session:
+        assert [b.name for b in badges.earned_badges(session, member)] == ["First contribution"]
+        assert [b.name for b in badges.earned_badges(session, co)] == ["First contribution"], "co-contributor"
 
 
 def test_points_milestone_and_streak_badges(db, community, admin, staff):
