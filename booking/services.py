@@ -188,9 +188,13 @@ def parse_hours(text: object) -> list[tuple[int, dt.time, dt.time]]:
 
 def hours_text(resource: Resource) -> str:
     """The inverse of parse_hours, grouping consecutive days with equal hours."""
+    return hours_text_of([(h.weekday, h.opens, h.closes) for h in resource.hours])
+
+
+def hours_text_of(hours: list[tuple[int, dt.time, dt.time]]) -> str:
     by_day: dict[int, list[tuple[dt.time, dt.time]]] = {}
-    for h in resource.hours:
-        by_day.setdefault(h.weekday, []).append((h.opens, h.closes))
+    for weekday, opens, closes in sorted(hours):
+        by_day.setdefault(weekday, []).append((opens, closes))
     parts: list[str] = []
     day = 0
     while day < 7:
@@ -280,7 +284,8 @@ def _apply_resource_fields(resource: Resource, data: dict) -> None:
     resource.location = _text(data, "location", 200)
     resource.accessibility = _text(data, "accessibility", 2000)
     photo = _text(data, "photo_url", 2000)
-    if photo and not (photo.startswith("https://") or photo.startswith("http://") or photo.startswith("/")):
+    site_path = photo.startswith("/") and not photo.startswith("//")
+    if photo and not (photo.startswith("https://") or photo.startswith("http://") or site_path):
         raise InvalidInput("photo_url must be an http(s) URL or a site path")
     resource.photo_url = photo or None
     resource.slot_minutes = _int_field(data, "slot_minutes", 30, 5, 1440)
@@ -387,8 +392,6 @@ def _slot_rules(
     end: dt.datetime,
     now: dt.datetime,
     policy: BookingPolicy,
-    *,
-    lead: bool = True,
 ) -> None:
     """Length, grid, lead time, horizon and opening hours (400 with the rule broken)."""
     if start >= end:
@@ -405,7 +408,7 @@ def _slot_rules(
                 f"{resource.name} is booked in {resource.slot_minutes}-minute slots: "
                 f"start and end on the grid (e.g. {s:%H}:00)"
             )
-    if lead and start < now + dt.timedelta(minutes=resource.lead_minutes):
+    if start < now + dt.timedelta(minutes=resource.lead_minutes):
         raise InvalidInput(
             f"{resource.name} must be booked at least {_duration(resource.lead_minutes)} ahead"
         )

@@ -564,3 +564,32 @@ def _try(call):
         return call()
     except BaseException as exc:
         return exc
+
+
+def test_resource_definitions_are_validated(centre):
+    assert services.hours_text_of(services.parse_hours("Mon-Fri 08:00-20:00; Sat 10:00-24:00")) == (
+        "Mon-Fri 08:00-20:00; Sat 10:00-24:00"
+    )
+    bad = [
+        ({"hours": "Mon-Fri 20:00-08:00"}, "opening must come before closing"),
+        ({"hours": "Fri-Mon 08:00-20:00"}, "from Monday towards Sunday"),
+        ({"hours": "weekdays"}, "cannot read opening hours"),
+        ({"min_minutes": 120, "max_minutes": 60}, "must not exceed"),
+        ({"min_minutes": 45}, "multiple of the slot length"),
+        ({"peak_price_per_hour": 5}, "peak_from and peak_until together"),
+        ({"photo_url": "//evil.example/x.png"}, "photo_url"),
+        ({"photo_url": "javascript:alert(1)"}, "photo_url"),
+        ({"kind": "vehicle"}, "kind must be"),
+        ({"price_per_hour": -1}, "price_per_hour"),
+    ]
+    for fields, message in bad:
+        with pytest.raises(InvalidInput, match=message):
+            centre.resource(name="Bad", **fields)
+    with pytest.raises(Forbidden):
+        services.create_resource(
+            centre.db.unit_of_work(),
+            actor_id=centre.member(),
+            group_id=centre.group,
+            hours="Mon 08:00-10:00",
+            name="Mine",
+        )
