@@ -69,10 +69,12 @@ def create_app(config: dict | None = None) -> Flask:
     from web.booking import register as register_booking
     from web.loyalty import register as register_loyalty
     from web.polls import register as register_polls
+    from web.processes import register as register_community_pages
     from web.rules import register as register_rules
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(portal.bp)
+    register_community_pages(app)  # processes, teams, resource library, success stories
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens only: no ambient cookie authority to forge
     app.register_blueprint(openapi.bp)

@@ -92,4 +92,5 @@ def logout():
 
 @bp.app_context_processor
 def _forms_for_layout() -> dict:
-    return {"logout_form": PlainForm() if current_user.is_authenticated else None}
+    # formdata=None: the layout's form never reads the request body (which may be the 413 one).
+    return {"logout_form": PlainForm(formdata=None) if current_user.is_authenticated else None}
