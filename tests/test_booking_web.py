@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socketserver
+import threading
 
 import pytest
 from icalendar import Calendar
@@ -313,3 +315,60 @@ def test_openapi_documents_every_booking_route(app, client):
     ):
         assert "/api/v1" + required in OPENAPI_PATHS
     assert OPENAPI_PATHS["/api/v1/resources"]["get"]["security"] == [], "listing resources needs no token"
+
+
+class _SmtpStub(socketserver.StreamRequestHandler):
+    """Just enough SMTP for smtplib: records each message's recipients and body."""
+
+    def handle(self):
+        self.wfile.write(b"220 stub\r\n")
+        rcpt, data = [], None
+        while line := self.rfile.readline():
+            command = line.decode().strip()
+            upper = command.upper()
+            if upper.startswith(("EHLO", "HELO")):
+                self.wfile.write(b"250 stub\r\n")
+            elif upper.startswith("RCPT TO:"):
+                rcpt.append(command[8:].strip(" <>"))
+                self.wfile.write(b"250 ok\r\n")
+            elif upper == "DATA":
+                self.wfile.write(b"354 go on\r\n")
+                lines = []
+                while (body := self.rfile.readline()) not in (b".\r\n", b""):
+                    lines.append(body.decode())
+                data = "".join(lines)
+                self.server.messages.append((rcpt, data))
+                self.wfile.write(b"250 queued\r\n")
+            elif upper == "QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
+
+
+def test_reminders_command_mails_through_smtp_when_configured(app, centre):
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SmtpStub)
+    server.messages = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ana = centre["community"].user(name="Ana Mail")
+        soon = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=3)
+        booked = services.book(
+            centre["db"].unit_of_work(),
+            member_id=ana,
+            resource_id=centre["room"],
+            start=soon,
+            end=soon + dt.timedelta(hours=1),
+        )
+        app.config["KOPA_SMTP_URL"] = f"smtp://127.0.0.1:{server.server_address[1]}"
+        result = app.test_cli_runner().invoke(args=["kopa", "reminders"])
+        assert result.exit_code == 0, result.output
+        assert "sent 1 reminder(s)" in result.output
+        assert len(server.messages) == 1
+        rcpt, body = server.messages[0]
+        assert rcpt == [centre["community"].email_of(ana)] and booked.code in body and "Ideas room" in body
+        again = app.test_cli_runner().invoke(args=["kopa", "reminders"])
+        assert "sent 0 reminder(s)" in again.output and len(server.messages) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
