@@ -36,14 +36,15 @@ def test_validated_contribution_becomes_tokens_and_moves_the_board(demo_server, 
     @client.on("leaderboard_updated", namespace="/leaderboard")
     def _on_update(payload):
         boards.append(payload)
-        if any(s["member"] == "Elena" for s in payload["standings"]):
+        if any(s["member"] == "Elena" for s in payload["top"]):
             got_update.set()
 
     client.connect(demo_server, namespaces=["/leaderboard"], transports=["websocket"],
                    auth={"token": member["Authorization"].split()[1]}, wait_timeout=10)
     try:
+        client.call("watch", {"scope": "community", "period": "all"}, namespace="/leaderboard", timeout=10)
         time.sleep(0.3)
-        assert boards, "the current board arrives on connect"
+        assert boards, "the current board arrives on watch"
         before = len(boards)
 
         task = requests.get(f"{demo_server}/api/v1/tasks", headers=member, timeout=5).json()[2]
@@ -71,8 +72,8 @@ def test_validated_contribution_becomes_tokens_and_moves_the_board(demo_server, 
         assert got_update.is_set(), "leaderboard_updated pushed within 5 s"
         pushed = boards[-1]
         assert len(boards) > before
-        assert {"board", "period", "version", "standings"} <= set(pushed)
-        elena = next(s for s in pushed["standings"] if s["member"] == "Elena")
+        assert {"scope", "period", "version", "top"} <= set(pushed)
+        elena = next(s for s in pushed["top"] if s["member"] == "Elena")
         assert elena["points"] == task["points"]
         assert set(elena) == {"rank", "member", "points"}, "no personal data in pushes"
         assert cast_total_supply(anvil.url, credits) >= ledger_total
