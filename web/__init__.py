@@ -44,7 +44,12 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})  # explicit settings (tests) win over derived defaults
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    db = Database(app.config["KOPA_DATABASE_URL"])
+    # A request may hold its read connection while its unit of work takes a write one: with
+    # room for one more connection than there are worker threads, no two requests can each
+    # hold one and wait forever for a second.
+    db = Database(
+        app.config["KOPA_DATABASE_URL"], pool_size=10, max_overflow=app.config["KOPA_WORKER_THREADS"] + 1
+    )
     app.extensions["kopa.db"] = db
     app.extensions["kopa.vault"] = KeyVault(app.config["SECRET_KEY"])
     app.extensions["kopa.standings"] = StandingsCache(  # in Redis when workers share one
