@@ -219,6 +219,30 @@ def test_late_committed_entries_land_in_the_next_epoch(db, vault, community, anv
     assert s.report()["ok"]
 
 
+def test_an_anchor_sent_before_a_crash_is_recorded_from_its_log_not_sent_again(db, vault, community, anvil,
+                                                                              monkeypatch):
+    s = Setup(db, vault, community, anvil)
+    closed = audit.close_epoch(db.unit_of_work(), actor_id=s.admin)
+    crashing = Relay(db, s.w3, s.minter)
+    monkeypatch.setattr(crashing, "_mark_done", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
+    with pytest.raises(SystemExit):
+        crashing.run_once()
+    with db.read_sessions() as session:
+        anchor_row = session.get(OutboxItem, closed["outbox_id"])
+        assert anchor_row.status == "sent"
+    monkeypatch.undo()
+    drain(Relay(db, s.w3, s.minter))
+    anchor = anchor_contract(s.w3, s.anchor_address())
+    logs = anchor.events.EpochAnchored.get_logs(from_block=0, to_block="latest")
+    assert [(ev["args"]["epoch"], ev["args"]["entryCount"]) for ev in logs] == [(closed["epoch"], 6)]
+    with db.read_sessions() as session:
+        anchor_row = session.get(OutboxItem, closed["outbox_id"])
+        assert anchor_row.status == "done"
+        assert anchor_row.tx_hash == "0x" + bytes(logs[0]["transactionHash"]).hex()
+        assert anchor_row.block_number == logs[0]["blockNumber"]
+    assert s.proof(s.entry_ids()[0])["anchor_tx"] == anchor_row.tx_hash
+
+
 # --- the hash-chained audit log --------------------------------------------------------------
 
 
@@ -284,3 +308,7 @@ def test_admin_actions_are_logged_and_the_cli_finds_a_broken_chain(app, client, 
         conn.execute(text("UPDATE audit_log SET subject = 'nothing happened' WHERE seq = 1"))
     broken = runner.invoke(args=["kopa", "verify-audit-log"])
     assert broken.exit_code == 1 and "altered" in broken.output
+    with db.engine.begin() as conn:  # hide the evidence: drop the altered row instead
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 1"))
+    deleted = runner.invoke(args=["kopa", "verify-audit-log"])
+    assert deleted.exit_code == 1 and "sequence 2 where 1 was expected" in deleted.output

@@ -220,6 +220,12 @@ def test_audit_pages_for_auditors_only(chain_app, client, app_community, auth):
     assert "must be a date" in client.get("/audit/?from=nope").get_data(as_text=True)
     recon = client.get("/audit/reconciliation").get_data(as_text=True)
     assert "Ledger and chain agree" in recon
+    with chain_app["db"].read_sessions() as session:
+        tx_hash = session.scalars(select(audit.OutboxItem.tx_hash).where(
+            audit.OutboxItem.kind == "mint")).first()
+    carried = client.get(f"/audit/?tx={tx_hash}").get_data(as_text=True)
+    assert f"Entries carried by transaction <code>{tx_hash}</code>" in carried
+    assert "No entries match" not in carried
     validators = client.get("/audit/validators").get_data(as_text=True)
     assert f"#{people['staff']}" in validators
     for page in ("/audit/epochs", "/audit/log", "/audit/exports"):

@@ -36,8 +36,8 @@ auditor_required = _requires("is_auditor", "only auditors see the audit pages")
 
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 # Endpoints that are not admin actions, or that write their own audit row in the service.
-NOT_LOGGED = {"auth.login", "auth.logout", "auth.register", "api.issue_token",
-              "audit_api.close_epoch", "audit_api.export", "audit_api.erase", "audit.export", "audit.close_epoch"}
+NOT_LOGGED = {"auth.login", "auth.logout", "auth.register", "api.issue_token", "audit_api.close_epoch",
+              "audit_api.export", "audit_api.erase", "audit.export", "audit.close_epoch"}
 
 
 def _acting_user():
@@ -106,6 +106,7 @@ def _filters() -> dict:
         "since": audit.parse_day(args.get("from"), "from"),
         "until": audit.parse_day(args.get("until"), "until"),
         "search": args.get("q") or None, "tx_hash": args.get("tx") or None, "before": row_id("before"),
+        "limit": int(args["limit"]) if args.get("limit", "").isdigit() else 50,
     }
 
 
