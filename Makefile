@@ -53,19 +53,27 @@ chromium:
 run: install
 	$(BIN)/flask --app web kopa run
 
+# PostgreSQL tests run against KOPA_TEST_POSTGRES_URL; when it is unset and a server answers
+# on 127.0.0.1:5432 (trust auth, database `test`), that one is used, otherwise they are skipped.
+PG_CANDIDATE := postgresql://$(shell id -un)@127.0.0.1:5432/test
+PYTEST := url="$${KOPA_TEST_POSTGRES_URL:-$$($(BIN)/python scripts/postgres_probe.py $(PG_CANDIDATE))}"; \
+	if [ -n "$$url" ]; then echo "==> PostgreSQL tests against $$url"; \
+	else echo "==> no PostgreSQL answers: PostgreSQL tests are skipped"; fi; \
+	KOPA_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest -p no:pytest-brownie
+
 test: install chromium
 	@echo "==> contract tests (brownie test, its own anvil)"
 	$(BIN)/python scripts/contract_tests.py
 	@echo "==> lint (ruff)"
 	$(BIN)/ruff check .
 	@echo "==> app tests (pytest: real anvil, SQLite, PostgreSQL, chromium)"
-	$(BIN)/python -m pytest -p no:pytest-brownie
+	@$(PYTEST)
 
 test-contracts: install
 	$(BIN)/python scripts/contract_tests.py
 
 test-app: install chromium
-	$(BIN)/python -m pytest -p no:pytest-brownie
+	@$(PYTEST)
 
 lint: install
 	$(BIN)/ruff check .
