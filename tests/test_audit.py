@@ -155,9 +155,26 @@ def test_reconciliation_anchoring_proofs_and_an_altered_row(db, vault, community
     assert done.returncode == 1
 
 
-def test_a_mint_made_directly_on_chain_with_another_minter_key_is_found(db, vault, community, anvil):
+def _reconcile_cli(db, anvil, tmp_path):
+    """`flask --app web kopa reconcile` against this database and chain."""
+    from tests.conftest import SECRET
+    from web import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": SECRET, "KOPA_DATABASE_URL": db.url,
+                      "KOPA_RPC_URL": anvil.url, "KOPA_INSTANCE_PATH": str(tmp_path / "instance")})
+    try:
+        return app.test_cli_runner().invoke(args=["kopa", "reconcile"])
+    finally:
+        app.extensions["kopa.db"].dispose()
+
+
+def test_a_mint_made_directly_on_chain_with_another_minter_key_is_found(
+    db, vault, community, anvil, tmp_path
+):
     s = Setup(db, vault, community, anvil)
     assert s.report()["ok"]
+    clean = _reconcile_cli(db, anvil, tmp_path)
+    assert clean.exit_code == 0 and "reconciliation ok" in clean.output
     rogue = Account.from_key(ANVIL_DEV_DEPLOYER_KEY)  # the admin key grants itself minting
     token = credits_contract(s.w3, s.token)
     role = token.functions.MINTER_ROLE().call()
@@ -173,6 +190,8 @@ def test_a_mint_made_directly_on_chain_with_another_minter_key_is_found(db, vaul
     assert "total-supply" in kinds
     holder = next(h for h in report["holders"] if h["member_id"] == s.members[1])
     assert holder["balance"] == holder["replayed"] == holder["ledger_total"] + 500
+    found = _reconcile_cli(db, anvil, tmp_path)
+    assert found.exit_code == 1 and "MISMATCH chain-without-entry" in found.output
 
 
 def test_pending_items_are_listed_with_their_age_not_as_mismatches(db, vault, community, anvil):
