@@ -331,3 +331,18 @@ def test_admin_actions_are_logged_and_the_cli_finds_a_broken_chain(app, client, 
         conn.execute(text("DELETE FROM audit_log WHERE seq = 1"))
     deleted = runner.invoke(args=["kopa", "verify-audit-log"])
     assert deleted.exit_code == 1 and "sequence 2 where 1 was expected" in deleted.output
+
+
+def test_a_role_change_in_the_portal_is_logged_with_its_admin(app, client, auth, app_community):
+    db = app.extensions["kopa.db"]
+    admin, member = app_community.user(Role.ADMIN), app_community.user()
+    auth.login(app_community.email_of(admin))
+    response = client.post(f"/admin/users/{member}/role",
+                           data={"role": "auditor", "csrf_token": auth.csrf("/admin/users")})
+    assert response.status_code == 302
+    with db.read_sessions() as session:
+        [row] = session.scalars(select(audit.AuditLogRow)).all()
+        assert audit.verify_audit_log(session) == []
+    assert (row.actor_id, row.actor_role) == (admin, "admin")
+    assert row.action == "POST /admin/users/<int:user_id>/role"
+    assert row.subject == f"/admin/users/{member}/role" and "auditor" not in row.detail  # no form bodies

@@ -25,6 +25,7 @@ from flask.cli import with_appcontext
 from flask_login import current_user
 
 from community.errors import DomainError
+from community.models import User
 from rewards import audit
 from web import chain_reader, database, db_session, unit_of_work, vault
 from web.portal import _requires
@@ -78,7 +79,7 @@ def record_action(response):
         if user is None or not (user.is_staff or user.is_admin):
             return response
         with unit_of_work() as uow:
-            actor = uow.session.get(type(user), user.id)
+            actor = uow.session.get(User, user.id)
             audit.append_action(
                 uow.session, actor, f"{request.method} {request.url_rule.rule}", request.path,
                 {"endpoint": request.endpoint, "args": request.view_args or {},
