@@ -39,7 +39,6 @@ from community.models import (
     Task,
     User,
 )
-from rewards.badges import award_badges
 from rewards.ledger import record_entry
 from rewards.models import LedgerEntry
 from rewards.scoring import Award, contribution_awards, record_awards
@@ -518,7 +517,6 @@ def approve_contribution(
                 validator_id=validator.id,
             )
             entry_ids.extend(e.id for e in entries)
-            award_badges(session, member_id)  # same transaction: a badge never outlives its cause's rollback
         uow.publish(
             ContributionApproved(
                 contribution.id, contribution.member_id, validator.id, entry_ids[0] if entry_ids else None

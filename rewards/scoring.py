@@ -88,7 +88,10 @@ def record_awards(
     source_key: str,
     **links: int | None,
 ) -> list[LedgerEntry]:
-    """One ledger entry (and mint) per award; the source key makes a replay award nothing."""
+    """One ledger entry (and mint) per award; the source key makes a replay award nothing.
+    Badges the new points earn are awarded in the same transaction."""
+    from rewards.badges import award_badges  # badges read the ledger this module writes
+
     entries = []
     for award in awards:
         key = source_key if len(awards) == 1 else f"{source_key}:{award.rule_id}"
@@ -104,4 +107,6 @@ def record_awards(
                 **links,
             )
         )
+    if any(e.points > 0 for e in entries):
+        award_badges(session, member_id)
     return entries
