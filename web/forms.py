@@ -17,7 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, ValidationError
 
-from community.evidence import ALLOWED_LIST
+from community.evidence import ALLOWED_LIST, ALLOWED_TYPES
 from community.models import COMPLEXITIES, LEVELS, Membership, NodeStatus, Role, TeamKind
 from community.templates import TEMPLATES
 
@@ -46,7 +46,9 @@ class ContributionForm(FlaskForm):
         validators=[Optional(), URL(require_tld=False), Length(max=2000)],
     )
     evidence_file = FileField(
-        "Evidence file (optional)", description=f"At most 10 MB; accepted types: {ALLOWED_LIST}."
+        "Evidence file (optional)",
+        description=f"At most 10 MB; accepted types: {ALLOWED_LIST}.",
+        render_kw={"accept": ",".join(f".{ext}" for ext in ALLOWED_TYPES)},
     )
     co_contributors = StringField(
         "Co-contributors (optional)",
