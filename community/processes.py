@@ -431,9 +431,10 @@ def create_task(
         return task.id
 
 
-def _node(session: Session, kind: object, node_id: object):
-    if kind not in ("phase", "objective", "task"):
-        raise InvalidInput("node kind must be phase, objective or task")
+def _node(session: Session, kind: object, node_id: object, *, process_too: bool = False):
+    kinds = ("process", "phase", "objective", "task") if process_too else ("phase", "objective", "task")
+    if kind not in kinds:
+        raise InvalidInput(f"node kind must be {', '.join(kinds[:-1])} or {kinds[-1]}")
     return get(session, NODE_MODELS[kind], node_id, kind)
 
 
@@ -453,11 +454,11 @@ def set_status(uow: UnitOfWork, *, actor_id: int, kind: object, node_id: object,
         raise InvalidInput("status must be not_started, in_progress or done")
     with uow:
         session = uow.session
-        node = _node(session, kind, node_id)
+        node = _node(session, kind, node_id, process_too=True)
         _manager(
             session, actor_id, path_of(session, kind, node.id), "only the process's managers change status"
         )
-        if status != NodeStatus.NOT_STARTED:
+        if status != NodeStatus.NOT_STARTED and kind != "process":
             unmet = _unmet_prerequisites(session, kind, node.id)
             if unmet:
                 names = ", ".join(f"'{n.title}'" for n in unmet)

@@ -633,8 +633,7 @@ def test_success_story_only_when_done_and_only_opted_in_names(db, community):
         pid = session.get(Task, task).process_id
     with pytest.raises(Conflict, match="only finished processes"):
         processes.publish_story(db.unit_of_work(), actor_id=staff, process_id=pid, summary="s", outcomes="o")
-    with db.write_sessions() as session, session.begin():
-        session.get(Process, pid).status = "done"
+    processes.set_status(db.unit_of_work(), actor_id=staff, kind="process", node_id=pid, status="done")
     processes.publish_story(
         db.unit_of_work(), actor_id=staff, process_id=pid, summary="Three courtyards", outcomes="40 planters"
     )

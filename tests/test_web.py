@@ -151,10 +151,10 @@ def test_page_flow_submit_then_staff_approves(app, client, auth, people, app_com
     assert response.status_code == 302
     again = client.post(f"/contributions/{cid}/approve", data={"csrf_token": auth.csrf("/validation")},
                         follow_redirects=True)
-    assert "approved, not pending" in again.get_data(as_text=True)
+    assert "is approved; approval needs it pending" in again.get_data(as_text=True)
     assert count(app, LedgerEntry) == 1
     board = client.get("/leaderboard").get_data(as_text=True)
-    assert "25" in board
+    assert "120" in board  # complexity 40 × level high (the only contribution: the whole share)
 
 
 def test_admin_assigns_roles_and_others_cannot(app, client, auth, people, app_community):
@@ -220,7 +220,7 @@ def test_api_flow_and_ledger_shape(app, client, app_community, people):
     member = token_for(client, app_community, people["member"])
     staff = token_for(client, app_community, people["staff"])
     tasks = client.get("/api/v1/tasks", headers=member).json
-    assert {"id", "title", "points", "process_id"} <= set(tasks[0])
+    assert {"id", "title", "complexity", "process_id"} <= set(tasks[0])
     cid = client.post(f"/api/v1/tasks/{people['task']}/contributions",
                       json={"text": "did it", "evidence_url": "https://example.org/photo.jpg"},
                       headers=member).json["id"]
@@ -233,11 +233,11 @@ def test_api_flow_and_ledger_shape(app, client, app_community, people):
     ledger = page["items"]
     assert len(ledger) == 1
     assert ledger[0]["contribution_id"] == cid and ledger[0]["validator_id"] == people["staff"]
-    assert ledger[0]["points"] == 25 and ledger[0]["ref"].startswith("0x")
+    assert ledger[0]["points"] == 120 and ledger[0]["ref"].startswith("0x")
     assert ledger[0]["mint_status"] == "pending" and ledger[0]["tx_hash"] is None
     wallet = client.get("/api/v1/me/wallet", headers=member).json
-    assert wallet["points_total"] == 25 and wallet["pending"] == 25
-    assert client.get("/api/v1/leaderboard").json[0]["points"] == 25
+    assert wallet["points_total"] == 120 and wallet["pending"] == 120
+    assert client.get("/api/v1/leaderboard").json[0]["points"] == 120
     assert set(client.get("/api/v1/leaderboard").json[0]) == {"rank", "member", "points"}
 
 

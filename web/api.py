@@ -266,18 +266,18 @@ def task_create(objective_id: int):
     return jsonify(id=task_id), 201
 
 
-@bp.post("/<any(phases, objectives, tasks):kind>/<int:node_id>/status")
+NODE_KINDS = {"processes": "process", "phases": "phase", "objectives": "objective", "tasks": "task"}
+
+
+@bp.post("/<any(processes, phases, objectives, tasks):kinds>/<int:node_id>/status")
 @token_required
-def node_status(kind: str, node_id: int):
+def node_status(kinds: str, node_id: int):
     data = json_body()
+    kind = NODE_KINDS[kinds]
     processes.set_status(
-        unit_of_work(),
-        actor_id=g.api_user.id,
-        kind=kind.removesuffix("s"),
-        node_id=node_id,
-        status=data.get("status"),
+        unit_of_work(), actor_id=g.api_user.id, kind=kind, node_id=node_id, status=data.get("status")
     )
-    return jsonify(kind=kind.removesuffix("s"), id=node_id, status=data.get("status"))
+    return jsonify(kind=kind, id=node_id, status=data.get("status"))
 
 
 @bp.get("/tasks")

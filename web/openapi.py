@@ -126,7 +126,7 @@ OPENAPI_PATHS = {
                 params=("node_id",),
             )
         }
-        for kind in ("phases", "objectives", "tasks")
+        for kind in ("processes", "phases", "objectives", "tasks")
     },
     "/api/v1/tasks": {"get": op("Tasks you may view")},
     "/api/v1/tasks/{task_id}": {"get": op("One task with its resources", params=("task_id",))},
