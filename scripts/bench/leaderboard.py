@@ -294,7 +294,7 @@ def query(args) -> None:
             conn.execute(
                 "INSERT INTO ledger_entries (member_id, points, dimension, cause, source_key, rule_id, "
                 "rule_version, ref, created_at) "
-                "SELECT 1 + (g * 7919) %% %s, CASE WHEN g %% 50 = 0 THEN -5 ELSE 1 + g %% 40 END, "
+                "SELECT 1 + (g::bigint * 7919) %% %s, CASE WHEN g %% 50 = 0 THEN -5 ELSE 1 + g %% 40 END, "
                 "(ARRAY['participation','impact','collaboration','credits'])[1 + g %% 4], 'bench', 'b' || g, "
                 "'bench', 1, '0x' || lpad(to_hex(g), 64, '0'), now() - (g %% 7776000) * interval '1 second' "
                 "FROM generate_series(1, %s) g", (args.members, args.entries))
