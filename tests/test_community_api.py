@@ -66,8 +66,8 @@ def test_contribution_lifecycle_over_the_api(client, api):
     assert [t["to"] for t in detail["transitions"]] == [
         "pending", "changes_requested", "pending", "rejected", "appealed", "approved", "revoked"]
     assert detail["appeal_reason"] == "it is this one"
-    ledger = client.get(f"/api/v1/ledger?member={api['ids']['member']}", headers=h["member"]).json
-    assert [(e["points"], e["cause"]) for e in ledger] == [(40, "contribution"), (-40, "revocation")]
+    ledger = client.get(f"/api/v1/ledger?member={api['ids']['member']}", headers=h["member"]).json["items"]
+    assert [(e["points"], e["cause"]) for e in ledger] == [(-40, "revocation"), (40, "contribution")]
 
 
 def test_api_refusals_are_json_with_the_right_status(client, api):

@@ -61,8 +61,8 @@ def test_validated_contribution_becomes_tokens_and_moves_the_board(demo_server, 
         ledger_total = 0
         balance = -1
         while time.monotonic() - started < 5:
-            ledger_total = sum(e["points"] for e in
-                               requests.get(f"{demo_server}/api/v1/ledger", headers=member, timeout=5).json())
+            ledger_total = sum(e["points"] for e in requests.get(
+                f"{demo_server}/api/v1/ledger?limit=500", headers=member, timeout=5).json()["items"])
             balance = cast_balance(anvil.url, credits, wallet["address"])
             if balance == ledger_total and got_update.is_set():
                 break
@@ -78,7 +78,7 @@ def test_validated_contribution_becomes_tokens_and_moves_the_board(demo_server, 
         assert set(elena) == {"rank", "member", "points"}, "no personal data in pushes"
         assert cast_total_supply(anvil.url, credits) >= ledger_total
 
-        entry = requests.get(f"{demo_server}/api/v1/ledger", headers=member, timeout=5).json()[0]
+        entry = requests.get(f"{demo_server}/api/v1/ledger", headers=member, timeout=5).json()["items"][0]
         assert entry["tx_hash"] and entry["block"] and entry["mint_status"] == "done"
         wallet = requests.get(f"{demo_server}/api/v1/me/wallet", headers=member, timeout=5).json()
         assert wallet["balance_onchain"] == wallet["points_total"] == task["points"]
