@@ -263,3 +263,27 @@ def test_erasure_api_is_for_admins(chain_app, client, app_community):
     assert app_community.email_of(people["other"]) != email
     auditor = token_for(client, app_community, people["auditor"])
     assert client.get("/api/v1/audit/reconciliation", headers=auditor).json["ok"]
+
+
+def test_validator_statistics_count_four_eyes_overrides(db, community):
+    from community import processes, services
+    from community.models import Task
+
+    first, second, member = community.user(Role.STAFF), community.user(Role.STAFF), community.user()
+    task = community.task(first, complexity=40)
+    with db.read_sessions() as session:
+        process_id = session.get(Task, task).process_id
+    processes.update_process_settings(db.unit_of_work(), actor_id=first, process_id=process_id,
+                                      four_eyes_threshold=10)
+    processes.grant_permission(db.unit_of_work(), actor_id=first, process_id=process_id,
+                               permission_name="manage", user_email=community.email_of(second))
+    cid = services.submit_contribution(db.unit_of_work(), member_id=member, task_id=task, text="did it")
+    assert services.approve_contribution(db.unit_of_work(), validator_id=first, contribution_id=cid,
+                                         level="low") == []
+    services.reject_contribution(db.unit_of_work(), validator_id=second, contribution_id=cid,
+                                 comment="the photo shows another courtyard")
+    with db.read_sessions() as session:
+        stats = {s["validator_id"]: s for s in audit.validator_stats(session, session.get(User, first))}
+    assert stats[first]["first_approvals"] == 1 and stats[first]["overrides_received"] == 1
+    assert stats[second]["rejections"] == 1 and stats[second]["overrides_made"] == 1
+    assert stats[second]["approval_rate"] == 0.0 and stats[first]["approval_rate"] == 1.0
