@@ -230,6 +230,13 @@ def test_audit_pages_for_auditors_only(chain_app, client, app_community, auth):
     assert f"#{people['staff']}" in validators
     for page in ("/audit/epochs", "/audit/log", "/audit/exports"):
         assert client.get(page).status_code == 200
+    from tests.test_audit import tamper_points
+
+    with chain_app["db"].read_sessions() as session:
+        entry_id = session.scalars(select(audit.LedgerEntry.id)).first()
+    tamper_points(chain_app["db"], entry_id, 999)
+    recon = client.get("/audit/reconciliation").get_data(as_text=True)
+    assert "mismatch(es) found" in recon and f"before={entry_id + 1}" in recon
 
 
 def test_validator_statistics_flag_team_mates(db, community):
