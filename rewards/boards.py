@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint, func, select
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from community.db import Base, UnitOfWork, is_row_id, utcnow
@@ -40,6 +40,20 @@ class BoardFreeze(Base):
     frozen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (UniqueConstraint("scope", "period", "dimension", name="uq_board_freezes_board"),)
+
+
+class BoardTotal(Base):
+    """A member's points in one period bucket (``all``, ``w<monday>``, ``m<first>``) and one
+    dimension (``*`` = all but spending). Written only by the ledger's insert trigger
+    (migration 0010), read by the community boards."""
+
+    __tablename__ = "board_totals"
+
+    bucket: Mapped[str] = mapped_column(String(12), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    points: Mapped[int] = mapped_column(Integer)
+    last_entry_id: Mapped[int] = mapped_column(Integer)
 
 
 def freeze_of(session: Session, key) -> BoardFreeze | None:

@@ -108,29 +108,14 @@ class Board:
     frozen: tuple[tuple[int, str, int, bool], ...] | None = None
     frozen_at: str | None = None
 
-    def standings(self, viewer_id: int | None = None, live: bool = False) -> list[Standing]:
-        """Ranked for a viewer: opted-out members are left out, except the viewer themself."""
+    def standings(self, live: bool = False) -> list[Standing]:
+        """The public top (members who opted out are not in ``rows``); the frozen snapshot
+        while frozen unless ``live``."""
         rows = self.rows if live or self.frozen is None else self.frozen
-        shown = [r for r in rows if not r[3] or r[0] == viewer_id]
-        return [Standing(rank=i + 1, member_id=r[0], member=r[1], points=r[2]) for i, r in enumerate(shown)]
+        return [Standing(rank=i + 1, member_id=r[0], member=r[1], points=r[2]) for i, r in enumerate(rows)]
 
     def top(self, n: int = TOP_N) -> list[dict]:
         return [s.public() for s in self.standings()[:n]]
-
-    def me(self, viewer_id: int) -> dict | None:
-        """The viewer's rank and the points they need to pass the place above."""
-        standings = self.standings(viewer_id)
-        for i, s in enumerate(standings):
-            if s.member_id == viewer_id:
-                above = standings[i - 1] if i else None
-                return {
-                    "rank": s.rank,
-                    "points": s.points,
-                    "of": len(standings),
-                    "next_place": above.rank if above else None,
-                    "distance": (above.points - s.points + 1) if above else 0,
-                }
-        return None
 
     def fingerprint(self) -> str:
         """What watchers see of the board: pushes happen only when this changes."""
@@ -175,11 +160,38 @@ def _scope_target(session: Session, scope: str) -> tuple[str, bool, int | None]:
     return team.name, True, target_id
 
 
+def bucket_of(period: str, now: dt.datetime) -> str:
+    """The ``board_totals`` bucket of a period (see migration 0010)."""
+    start, _ = window(period, now)
+    if start is None:
+        return "all"
+    return ("w" if period in ("week", "last_week") else "m") + start.date().isoformat()
+
+
 def compute_rows(
-    session: Session, key: BoardKey, now: dt.datetime | None = None
+    session: Session, key: BoardKey, now: dt.datetime | None = None, *, limit: int | None = None,
+    public_only: bool = False,
 ) -> list[tuple[int, str, int, bool]]:
-    """The board's rows from the ledger, best first; ties to the earlier last entry."""
+    """The board's rows (id, name, points, opted out), best first; ties to the earlier last
+    entry. Community boards read the trigger-kept ``board_totals``; the other scopes sum the
+    ledger."""
+    from rewards.boards import BoardTotal
+
     now = now or utcnow()
+    names = (User.display_name, User.board_pseudonym, User.board_opt_out)
+    hidden = [User.board_opt_out.is_not(True)] if public_only else []
+
+    if key.scope == "community":
+        query = (
+            select(BoardTotal.member_id, *names, BoardTotal.points)
+            .join(User, User.id == BoardTotal.member_id)
+            .where(BoardTotal.bucket == bucket_of(key.period, now),
+                   BoardTotal.dimension == (key.dimension or "*"), BoardTotal.points > 0, *hidden)
+            .order_by(BoardTotal.points.desc(), BoardTotal.last_entry_id.asc())
+            .limit(limit)
+        )
+        return [(r[0], r[2] or r[1], int(r[4]), bool(r[3])) for r in session.execute(query)]
+
     total = func.sum(LedgerEntry.points).label("total")
     last_entry = func.max(LedgerEntry.id).label("last_entry")
     dimension = LedgerEntry.dimension
@@ -198,14 +210,13 @@ def compute_rows(
             .where(*filters)
             .group_by(Team.id, Team.name)
         )
-        return [(r[0], r[1], int(r[2]), False) for r in _ranked(session, query, total, last_entry)]
+        return [(r[0], r[1], int(r[2]), False) for r in _ranked(session, query, total, last_entry, limit)]
 
     query = (
-        select(LedgerEntry.member_id, User.display_name, User.board_pseudonym, User.board_opt_out,
-               total, last_entry)
+        select(LedgerEntry.member_id, *names, total, last_entry)
         .join(User, User.id == LedgerEntry.member_id)
-        .where(*filters)
-        .group_by(LedgerEntry.member_id, User.display_name, User.board_pseudonym, User.board_opt_out)
+        .where(*filters, *hidden)
+        .group_by(LedgerEntry.member_id, *names)
     )
     kind, _, raw = key.scope.partition(":")
     if kind == "process":
@@ -220,24 +231,69 @@ def compute_rows(
         )
     return [
         (r[0], r[2] or r[1], int(r[4]), bool(r[3]))
-        for r in _ranked(session, query, total, last_entry)
+        for r in _ranked(session, query, total, last_entry, limit)
     ]
 
 
-def _ranked(session: Session, query, total, last_entry) -> list:
-    return session.execute(query.having(total > 0).order_by(total.desc(), last_entry.asc())).all()
+def _ranked(session: Session, query, total, last_entry, limit: int | None) -> list:
+    return session.execute(
+        query.having(total > 0).order_by(total.desc(), last_entry.asc()).limit(limit)
+    ).all()
 
 
 def compute_board(session: Session, key: BoardKey, now: dt.datetime | None = None) -> Board:
+    """The public top N of a board (what is cached and pushed), with its freeze if any."""
     from rewards.boards import freeze_of
 
     title, public, _ = _scope_target(session, key.scope)
-    rows = tuple(compute_rows(session, key, now))
+    rows = tuple(compute_rows(session, key, now, limit=TOP_N, public_only=True))
     freeze = freeze_of(session, key)
     if freeze is None:
         return Board(key, title, public, rows)
     frozen = tuple(tuple(r) for r in json.loads(freeze.snapshot))
     return Board(key, title, public, rows, frozen=frozen, frozen_at=as_utc(freeze.frozen_at).isoformat())
+
+
+def place(session: Session, key: BoardKey, member_id: int, now: dt.datetime | None = None) -> dict | None:
+    """A member's own rank among the members others see (plus themself, even if they opted
+    out) and the points they need to pass the place above; None without points."""
+    from rewards.boards import BoardTotal
+
+    if key.scope == "teams":
+        return None
+    now = now or utcnow()
+    if key.scope != "community":
+        rows = [r for r in compute_rows(session, key, now) if not r[3] or r[0] == member_id]
+        for i, row in enumerate(rows):
+            if row[0] == member_id:
+                above = rows[i - 1] if i else None
+                return _place(i + 1, row[2], len(rows), above[2] if above else None)
+        return None
+    board = (BoardTotal.bucket == bucket_of(key.period, now), BoardTotal.dimension == (key.dimension or "*"))
+    mine = session.execute(
+        select(BoardTotal.points, BoardTotal.last_entry_id).where(*board, BoardTotal.member_id == member_id)
+    ).first()
+    if mine is None or mine.points <= 0:
+        return None
+    others = (*board, BoardTotal.points > 0, BoardTotal.member_id != member_id,
+              User.board_opt_out.is_not(True))
+    ahead = (BoardTotal.points > mine.points) | (
+        (BoardTotal.points == mine.points) & (BoardTotal.last_entry_id < mine.last_entry_id)
+    )
+    joined = select(func.count()).select_from(BoardTotal).join(User, User.id == BoardTotal.member_id)
+    rank = 1 + session.scalar(joined.where(*others, ahead))
+    of = 1 + session.scalar(joined.where(*others))
+    above = session.scalar(
+        select(BoardTotal.points).join(User, User.id == BoardTotal.member_id).where(*others, ahead)
+        .order_by(BoardTotal.points.asc(), BoardTotal.last_entry_id.desc()).limit(1)
+    )
+    return _place(rank, mine.points, of, above)
+
+
+def _place(rank: int, points: int, of: int, above: int | None) -> dict:
+    return {"rank": rank, "points": points, "of": of,
+            "next_place": rank - 1 if above is not None else None,
+            "distance": (above - points + 1) if above is not None else 0}
 
 
 def compute_standings(session: Session, limit: int | None = None) -> list[Standing]:

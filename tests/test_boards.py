@@ -16,7 +16,7 @@ from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import Role
 from rewards.boards import freeze_board, unfreeze_board, update_board_profile
 from rewards.ledger import SPENDING, record_entry
-from rewards.standings import BoardKey, StandingsCache, compute_board, compute_rows, window
+from rewards.standings import BoardKey, StandingsCache, compute_board, compute_rows, place, window
 from tests.conftest import Community
 
 
@@ -152,10 +152,14 @@ def test_opt_out_hides_from_others_but_not_from_themself_and_pseudonyms_replace_
     update_board_profile(sdb.unit_of_work(), member_id=speople["Cleo"], opt_out=False, pseudonym="Owl")
     with sdb.read_sessions() as session:
         board = compute_board(session, BoardKey())
+        ana = place(session, BoardKey(), speople["Ana"])
+        cleo = place(session, BoardKey(), speople["Cleo"])
+        in_process = place(session, BoardKey("process:1"), speople["Cleo"])
     assert [(s.rank, s.member) for s in board.standings()] == [(1, "Ben"), (2, "Owl")]
     assert "Cleo" not in json.dumps(board.top()) and "Ana" not in json.dumps(board.top())
-    assert board.me(speople["Ana"]) == {"rank": 1, "points": 30, "of": 3, "next_place": None, "distance": 0}
-    assert board.me(speople["Cleo"]) == {"rank": 2, "points": 10, "of": 2, "next_place": 1, "distance": 11}
+    assert ana == {"rank": 1, "points": 30, "of": 3, "next_place": None, "distance": 0}, "sees own place"
+    assert cleo == {"rank": 2, "points": 10, "of": 2, "next_place": 1, "distance": 11}
+    assert in_process is None
     with pytest.raises(Conflict):  # nobody may pose as another member
         update_board_profile(sdb.unit_of_work(), member_id=speople["Dan"], opt_out=False, pseudonym="ben")
     with pytest.raises(InvalidInput):
@@ -170,9 +174,11 @@ def test_own_rank_and_distance_outside_the_top_n(sdb, scommunity):
         award(sdb, member, points * 2)
     with sdb.read_sessions() as session:
         board = compute_board(session, BoardKey())
+        mine = place(session, BoardKey(), members[0])  # 2 points; place 24 has 4 points
+        first = place(session, BoardKey(), members[-1])
     assert len(board.top()) == 20
-    last = members[0]  # 2 points, rank 25; place 24 has 4 points
-    assert board.me(last) == {"rank": 25, "points": 2, "of": 25, "next_place": 24, "distance": 3}
+    assert mine == {"rank": 25, "points": 2, "of": 25, "next_place": 24, "distance": 3}
+    assert first == {"rank": 1, "points": 50, "of": 25, "next_place": None, "distance": 0}
 
 
 def test_freeze_shows_the_snapshot_while_counting_continues(sdb, speople):
@@ -241,3 +247,32 @@ def test_compute_rows_excludes_members_at_zero(sdb, speople):
     award(sdb, speople["Ana"], -10)
     with sdb.read_sessions() as session:
         assert compute_rows(session, BoardKey()) == []
+
+
+def test_trigger_kept_totals_equal_the_ledger_sums(db, community, people):
+    """board_totals (migration 0010) against a direct sum over the ledger, revocation included."""
+    from sqlalchemy import func, select
+
+    from rewards.boards import BoardTotal
+    from rewards.models import LedgerEntry
+
+    staff = people["staff"]
+    task = community.task(staff, complexity=40)
+    cid = community.approved(people["Ana"], staff, task)
+    award(db, people["Ana"], 7, dimension="impact")
+    award(db, people["Ben"], 5)
+    award(db, people["Ben"], 9, dimension=SPENDING)
+    services.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="wrong")
+    now = utcnow()
+    with db.read_sessions() as session:
+        dimensions = (("*", LedgerEntry.dimension != SPENDING), ("impact", LedgerEntry.dimension == "impact"))
+        for dimension, where in dimensions:
+            ledger = dict(session.execute(select(LedgerEntry.member_id, func.sum(LedgerEntry.points))
+                                          .where(where).group_by(LedgerEntry.member_id)).all())
+            for bucket in ("all", f"w{window('week', now)[0].date()}", f"m{window('month', now)[0].date()}"):
+                totals = dict(session.execute(select(BoardTotal.member_id, BoardTotal.points).where(
+                    BoardTotal.bucket == bucket, BoardTotal.dimension == dimension)).all())
+                assert totals == ledger, (bucket, dimension)
+        assert session.scalar(select(func.count()).select_from(BoardTotal).where(
+            BoardTotal.dimension == SPENDING)) == 0
+    assert names(db, BoardKey()) == [("Ana", 7), ("Ben", 5)]

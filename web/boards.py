@@ -18,7 +18,7 @@ from community import access
 from community.errors import DomainError, Forbidden, InvalidInput
 from community.models import Membership, Permission, Process, Team, TeamMember, User
 from rewards import boards
-from rewards.standings import PERIODS, TOP_N, Board, BoardKey
+from rewards.standings import PERIODS, TOP_N, Board, BoardKey, place
 from web import bus, db_session, standings_cache, unit_of_work
 from web.api import json_body, token_required
 from web.openapi import op
@@ -70,7 +70,7 @@ def board_json(board: Board, viewer_id: int | None = None) -> dict:
         "top": board.top(TOP_N),
     }
     if viewer_id is not None:
-        data["me"] = board.me(viewer_id)
+        data["me"] = place(db_session(), board.key, viewer_id)
     return data
 
 
@@ -93,7 +93,7 @@ def leaderboard_page():
         my_teams = set(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user.id)))
     return render_template(
         "leaderboard.html", board=board, standings=board.standings()[:TOP_N], key=key,
-        me=board.me(user.id) if user is not None else None, periods=PERIOD_NAMES,
+        me=place(session, key, user.id) if user is not None else None, periods=PERIOD_NAMES,
         processes=processes, teams=teams, my_teams=my_teams, freeze_form=FreezeForm(),
     )
 
