@@ -275,16 +275,20 @@ def place(session: Session, key: BoardKey, member_id: int, now: dt.datetime | No
     ).first()
     if mine is None or mine.points <= 0:
         return None
-    others = (*board, BoardTotal.points > 0, BoardTotal.member_id != member_id,
-              User.board_opt_out.is_not(True))
     ahead = (BoardTotal.points > mine.points) | (
         (BoardTotal.points == mine.points) & (BoardTotal.last_entry_id < mine.last_entry_id)
     )
-    joined = select(func.count()).select_from(BoardTotal).join(User, User.id == BoardTotal.member_id)
-    rank = 1 + session.scalar(joined.where(*others, ahead))
-    of = 1 + session.scalar(joined.where(*others))
+    # Counted on board_totals' own index, minus the (few) members who opted out: a join to
+    # users for every row would cost a lookup per member.
+    rows = select(func.count()).select_from(BoardTotal).where(
+        *board, BoardTotal.points > 0, BoardTotal.member_id != member_id
+    )
+    hidden = rows.join(User, User.id == BoardTotal.member_id).where(User.board_opt_out == True)  # noqa: E712
+    rank = 1 + session.scalar(rows.where(ahead)) - session.scalar(hidden.where(ahead))
+    of = 1 + session.scalar(rows) - session.scalar(hidden)
     above = session.scalar(
-        select(BoardTotal.points).join(User, User.id == BoardTotal.member_id).where(*others, ahead)
+        select(BoardTotal.points).join(User, User.id == BoardTotal.member_id)
+        .where(*board, BoardTotal.member_id != member_id, User.board_opt_out.is_not(True), ahead)
         .order_by(BoardTotal.points.asc(), BoardTotal.last_entry_id.desc()).limit(1)
     )
     return _place(rank, mine.points, of, above)

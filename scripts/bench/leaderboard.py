@@ -197,6 +197,7 @@ def live(args) -> None:
             start.set()
             time.sleep(1)
             sent: list[float] = []
+            round_trips: list[float] = []
             interval = 1 / args.rate
             t0 = time.monotonic()
             for i, cid in enumerate(pending):
@@ -205,6 +206,7 @@ def live(args) -> None:
                 sent.append(time.time())
                 response = requests.post(f"{base}/api/v1/contributions/{cid}/approve", json={"comment": "ok"},
                                          headers={"Authorization": f"Bearer {staff}"}, timeout=30)
+                round_trips.append((time.time() - sent[-1]) * 1000)
                 if response.status_code != 200 or response.json()["state"] != "approved":
                     raise SystemExit(f"approval failed: {response.status_code} {response.text}")
             start.clear()
@@ -236,6 +238,8 @@ def live(args) -> None:
             p50, p95, p99 = (percentile(latencies, q) for q in (50, 95, 99))
             print(f"latency approval->delivery ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  "
                   f"max {max(latencies):.1f}")
+            print(f"approval HTTP round trip ms (commit, invalidation, board recompute, emit to the room): "
+                  f"p50 {percentile(round_trips, 50):.1f}  p95 {percentile(round_trips, 95):.1f}")
 
 
 def cached_reads(args) -> None:
