@@ -312,7 +312,7 @@ class _LocalStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._boards: dict[str, str] = {}
-        self._watched: set[str] = set()
+        self._watchers: dict[str, int] = {}
         self._pushed: dict[str, str] = {}
         self._version = 0
 
@@ -335,11 +335,15 @@ class _LocalStore:
 
     def watch(self, room: str, fingerprint: str) -> None:
         with self._lock:
-            self._watched.add(room)
+            self._watchers[room] = self._watchers.get(room, 0) + 1
             self._pushed.setdefault(room, fingerprint)
 
+    def unwatch(self, room: str) -> None:
+        with self._lock:
+            self._watchers[room] = max(0, self._watchers.get(room, 0) - 1)
+
     def watched(self) -> set[str]:
-        return set(self._watched)
+        return {room for room, count in self._watchers.items() if count > 0}
 
     def swap_pushed(self, room: str, fingerprint: str) -> str | None:
         with self._lock:
@@ -375,12 +379,19 @@ class _RedisStore:
 
     def watch(self, room: str, fingerprint: str) -> None:
         pipe = self._redis.pipeline()
-        pipe.sadd(f"{self._ns}:watched", room)
+        pipe.hincrby(f"{self._ns}:watchers", room, 1)
         pipe.hsetnx(f"{self._ns}:pushed", room, fingerprint)
         pipe.execute()
 
+    def unwatch(self, room: str) -> None:
+        # A worker that dies without unwatching leaves a count behind: boards are then
+        # recomputed for nobody, never left unpushed.
+        if self._redis.hincrby(f"{self._ns}:watchers", room, -1) <= 0:
+            self._redis.hdel(f"{self._ns}:watchers", room)
+
     def watched(self) -> set[str]:
-        return {m.decode() for m in self._redis.smembers(f"{self._ns}:watched")}
+        return {room.decode() for room, count in self._redis.hgetall(f"{self._ns}:watchers").items()
+                if int(count) > 0}
 
     def swap_pushed(self, room: str, fingerprint: str) -> str | None:
         pipe = self._redis.pipeline()
@@ -430,8 +441,15 @@ class StandingsCache:
         return self._store.bump()
 
     def watch(self, board: Board) -> None:
-        """Keep this board's pushes coming; what the watcher was just sent counts as pushed."""
+        """One more watcher of this board (on any worker); what the watcher was just sent
+        counts as pushed. Only boards with watchers are recomputed after a ledger write."""
         self._store.watch(board.key.room, board.fingerprint())
+
+    def unwatch(self, key: BoardKey) -> None:
+        self._store.unwatch(key.room)
+
+    def watched(self) -> set[BoardKey]:
+        return {BoardKey.from_room(room) for room in self._store.watched()}
 
     def changed_boards(self) -> list[Board]:
         """Watched live boards whose public top differs from what was last pushed."""

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import event
 
 from community.models import Role, Task
+from rewards.standings import BoardKey
 from tests.conftest import PASSWORD
 from web.extensions import socketio
 from web.live import NAMESPACE
@@ -222,5 +223,10 @@ def test_pushes_only_boards_that_changed_to_their_rooms(app, client, app_communi
     again = socket_client(app, wall=True)
     again.emit("watch", {"scope": "community", "period": "all"}, namespace=NAMESPACE)
     assert updates(again)[0]["top"][0]["points"] == 40
+    cache = app.extensions["kopa.standings"]
+    assert BoardKey() in cache.watched()
+    again.emit("unwatch", {"scope": "community", "period": "all"}, namespace=NAMESPACE)
+    assert BoardKey() not in cache.watched(), "nobody watches it: not recomputed after awards"
     for sio in [again, *list(watchers.values())[1:]]:
         sio.disconnect(NAMESPACE)
+    assert cache.watched() == set()

@@ -88,29 +88,37 @@ def register(app: Flask) -> None:
             return {"error": "forbidden", "message": "wall displays may watch public boards only"}
         if key.room not in connection["rooms"] and len(connection["rooms"]) >= MAX_WATCHED:
             return {"error": "invalidinput", "message": f"watch at most {MAX_WATCHED} boards at once"}
-        standings_cache().watch(board)
-        connection["rooms"].add(key.room)
+        if key.room not in connection["rooms"]:
+            standings_cache().watch(board)
+            connection["rooms"].add(key.room)
         join_room(key.room)
         emit("leaderboard_updated", board_payload(board))
         return {"ok": True, "room": key.room}
 
     @socketio.on("unwatch", namespace=NAMESPACE)
     def _unwatch(data: object = None) -> dict:
+        from web import standings_cache
+
         data = data if isinstance(data, dict) else {}
         connection = _connections.get(request.sid)
         try:
             key = BoardKey.parse(data.get("scope"), data.get("period"), data.get("dimension"))
         except DomainError as exc:
             return {"error": "invalidinput", "message": str(exc)}
-        if connection is not None:
+        if connection is not None and key.room in connection["rooms"]:
             connection["rooms"].discard(key.room)
+            standings_cache().unwatch(key)
         leave_room(key.room)
         return {"ok": True}
 
     @socketio.on("disconnect", namespace=NAMESPACE)
     def _disconnect(*_args) -> None:
+        from web import standings_cache
+
         with _lock:
-            _connections.pop(request.sid, None)
+            connection = _connections.pop(request.sid, None)
+        for room in connection["rooms"] if connection else ():
+            standings_cache().unwatch(BoardKey.from_room(room))
 
     @socketio.on_error(NAMESPACE)
     def _error(exc: Exception) -> None:
