@@ -120,6 +120,8 @@ def test_process_scope_counts_only_that_process_and_revocation_moves_a_member_do
     # Ana first (same 40 points, reached first); Ben's other 20 count on B and community only.
     assert names(db, BoardKey(f"process:{process_a}")) == [("Ana", 40), ("Ben", 40)]
     assert names(db, BoardKey(f"process:{process_b}")) == [("Ben", 20)]
+    assert names(db, BoardKey(f"process:{process_b}", "week")) == [("Ben", 20)]
+    assert names(db, BoardKey(f"process:{process_b}", "last_month")) == []
     assert names(db, BoardKey()) == [("Ben", 60), ("Ana", 40)]
 
     services.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
@@ -142,6 +144,13 @@ def test_team_scope_and_teams_against_teams(db, community, people):
     assert names(db, BoardKey(f"team:{red}")) == [("Ben", 15), ("Ana", 10)]
     assert names(db, BoardKey(f"team:{blue}")) == [("Cleo", 20)]
     assert names(db, BoardKey("teams")) == [("Red", 25), ("Blue", 20)]
+    # The ledger-summed scopes honour periods too.
+    assert names(db, BoardKey(f"team:{red}", "week")) == [("Ben", 15), ("Ana", 10)]
+    assert names(db, BoardKey("teams", "month")) == [("Red", 25), ("Blue", 20)]
+    assert names(db, BoardKey("teams", "last_week")) == []
+    next_week = utcnow() + dt.timedelta(days=7)
+    assert names(db, BoardKey(f"team:{red}", "week"), next_week) == []
+    assert names(db, BoardKey(f"team:{red}", "last_week"), next_week) == [("Ben", 15), ("Ana", 10)]
 
 
 def test_opt_out_hides_from_others_but_not_from_themself_and_pseudonyms_replace_names(sdb, speople):
