@@ -177,10 +177,11 @@ def wall():
         )
     ]
     first = standings_cache().board(rotation[0])
+    seconds = request.args.get("seconds", "")
+    seconds = min(max(int(seconds), 5), 300) if seconds.isdigit() else WALL_ROTATION_SECONDS
     return render_template(
         "boards/wall.html", board=first, standings=first.standings()[:10], periods=PERIOD_NAMES,
-        rotation=[{"scope": k.scope, "period": k.period} for k in rotation],
-        seconds=WALL_ROTATION_SECONDS,
+        rotation=[{"scope": k.scope, "period": k.period} for k in rotation], seconds=seconds,
     )
 
 
