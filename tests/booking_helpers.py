@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from zoneinfo import ZoneInfo
 
-import psycopg
 from sqlalchemy import select, update
 
 from booking import services
@@ -17,7 +15,6 @@ from community.models import Role
 from rewards.ledger import record_entry
 from rewards.models import LedgerEntry, OutboxItem
 
-PG_URL = os.environ.get("KOPA_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 RIGA = ZoneInfo("Europe/Riga")
 POLICY = BookingPolicy()
 # A Monday morning in the future (so the real clock used for created_at never matters).
@@ -101,15 +98,3 @@ class Centre:
                 )
             ]
 
-
-def new_pg_database() -> tuple[str, str]:
-    """A fresh, empty PostgreSQL database (URL, name) on the test server."""
-    name = f"kopa_booking_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"{PG_URL.rsplit('/', 1)[0]}/{name}", name
-
-
-def drop_pg_database(name: str) -> None:
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -19,7 +19,8 @@ from community.db import Database
 from community.models import Role
 from rewards.chain.keys import new_account
 from rewards.vault import KeyVault
-from tests.booking_helpers import RIGA, drop_pg_database, new_pg_database
+from tests.booking_helpers import RIGA
+from tests.conftest import drop_pg_database, new_pg_database
 from tests.servers import start_server
 from web.migrate import upgrade
 

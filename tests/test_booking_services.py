@@ -24,7 +24,8 @@ from community.errors import Conflict, Forbidden, InsufficientCredits, InvalidIn
 from community.notifications import Notification
 from rewards import loyalty
 from rewards.ledger import held_credits, spendable_credits
-from tests.booking_helpers import NOW, POLICY, Centre, at, drop_pg_database, new_pg_database
+from tests.booking_helpers import NOW, POLICY, Centre, at
+from tests.conftest import drop_pg_database, new_pg_database
 from web.migrate import upgrade
 
 
