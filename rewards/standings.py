@@ -250,8 +250,13 @@ def compute_board(session: Session, key: BoardKey, now: dt.datetime | None = Non
     freeze = freeze_of(session, key)
     if freeze is None:
         return Board(key, title, public, rows)
-    frozen = tuple(tuple(r) for r in json.loads(freeze.snapshot))
-    return Board(key, title, public, rows, frozen=frozen, frozen_at=as_utc(freeze.frozen_at).isoformat())
+    frozen = [tuple(r) for r in json.loads(freeze.snapshot)]
+    if key.scope != "teams":  # a frozen board still honours later opt-outs and pseudonyms
+        people = {u.id: u for u in session.scalars(select(User).where(User.id.in_([r[0] for r in frozen])))}
+        frozen = [(r[0], people[r[0]].board_pseudonym or people[r[0]].display_name, r[2], False)
+                  for r in frozen if r[0] in people and not people[r[0]].board_opt_out]
+    frozen_at = as_utc(freeze.frozen_at).isoformat()
+    return Board(key, title, public, rows, frozen=tuple(frozen), frozen_at=frozen_at)
 
 
 def place(session: Session, key: BoardKey, member_id: int, now: dt.datetime | None = None) -> dict | None:

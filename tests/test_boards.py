@@ -206,9 +206,15 @@ def test_freeze_shows_the_snapshot_while_counting_continues(sdb, speople):
     assert board.frozen_at is not None
     assert [(s.member, s.points) for s in board.standings(live=True)] == [("Ben", 50), ("Ana", 10)]
     assert cache.board(BoardKey(period="week")).frozen_at is None  # other boards keep moving
+    update_board_profile(sdb.unit_of_work(), member_id=speople["Ana"], opt_out=True, pseudonym=None)
+    cache.invalidate()
+    assert cache.board(key).standings() == [], "an opt-out also leaves the frozen snapshot"
+    update_board_profile(sdb.unit_of_work(), member_id=speople["Ana"], opt_out=False, pseudonym="Lynx")
+    cache.invalidate()
+    assert [(s.member, s.points) for s in cache.board(key).standings()] == [("Lynx", 10)]
     unfreeze_board(sdb.unit_of_work(), actor_id=speople["staff"], key=key)
     cache.invalidate()
-    assert [(s.member, s.points) for s in cache.board(key).standings()] == [("Ben", 50), ("Ana", 10)]
+    assert [(s.member, s.points) for s in cache.board(key).standings()] == [("Ben", 50), ("Lynx", 10)]
     with pytest.raises(NotFound):
         unfreeze_board(sdb.unit_of_work(), actor_id=speople["staff"], key=key)
 

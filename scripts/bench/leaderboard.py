@@ -376,7 +376,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--pg-url", default=os.environ.get("KOPA_TEST_PG", "postgresql://root@127.0.0.1:5432/test"))
+    parser.add_argument("--pg-url", default=os.environ.get("KOPA_TEST_POSTGRES_URL") or "postgresql://root@127.0.0.1:5432/test")
     parser.add_argument("--skip-live", action="store_true")
     parser.add_argument("--skip-query", action="store_true")
     args = parser.parse_args()

@@ -15,6 +15,16 @@
       (payload.dimension || "") === (board.dimension || "");
   }
 
+  var placeTimer = null;
+
+  // Every watcher asking at the same instant after a push would be a burst of rank queries:
+  // spread them over a few seconds, and skip hidden tabs.
+  function refreshMyPlace() {
+    if (!myPlace || !table.dataset.meUrl || document.hidden) return;
+    clearTimeout(placeTimer);
+    placeTimer = setTimeout(showMyPlace, Math.random() * 3000);
+  }
+
   function showMyPlace() {
     if (!myPlace || !table.dataset.meUrl) return;
     var query = new URLSearchParams(board).toString();
@@ -56,7 +66,7 @@
     });
     table.dataset.version = String(payload.version);
     status.textContent = "Live · updated " + new Date().toLocaleTimeString() + (payload.frozen ? " · frozen" : "");
-    showMyPlace();
+    refreshMyPlace();
   }
 
   var socket = io("/leaderboard", { transports: ["websocket", "polling"], auth: { wall: true } });
