@@ -4,6 +4,7 @@ B's board reads come from the standings cache A invalidated in Redis."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 
@@ -46,6 +47,10 @@ def workers(anvil, tmp_path_factory):
     yield base_a, base_b
     b.stop()
     a.stop()
+    namespace = hashlib.sha256(shared["KOPA_DATABASE_URL"].encode()).hexdigest()[:12]
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"kopa:boards:{namespace}:*"):  # only this test's keys
+        client.delete(key)
 
 
 def token(base: str, email: str) -> str:
