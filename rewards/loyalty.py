@@ -56,8 +56,13 @@ def _tier(row: TierRow) -> Tier:
 
 
 def all_tiers(session: Session) -> list[Tier]:
-    """Every tier, lowest threshold first."""
-    return [_tier(r) for r in session.scalars(select(TierRow).order_by(TierRow.min_points))]
+    """Every tier, lowest threshold first; read once per session (every scored event asks,
+    and tiers change only in an admin's own transaction)."""
+    cached = session.info.get("kopa.tiers")
+    if cached is None:
+        cached = [_tier(r) for r in session.scalars(select(TierRow).order_by(TierRow.min_points))]
+        session.info["kopa.tiers"] = cached
+    return list(cached)
 
 
 def tier_for_points(tiers: list[Tier], points: int) -> Tier | None:
@@ -154,6 +159,7 @@ def save_tier(
             session.add(row)
         row.name, row.min_points, row.rank, row.discount_percent = name, min_points, rank, discount_percent
         session.flush()
+        session.info.pop("kopa.tiers", None)
         uow.commit()
         return row.id
 
@@ -166,4 +172,5 @@ def delete_tier(uow: UnitOfWork, *, actor_id: int, tier_id: object) -> None:
         if row is None:
             raise NotFound(f"tier {tier_id} not found")
         session.delete(row)
+        session.info.pop("kopa.tiers", None)
         uow.commit()
