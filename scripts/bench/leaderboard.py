@@ -93,7 +93,8 @@ def _token(base: str, email: str) -> str:
     return response.json()["token"]
 
 
-def _start_server(tmp: Path, rpc_url: str, threads: int) -> tuple[subprocess.Popen, str]:
+def _start_server(tmp: Path, rpc_url: str, threads: int, switch_interval: float | None = None
+                  ) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KOPA_")}
     env.update(
@@ -106,8 +107,12 @@ def _start_server(tmp: Path, rpc_url: str, threads: int) -> tuple[subprocess.Pop
         PATH=f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}",
     )
     log = open(tmp / "server.log", "ab")  # noqa: SIM115
-    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "web", "kopa", "run"], cwd=ROOT,
-                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    command = [sys.executable, "-m", "flask", "--app", "web", "kopa", "run"]
+    if switch_interval:  # the GIL hand-over interval of the server (and its forked worker)
+        command = [sys.executable, "-c", f"import sys; sys.setswitchinterval({switch_interval}); "
+                   "from flask.cli import main; sys.argv = ['flask', '--app', 'web', 'kopa', 'run']; main()"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -177,7 +182,8 @@ def _cached_read_statements(database_url: str, requests_: int) -> tuple[int, int
 def live(args) -> None:
     with tempfile.TemporaryDirectory() as tmp_, Anvil() as node:
         tmp = Path(tmp_)
-        server, base = _start_server(tmp, node.url, threads=args.clients + 64)
+        server, base = _start_server(tmp, node.url, threads=args.clients + 64,
+                                     switch_interval=args.switch_interval)
         try:
             approvals = int(args.duration * args.rate)
             pending = _contributions(base, approvals)
@@ -373,6 +379,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60, help="seconds of approvals")
     parser.add_argument("--rate", type=float, default=1, help="approvals per second")
     parser.add_argument("--procs", type=int, default=4, help="client processes")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="sys.setswitchinterval for the server (Python's default: 0.005 s)")
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
