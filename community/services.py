@@ -42,6 +42,7 @@ from community.models import (
 from rewards.ledger import record_entry
 from rewards.models import LedgerEntry
 from rewards.scoring import Award, contribution_awards, record_awards
+from rewards.streaks import record_streak
 from rewards.vault import KeyVault
 from rewards.wallets import NewAccount, create_wallet
 
@@ -517,6 +518,7 @@ def approve_contribution(
                 validator_id=validator.id,
             )
             entry_ids.extend(e.id for e in entries)
+            record_streak(session, member_id)
         uow.publish(
             ContributionApproved(
                 contribution.id, contribution.member_id, validator.id, entry_ids[0] if entry_ids else None
