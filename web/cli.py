@@ -125,7 +125,7 @@ def relay_command(once: bool, batch_size: int) -> None:
 
 @kopa.command("run")
 def run_command() -> None:
-    """Start anvil (unless KOPA_RPC_URL is set), migrate, deploy, seed, relay, serve."""
+    """Start anvil (unless KOPA_RPC_URL is set), migrate, deploy, seed, relay, reminders, serve."""
     from rewards.chain.anvil import Anvil
     from web.migrate import upgrade
 
@@ -134,7 +134,7 @@ def run_command() -> None:
     instance = Path(cfg["KOPA_INSTANCE_PATH"])
     own_anvil = not os.environ.get("KOPA_RPC_URL")
     anvil = None
-    relay = None
+    relay = reminders = None
     supervisor = os.getpid()
     try:
         if own_anvil:
@@ -156,15 +156,21 @@ def run_command() -> None:
             relay = subprocess.Popen(
                 [sys.executable, "-m", "flask", "--app", "web", "kopa", "relay"], start_new_session=True
             )
+        _step("starting booking reminders (every minute)")
+        reminders = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "web", "kopa", "reminders", "--every", "60"],
+            start_new_session=True,
+        )
         _banner(app)
         _serve(app)
     finally:
         # gunicorn's workers are forks of this process and leave through this frame too;
         # only the supervisor owns the relay and anvil.
         if os.getpid() == supervisor:
-            if relay is not None and relay.poll() is None:
-                relay.terminate()
-                relay.wait(timeout=15)
+            for helper in (relay, reminders):
+                if helper is not None and helper.poll() is None:
+                    helper.terminate()
+                    helper.wait(timeout=15)
             if anvil is not None:
                 _step("stopping anvil (saving chain state)")
                 anvil.stop()
