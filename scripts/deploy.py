@@ -1,5 +1,5 @@
-"""Deploy KopaCredits and KopaBadges; the platform minter gets MINTER_ROLE and BURNER_ROLE on
-the credits and MINTER_ROLE on the badges.
+"""Deploy KopaCredits, KopaBadges and KopaLedgerAnchor; the platform minter gets MINTER_ROLE
+and BURNER_ROLE on the credits, MINTER_ROLE on the badges and ANCHOR_ROLE on the anchor.
 
     brownie run scripts/deploy.py [--network NAME]
 
@@ -16,7 +16,7 @@ Environment:
 import os
 from typing import NamedTuple
 
-from brownie import KopaBadges, KopaCredits, accounts, network
+from brownie import KopaBadges, KopaCredits, KopaLedgerAnchor, accounts, network
 from eth_utils import (
     is_address,
     is_checksum_address,
@@ -31,6 +31,7 @@ DEV_BADGES_URI = "https://kopa.invalid/badges/{id}.json"
 class Deployed(NamedTuple):
     credits: object
     badges: object
+    anchor: object
 
 
 def get_deployer():
@@ -91,4 +92,6 @@ def main():
     # The constructor itself grants MINTER_ROLE and refuses a minter equal to the admin.
     badges = KopaBadges.deploy(deployer, minter, badges_uri, {"from": deployer})
     print(f"KopaBadges deployed at {badges.address} (admin {deployer.address}, minter {minter})")
-    return Deployed(kopa, badges)
+    anchor = KopaLedgerAnchor.deploy(deployer, minter, {"from": deployer})
+    print(f"KopaLedgerAnchor deployed at {anchor.address} (admin {deployer.address}, anchorer {minter})")
+    return Deployed(kopa, badges, anchor)

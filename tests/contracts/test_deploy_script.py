@@ -22,7 +22,7 @@ def test_deploy_script_grants_roles_to_minter(deploy_env, accounts):
     platform = accounts[5]
     deploy_env.setenv("KOPA_MINTER_ADDRESS", platform.address.lower())
     deploy_env.setenv("KOPA_BADGES_URI", URI)
-    kopa, badges = deploy.main()
+    kopa, badges, anchor = deploy.main()
     assert kopa.hasRole(DEFAULT_ADMIN_ROLE, accounts[0])
     assert kopa.hasRole(PAUSER_ROLE, accounts[0])
     assert kopa.hasRole(MINTER_ROLE, platform) and kopa.hasRole(BURNER_ROLE, platform)
@@ -36,10 +36,13 @@ def test_deploy_script_grants_roles_to_minter(deploy_env, accounts):
     assert not badges.hasRole(DEFAULT_ADMIN_ROLE, platform)
     assert badges.uri(3) == URI
     assert badges.address != kopa.address
+    assert anchor.hasRole(anchor.ANCHOR_ROLE(), platform)
+    assert not anchor.hasRole(anchor.ANCHOR_ROLE(), accounts[0])
+    assert anchor.hasRole(DEFAULT_ADMIN_ROLE, accounts[0])
 
 
 def test_deploy_script_defaults_on_development(deploy_env, accounts, capsys):
-    kopa, badges = deploy.main()
+    kopa, badges, _ = deploy.main()
     out = capsys.readouterr().out
     assert "KOPA_MINTER_ADDRESS not set" in out
     assert "KOPA_BADGES_URI not set" in out
