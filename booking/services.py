@@ -43,6 +43,7 @@ from community.errors import Conflict, Forbidden, InsufficientCredits, InvalidIn
 from community.events import LedgerChanged
 from community.models import User
 from community.notifications import notify
+from community.validation import get_row
 from rewards import loyalty, scoring
 from rewards.ledger import lock_wallet, refund_credits, spend_credits, spendable_credits
 
@@ -96,15 +97,6 @@ def _result(b: Booking) -> BookingResult:
 # --- loading ----------------------------------------------------------------------------
 
 
-def _get(session: Session, model: type, id_: object, what: str):
-    if not is_row_id(id_):
-        raise NotFound(f"{what} not found")
-    obj = session.get(model, id_)
-    if obj is None:
-        raise NotFound(f"{what} {id_} not found")
-    return obj
-
-
 def _locked_user(session: Session, user_id: object) -> User:
     """The acting member's row, locked on PostgreSQL: one member's bookings are checked
     against quotas and credits one at a time (SQLite writers are serialised anyway)."""
@@ -131,7 +123,7 @@ def _locked_booking(session: Session, booking_id: object) -> Booking:
 
 
 def _resource(session: Session, resource_id: object, *, bookable: bool = True) -> Resource:
-    resource = _get(session, Resource, resource_id, "resource")
+    resource = get_row(session, Resource, resource_id, "resource")
     if bookable and not resource.active:
         raise NotFound(f"resource {resource_id} is not bookable")
     return resource
@@ -143,7 +135,7 @@ def get_resource(session: Session, resource_id: object) -> Resource:
 
 
 def _staff(session: Session, actor_id: object, what: str) -> User:
-    actor = _get(session, User, actor_id, "user")
+    actor = get_row(session, User, actor_id, "user")
     if not actor.is_staff:
         raise Forbidden(f"only staff {what}")
     return actor
@@ -323,7 +315,7 @@ def create_resource(uow: UnitOfWork, *, actor_id: int, group_id: object, hours: 
     with uow:
         session = uow.session
         _staff(session, actor_id, "manage resources")
-        group = _get(session, ResourceGroup, group_id, "group")
+        group = get_row(session, ResourceGroup, group_id, "group")
         resource = Resource(group_id=group.id)
         _apply_resource_fields(resource, fields)
         resource.hours = [OpeningHours(weekday=d, opens=o, closes=c) for d, o, c in opening]
@@ -379,7 +371,7 @@ def add_blackout(
 def remove_blackout(uow: UnitOfWork, *, actor_id: int, blackout_id: object) -> None:
     with uow:
         _staff(uow.session, actor_id, "manage resources")
-        uow.session.delete(_get(uow.session, Blackout, blackout_id, "blackout"))
+        uow.session.delete(get_row(uow.session, Blackout, blackout_id, "blackout"))
         uow.commit()
 
 
@@ -907,7 +899,7 @@ def cancel(
     now = _now(now)
     with uow:
         session = uow.session
-        actor = _get(session, User, actor_id, "user")
+        actor = get_row(session, User, actor_id, "user")
         booking = _locked_booking(session, booking_id)
         _cancel_one(session, actor, booking, reason, now, policy)
         result = _result(booking)
@@ -967,8 +959,8 @@ def cancel_series(
     now = _now(now)
     with uow:
         session = uow.session
-        actor = _get(session, User, actor_id, "user")
-        series = _get(session, BookingSeries, series_id, "series")
+        actor = get_row(session, User, actor_id, "user")
+        series = get_row(session, BookingSeries, series_id, "series")
         if series.member_id != actor.id and not actor.is_staff:
             raise Forbidden("you can only cancel your own series")
         rows = session.scalars(
@@ -1105,7 +1097,7 @@ def join_waitlist(
 
 def leave_waitlist(uow: UnitOfWork, *, member_id: int, entry_id: object) -> None:
     with uow:
-        entry = _get(uow.session, WaitlistEntry, entry_id, "waitlist entry")
+        entry = get_row(uow.session, WaitlistEntry, entry_id, "waitlist entry")
         if entry.member_id != member_id:
             raise Forbidden("you can only leave your own waitlist entries")
         if entry.state != WaitState.WAITING:
@@ -1187,7 +1179,7 @@ def check_in(
         raise InvalidInput("code is required (the short code on your booking)")
     with uow:
         session = uow.session
-        actor = _get(session, User, actor_id, "user")
+        actor = get_row(session, User, actor_id, "user")
         booking = _locked_booking(session, booking_id)
         if booking.member_id != actor.id and not actor.is_staff:
             raise Forbidden("you can only check in to your own bookings")
@@ -1600,7 +1592,7 @@ def member_bookings(
 
 def booking_for(session: Session, *, actor: User, booking_id: object) -> Booking:
     """A booking its member or staff may read."""
-    booking = _get(session, Booking, booking_id, "booking")
+    booking = get_row(session, Booking, booking_id, "booking")
     if booking.member_id != actor.id and not actor.is_staff:
         raise Forbidden("you can only see your own bookings")
     return booking

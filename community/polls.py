@@ -30,6 +30,7 @@ from community.poll_models import (
     PollState,
     ResultsVisibility,
 )
+from community.validation import get_row, text, when
 from rewards import scoring
 
 MAX_OPTIONS = 20
@@ -61,33 +62,6 @@ def _sees_everything(user: User | None) -> bool:
 # --- input checks ---------------------------------------------------------------------
 
 
-def _text(value: object, field_: str, max_len: int, *, required: bool) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field_} must be text")
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(f"{field_} must not be empty")
-    if len(value) > max_len:
-        raise InvalidInput(f"{field_} is longer than {max_len} characters")
-    return value
-
-
-def _when(value: object, field_: str) -> dt.datetime | None:
-    """A date-time as a datetime or ISO 8601 text; without a zone it is taken as UTC."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise InvalidInput(f"{field_} must be an ISO 8601 date-time, e.g. 2030-05-01T18:00:00Z") from None
-    if not isinstance(value, dt.datetime):
-        raise InvalidInput(f"{field_} must be an ISO 8601 date-time")
-    return as_utc(value).astimezone(dt.UTC)
-
-
 def _flag(value: object, field_: str) -> bool:
     if value is None:
         return False
@@ -105,7 +79,7 @@ def _whole(value: object, field_: str, low: int, high: int) -> int:
 def _options(value: object) -> list[str]:
     if not isinstance(value, list):
         raise InvalidInput("options must be a list of texts")
-    labels = [_text(v, "each option", MAX_OPTION_LABEL, required=True) for v in value]
+    labels = [text(v, "each option", MAX_OPTION_LABEL, required=True) for v in value]
     if not 2 <= len(labels) <= MAX_OPTIONS:
         raise InvalidInput(f"a poll needs from 2 to {MAX_OPTIONS} options")
     if len({label.casefold() for label in labels}) != len(labels):
@@ -161,8 +135,8 @@ def _poll_input(
         raise InvalidInput("results_visibility must be after_vote or after_close")
     if process_id is not None and not is_row_id(process_id):
         raise InvalidInput("process_id must be a process id or null")
-    opens = _when(opens_at, "opens_at") or now
-    closes = _when(closes_at, "closes_at")
+    opens = when(opens_at, "opens_at") or now
+    closes = when(closes_at, "closes_at")
     if closes is None:
         raise InvalidInput("closes_at is required")
     if closes <= opens:
@@ -170,8 +144,8 @@ def _poll_input(
     if closes <= now:
         raise InvalidInput("closes_at must be in the future")
     return _PollInput(
-        question=_text(question, "question", MAX_QUESTION, required=True),
-        description=_text(description, "description", MAX_DESCRIPTION, required=False),
+        question=text(question, "question", MAX_QUESTION, required=True),
+        description=text(description, "description", MAX_DESCRIPTION, required=False),
         labels=labels,
         kind=kind,
         max_choices=max_choices,
@@ -209,10 +183,10 @@ def _check_choices(poll: Poll, option_ids: list[int]) -> None:
 
 
 def _answer_text(poll: Poll, value: object) -> str | None:
-    text = _text(value, "text", MAX_ANSWER_TEXT, required=False)
-    if text and not poll.allow_text:
+    answer = text(value, "text", MAX_ANSWER_TEXT, required=False)
+    if answer and not poll.allow_text:
         raise InvalidInput("this poll does not take a written answer")
-    return text or None
+    return answer or None
 
 
 def _require_open(poll: Poll, now: dt.datetime) -> None:
@@ -227,17 +201,8 @@ def _stamp(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _get(session: Session, model: type, id_: object, what: str):
-    if not is_row_id(id_):
-        raise NotFound(f"{what} not found")
-    obj = session.get(model, id_)
-    if obj is None:
-        raise NotFound(f"{what} {id_} not found")
-    return obj
-
-
 def _staff(session: Session, actor_id: object, doing: str) -> User:
-    actor = _get(session, User, actor_id, "user")
+    actor = get_row(session, User, actor_id, "user")
     if not actor.is_staff:
         raise Forbidden(f"only staff {doing}")
     return actor
@@ -255,7 +220,7 @@ def create_poll(uow: UnitOfWork, *, actor_id: int, **fields: object) -> int:
         session = uow.session
         actor = _staff(session, actor_id, "create polls")
         if spec.process_id is not None:
-            _get(session, Process, spec.process_id, "process")
+            get_row(session, Process, spec.process_id, "process")
         poll = Poll(created_by_id=actor.id)
         _apply(poll, spec)
         session.add(poll)
@@ -272,11 +237,11 @@ def update_poll(uow: UnitOfWork, *, actor_id: int, poll_id: object, **fields: ob
     with uow:
         session = uow.session
         _staff(session, actor_id, "edit polls")
-        poll = _get(session, Poll, poll_id, "poll")
+        poll = get_row(session, Poll, poll_id, "poll")
         if poll.state(now) != PollState.SCHEDULED:
             raise Conflict(f"poll {poll.id} has already opened; it can only be closed now")
         if spec.process_id is not None:
-            _get(session, Process, spec.process_id, "process")
+            get_row(session, Process, spec.process_id, "process")
         _apply(poll, spec)
         uow.commit()
 
@@ -302,7 +267,7 @@ def close_poll(uow: UnitOfWork, *, actor_id: int, poll_id: object) -> None:
     with uow:
         session = uow.session
         actor = _staff(session, actor_id, "close polls")
-        poll = _get(session, Poll, poll_id, "poll")
+        poll = get_row(session, Poll, poll_id, "poll")
         if poll.state(now) == PollState.CLOSED:
             raise Conflict(f"poll {poll.id} is already closed")
         poll.closed_at = now
@@ -320,8 +285,8 @@ def vote(uow: UnitOfWork, *, member_id: int, poll_id: object, choices: object, t
     now = utcnow()
     with uow:
         session = uow.session
-        user = _get(session, User, member_id, "user")
-        poll = _get(session, Poll, poll_id, "poll")
+        user = get_row(session, User, member_id, "user")
+        poll = get_row(session, Poll, poll_id, "poll")
         if not _may_vote(session, user, poll):
             raise Forbidden(f"poll {poll.id} belongs to a process you cannot take part in")
         _require_open(poll, now)
@@ -413,7 +378,7 @@ def _answer(
 
 
 def _kiosk_poll(session: Session, poll_id: object) -> Poll:
-    poll = _get(session, Poll, poll_id, "poll")
+    poll = get_row(session, Poll, poll_id, "poll")
     if not poll.kiosk_enabled:
         raise NotFound(f"poll {poll.id} has no kiosk")
     return poll
@@ -518,7 +483,7 @@ def _hidden_because(poll: Poll, user: User, voted: bool, now: dt.datetime) -> st
 
 
 def _visible_poll(session: Session, user: User, poll_id: object) -> Poll:
-    poll = _get(session, Poll, poll_id, "poll")
+    poll = get_row(session, Poll, poll_id, "poll")
     if not _may_vote(session, user, poll):
         raise Forbidden(f"poll {poll.id} belongs to a process you cannot take part in")
     return poll
@@ -526,7 +491,7 @@ def _visible_poll(session: Session, user: User, poll_id: object) -> Poll:
 
 def poll_view(session: Session, *, viewer_id: int, poll_id: object) -> PollView:
     now = utcnow()
-    user = _get(session, User, viewer_id, "user")
+    user = get_row(session, User, viewer_id, "user")
     poll = _visible_poll(session, user, poll_id)
     state = poll.state(now)
     mine = _my_choices(session, poll, user)
@@ -547,7 +512,7 @@ def poll_view(session: Session, *, viewer_id: int, poll_id: object) -> PollView:
 def poll_results(session: Session, *, viewer_id: int, poll_id: object) -> PollResults:
     """The counts, members and kiosk apart; Forbidden while the poll keeps them hidden."""
     now = utcnow()
-    user = _get(session, User, viewer_id, "user")
+    user = get_row(session, User, viewer_id, "user")
     poll = _visible_poll(session, user, poll_id)
     note = _hidden_because(poll, user, _my_choices(session, poll, user) is not None, now)
     if note:
@@ -561,7 +526,7 @@ def list_polls(session: Session, *, viewer_id: int, state: object = None) -> lis
     if state is not None and (not isinstance(state, str) or state not in {s.value for s in PollState}):
         raise InvalidInput("state must be scheduled, open or closed")
     now = utcnow()
-    user = _get(session, User, viewer_id, "user")
+    user = get_row(session, User, viewer_id, "user")
     staff = _sees_everything(user)
     polls = session.scalars(select(Poll).order_by(Poll.opens_at.desc(), Poll.id.desc())).all()
     mine = {

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.access import NodePath, can, path_of, path_of_task, permission, require
-from community.db import UnitOfWork, is_row_id, utcnow
+from community.db import UnitOfWork, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import (
     COMPLEXITIES,
@@ -39,29 +39,11 @@ from community.models import (
     User,
 )
 from community.templates import TEMPLATES
+from community.validation import get_row as get
+from community.validation import text
 
 NODE_MODELS = {"process": Process, "phase": Phase, "objective": Objective, "task": Task}
 PERMISSION_NAMES = {"view": Permission.VIEW, "contribute": Permission.CONTRIBUTE, "manage": Permission.MANAGE}
-
-
-def get(session: Session, model: type, id_: object, what: str):
-    if not is_row_id(id_):
-        raise NotFound(f"{what} not found")
-    obj = session.get(model, id_)
-    if obj is None:
-        raise NotFound(f"{what} {id_} not found")
-    return obj
-
-
-def text(value: object, name: str, max_len: int, *, required: bool = True) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidInput(f"{name} must not be empty" if required else f"{name} must be text")
-    value = value.strip()
-    if len(value) > max_len:
-        raise InvalidInput(f"{name} is longer than {max_len} characters")
-    return value
 
 
 def _date(value: object, name: str) -> dt.date | None:

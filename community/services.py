@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from community import access, processes
-from community.db import UnitOfWork, as_utc, is_row_id, utcnow
+from community.db import UnitOfWork, as_utc, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
 from community.events import (
     ContributionApproved,
@@ -39,6 +39,8 @@ from community.models import (
     Task,
     User,
 )
+from community.validation import get_row
+from community.validation import text as checked_text
 from rewards.ledger import record_entry
 from rewards.models import LedgerEntry
 from rewards.scoring import Award, contribution_awards, record_awards
@@ -59,24 +61,6 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def _required_text(value: object, field: str, max_len: int) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{field} must not be empty")
-    value = value.strip()
-    if len(value) > max_len:
-        raise InvalidInput(f"{field} is longer than {max_len} characters")
-    return value
-
-
-def _get(session: Session, model: type, id_: object, what: str):
-    if not is_row_id(id_):
-        raise NotFound(f"{what} not found")
-    obj = session.get(model, id_)
-    if obj is None:
-        raise NotFound(f"{what} {id_} not found")
-    return obj
-
-
 # --- accounts -------------------------------------------------------------------------
 
 
@@ -90,10 +74,10 @@ def register_member(
     vault: KeyVault,
     role: Role = Role.MEMBER,
 ) -> int:
-    email = _required_text(email, "email", 254).lower()
+    email = checked_text(email, "email", 254).lower()
     if not EMAIL_RE.match(email):
         raise InvalidInput("email is not a valid address")
-    name = _required_text(display_name, "display name", 80)
+    name = checked_text(display_name, "display name", 80)
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters")
     if len(password) > 256:
@@ -154,10 +138,10 @@ def set_role(uow: UnitOfWork, *, actor_id: int, user_id: object, role: object) -
         raise InvalidInput(f"role must be one of {', '.join(r.value for r in Role)}")
     with uow:
         session = uow.session
-        actor = _get(session, User, actor_id, "user")
+        actor = get_row(session, User, actor_id, "user")
         if not actor.is_admin:
             raise Forbidden("only admins assign roles")
-        user = _get(session, User, user_id, "user")
+        user = get_row(session, User, user_id, "user")
         if user.id == actor.id and role != Role.ADMIN:
             admins = session.scalar(select(func.count()).where(User.role == Role.ADMIN.value))
             if admins <= 1:
@@ -288,12 +272,12 @@ def submit_contribution(
 ) -> int:
     """A member's contribution to a task they may contribute to; it scores nothing until
     validated. Re-using a file or URL already used in the process is allowed but flagged."""
-    text = _required_text(text, "text", MAX_TEXT)
+    text = checked_text(text, "text", MAX_TEXT)
     url = _evidence_url(evidence_url)
     with uow:
         session = uow.session
-        member = _get(session, User, member_id, "user")
-        task = _get(session, Task, task_id, "task")
+        member = get_row(session, User, member_id, "user")
+        task = get_row(session, Task, task_id, "task")
         path = access.path_of_task(session, task)
         if not access.can(session, member, Permission.VIEW, path):
             raise NotFound(f"task {task.id} not found")
@@ -350,10 +334,10 @@ def submit_contribution(
 def _load_for_decision(
     session: Session, validator_id: int, contribution_id: object
 ) -> tuple[User, Contribution]:
-    validator = _get(session, User, validator_id, "user")
+    validator = get_row(session, User, validator_id, "user")
     if not validator.is_staff:
         raise Forbidden("only staff validate contributions")
-    _get(session, Contribution, contribution_id, "contribution")
+    get_row(session, Contribution, contribution_id, "contribution")
     # Lock the row (PostgreSQL; SQLite already holds the write lock) before reading state.
     contribution = session.scalars(
         select(Contribution)
@@ -540,7 +524,7 @@ def _optional_comment(comment: object) -> str | None:
 def reject_contribution(
     uow: UnitOfWork, *, validator_id: int, contribution_id: object, comment: object
 ) -> None:
-    comment = _required_text(comment, "comment", MAX_TEXT)
+    comment = checked_text(comment, "comment", MAX_TEXT)
     with uow:
         session = uow.session
         validator, contribution = _load_for_decision(session, validator_id, contribution_id)
@@ -558,7 +542,7 @@ def reject_contribution(
 
 
 def request_changes(uow: UnitOfWork, *, validator_id: int, contribution_id: object, comment: object) -> None:
-    comment = _required_text(comment, "comment", MAX_TEXT)
+    comment = checked_text(comment, "comment", MAX_TEXT)
     with uow:
         session = uow.session
         validator, contribution = _load_for_decision(session, validator_id, contribution_id)
@@ -570,7 +554,7 @@ def request_changes(uow: UnitOfWork, *, validator_id: int, contribution_id: obje
 
 
 def _own_contribution(session: Session, member_id: int, contribution_id: object) -> Contribution:
-    contribution = _get(session, Contribution, contribution_id, "contribution")
+    contribution = get_row(session, Contribution, contribution_id, "contribution")
     if contribution.member_id != member_id:
         raise Forbidden("only the contributor can do this")
     return contribution
@@ -579,7 +563,7 @@ def _own_contribution(session: Session, member_id: int, contribution_id: object)
 def resubmit_contribution(
     uow: UnitOfWork, *, member_id: int, contribution_id: object, text: object, evidence_url: object = None
 ) -> None:
-    text = _required_text(text, "text", MAX_TEXT)
+    text = checked_text(text, "text", MAX_TEXT)
     url = _evidence_url(evidence_url)
     with uow:
         session = uow.session
@@ -597,7 +581,7 @@ def resubmit_contribution(
 
 
 def appeal_contribution(uow: UnitOfWork, *, member_id: int, contribution_id: object, reason: object) -> None:
-    reason = _required_text(reason, "reason", MAX_TEXT)
+    reason = checked_text(reason, "reason", MAX_TEXT)
     with uow:
         session = uow.session
         contribution = _own_contribution(session, member_id, contribution_id)
@@ -616,7 +600,7 @@ def revoke_contribution(
     """Never deletes: each entry the approval wrote gets a compensating negative entry, whose
     burn request goes through the same outbox as the mint did. Only this contribution's
     points move."""
-    comment = _required_text(comment, "comment", MAX_TEXT)
+    comment = checked_text(comment, "comment", MAX_TEXT)
     with uow:
         session = uow.session
         validator, contribution = _load_for_decision(session, validator_id, contribution_id)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from community.db import UnitOfWork, as_utc, is_row_id
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import Contribution, ContributionCoContributor, ContributionState, User
+from community.validation import text
 from rewards.ledger import chain_ref, instance_id, lock_wallet, points_total
 from rewards.loyalty_models import Badge, BadgeAward, BadgeLevel, BadgeMetric
 from rewards.models import OutboxItem, OutboxKind, OutboxStatus
@@ -167,16 +168,6 @@ def _require_admin(session: Session, actor_id: int) -> None:
         raise Forbidden("only admins define badges")
 
 
-def _text(value: object, field: str, max_len: int, *, required: bool = True) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidInput(f"{field} must not be empty" if required else f"{field} must be text")
-    if len(value.strip()) > max_len:
-        raise InvalidInput(f"{field} is longer than {max_len} characters")
-    return value.strip()
-
-
 def parse_thresholds(value: object) -> list[int]:
     """``[5, 15, 40]`` or ``"5, 15, 40"``: one to ten strictly rising whole numbers."""
     if isinstance(value, str):
@@ -240,8 +231,8 @@ def save_badge(
 ) -> int:
     """Create a badge or change one (``badge_id``). The metric of an existing badge is fixed:
     changing what a held badge means would misstate what its holders did."""
-    name = _text(name, "name", 80)
-    description = _text(description, "description", 2000, required=False)
+    name = text(name, "name", 80)
+    description = text(description, "description", 2000, required=False)
     metric = _metric(metric)
     thresholds = parse_thresholds(thresholds)
     if not isinstance(active, bool):

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from community.db import UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import User
+from community.validation import when
 from rewards.ledger import refund_credits, spend_credits
 from rewards.loyalty import discounted_price, member_tier
 from rewards.loyalty_models import CatalogueItem, Redemption, RedemptionState
@@ -68,20 +69,6 @@ def _optional_whole(value: object, field: str, low: int, high: int) -> int | Non
     return value
 
 
-def _when(value: object, field: str) -> dt.datetime | None:
-    """A timezone-aware datetime, an ISO 8601 string, or nothing; naive times are UTC."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise InvalidInput(f"{field} must be an ISO 8601 date and time, e.g. 2026-12-01T09:00") from None
-    if not isinstance(value, dt.datetime):
-        raise InvalidInput(f"{field} must be a date and time")
-    return as_utc(value)
-
-
 def _image_url(value: object) -> str | None:
     if value is None or value == "":
         return None
@@ -119,7 +106,7 @@ def save_item(
         raise InvalidInput(f"price must be a whole number of credits from 1 to {MAX_PRICE}")
     stock = _optional_whole(stock, "stock", 0, MAX_STOCK)
     limit = _optional_whole(per_member_limit, "per_member_limit", 1, 1000)
-    start, end = _when(valid_from, "valid_from"), _when(valid_until, "valid_until")
+    start, end = when(valid_from, "valid_from"), when(valid_until, "valid_until")
     if start and end and end <= start:
         raise InvalidInput("valid_until must be later than valid_from")
     if not isinstance(active, bool):

@@ -249,7 +249,7 @@ def test_api_flow_and_ledger_shape(app, client, app_community, people):
         ("post", "/api/v1/tasks/{task}/contributions", "[1, 2]", 400, "must be a JSON object"),
         ("post", "/api/v1/tasks/{task}/contributions", {"text": ""}, 400, "text must not be empty"),
         ("post", "/api/v1/tasks/{task}/contributions", {}, 400, "text must not be empty"),
-        ("post", "/api/v1/tasks/{task}/contributions", {"text": 5}, 400, "text must not be empty"),
+        ("post", "/api/v1/tasks/{task}/contributions", {"text": 5}, 400, "text must be text"),
         ("post", "/api/v1/tasks/99999999999999999999999/contributions", {"text": "x"}, 404, "not found"),
         ("post", "/api/v1/tasks/abc/contributions", {"text": "x"}, 404, "not found"),
         ("post", "/api/v1/contributions/424242/approve", {}, 404, "contribution 424242 not found"),
@@ -329,3 +329,15 @@ def test_with_redis_the_socket_queue_and_rate_limits_use_it(tmp_path, sqlite_url
         assert message is not None and b"leaderboard_updated" in message["data"]
     finally:
         app.extensions["kopa.db"].dispose()
+
+
+def test_points_by_dimension_on_the_wallet_and_the_api(app, client, auth, app_community, people):
+    staff, member = people["staff"], people["member"]
+    app_community.approved(member, staff, people["task"])  # 40 points in participation
+    headers = token_for(client, app_community, member)
+    totals = client.get("/api/v1/me/totals", headers=headers).json
+    assert totals == {"participation": {"day": 40, "week": 40, "month": 40, "all": 40}}
+    assert client.get("/api/v1/me/totals").status_code == 401
+    auth.login(app_community.email_of(member))
+    page = client.get("/wallet").get_data(as_text=True)
+    assert "Your points by dimension" in page and "<th scope=\"row\">participation</th>" in page

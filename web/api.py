@@ -16,6 +16,7 @@ from community.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from community.evidence import MAX_EVIDENCE_BYTES, StoredEvidence, discard, store_evidence
 from community.models import Contribution, Permission, Process, Task
 from rewards.ledger import pending_points, points_total
+from rewards.totals import member_totals
 from rewards.wallets import wallet_of
 from web import (
     bus,
@@ -474,6 +475,13 @@ def my_wallet():
         points_total=points_total(session, g.api_user.id),
         pending=pending_points(session, g.api_user.id),
     )
+
+
+@bp.get("/me/totals")
+@token_required
+def my_totals():
+    """Points per dimension for today, this week, this month and all time (UTC periods)."""
+    return jsonify(member_totals(db_session(), g.api_user.id).as_dict())
 
 
 @bp.get("/leaderboard")

@@ -175,6 +175,9 @@ OPENAPI_PATHS = {
         )
     },
     "/api/v1/me/wallet": {"get": op("Your address, on-chain balance, points and pending credits")},
+    "/api/v1/me/totals": {
+        "get": op("Your points per dimension: {dimension: {day, week, month, all}} (spending excluded)")
+    },
     "/api/v1/leaderboard": {"get": op("The community leaderboard", auth=False, errors=())},
     "/api/v1/ledger": {"get": op("Ledger entries newest first, {items, next} (auditors, staff; members: own)",
                                  query=("member", "process", "validator", "state", "q", "before", "limit"))},

@@ -28,6 +28,7 @@ from community.evidence import MAX_EVIDENCE_BYTES, discard, evidence_path, store
 from community.models import Contribution, ContributionState, Permission, Process, Task, User
 from rewards.ledger import pending_points, points_total
 from rewards.models import LedgerEntry
+from rewards.totals import member_totals
 from rewards.wallets import wallet_of
 from web import (
     bus,
@@ -469,6 +470,7 @@ def wallet():
         total=points_total(session, current_user.id),
         pending=pending_points(session, current_user.id),
         entries=entries,
+        totals=member_totals(session, current_user.id),
         **wallet_context(session, current_user.id),
     )
 

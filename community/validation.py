@@ -1,0 +1,48 @@
+"""Checking untrusted input in services: one wording for every feature's errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from community.db import as_utc, is_row_id
+from community.errors import InvalidInput, NotFound
+
+
+def get_row(session: Session, model: type, id_: object, what: str):
+    """The row, or NotFound naming ``what`` (ids that are not row ids never reach the database)."""
+    if not is_row_id(id_):
+        raise NotFound(f"{what} not found")
+    obj = session.get(model, id_)
+    if obj is None:
+        raise NotFound(f"{what} {id_} not found")
+    return obj
+
+
+def text(value: object, name: str, max_len: int, *, required: bool = True) -> str:
+    """Stripped text; missing counts as empty."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be text")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"{name} must not be empty")
+    if len(value) > max_len:
+        raise InvalidInput(f"{name} is longer than {max_len} characters")
+    return value
+
+
+def when(value: object, name: str) -> dt.datetime | None:
+    """A date-time (datetime or ISO 8601 text) in UTC; without a zone it is taken as UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidInput(f"{name} must be an ISO 8601 date-time, e.g. 2030-05-01T18:00:00Z") from None
+    if not isinstance(value, dt.datetime):
+        raise InvalidInput(f"{name} must be an ISO 8601 date-time")
+    return as_utc(value).astimezone(dt.UTC)
