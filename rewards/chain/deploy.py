@@ -87,75 +87,56 @@ def _reuse(session: Session, w3: Web3, contract: str) -> Deployment | None:
     return None
 
 
-def deploy_badges(w3: Web3, deployer: LocalAccount, minter_address: str, uri: str) -> Deployment:
-    """Deploy KopaBadges; its constructor gives the minter role to the platform minter (the
-    same account that mints credits) and admin and pauser to the deployer."""
+def _platform_minter(deployer: LocalAccount, minter_address: str) -> str:
     minter_address = Web3.to_checksum_address(minter_address)
     if minter_address == deployer.address:
         raise ChainError("the deployer key must not be the minter key")
-    spec = artifact(BADGES)
+    return minter_address
+
+
+def _deploy(w3: Web3, deployer: LocalAccount, name: str, args: tuple, gas: int) -> tuple[Deployment, int]:
+    """Send the contract's constructor and wait for it; returns the deployment and the nonce
+    the deployment used."""
+    spec = artifact(name)
     factory = w3.eth.contract(abi=spec["abi"], bytecode=spec["bytecode"])
-    tx = factory.constructor(deployer.address, minter_address, uri).build_transaction(
-        {"from": deployer.address, "gas": 4_000_000, **fee_fields(w3)}
+    tx = factory.constructor(*args).build_transaction(
+        {"from": deployer.address, "gas": gas, **fee_fields(w3)}
     )
     nonce = w3.eth.get_transaction_count(deployer.address, "pending")
-    tx_hash = send_signed(w3, deployer, tx, gas=4_000_000, nonce=nonce)
+    tx_hash = send_signed(w3, deployer, tx, gas=gas, nonce=nonce)
     receipt = wait(w3, tx_hash)
     if receipt["status"] != 1:
         raise ChainError(f"deployment transaction {tx_hash} reverted")
-    log.info("deployed %s at %s on chain %s", BADGES, receipt["contractAddress"], w3.eth.chain_id)
-    return Deployment(
+    deployment = Deployment(
         chain_id=w3.eth.chain_id,
-        contract=BADGES,
+        contract=name,
         address=receipt["contractAddress"],
         block_number=receipt["blockNumber"],
         tx_hash=tx_hash,
     )
+    log.info("deployed %s at %s on chain %s", name, deployment.address, deployment.chain_id)
+    return deployment, nonce
+
+
+def deploy_badges(w3: Web3, deployer: LocalAccount, minter_address: str, uri: str) -> Deployment:
+    """Deploy KopaBadges; its constructor gives the minter role to the platform minter (the
+    same account that mints credits) and admin and pauser to the deployer."""
+    minter_address = _platform_minter(deployer, minter_address)
+    return _deploy(w3, deployer, BADGES, (deployer.address, minter_address, uri), 4_000_000)[0]
 
 
 def deploy_anchor(w3: Web3, deployer: LocalAccount, minter_address: str) -> Deployment:
     """Deploy KopaLedgerAnchor: the platform minter anchors epoch roots, the deployer admins."""
-    minter_address = Web3.to_checksum_address(minter_address)
-    if minter_address == deployer.address:
-        raise ChainError("the deployer key must not be the minter key")
-    spec = artifact(ANCHOR)
-    factory = w3.eth.contract(abi=spec["abi"], bytecode=spec["bytecode"])
-    tx = factory.constructor(deployer.address, minter_address).build_transaction(
-        {"from": deployer.address, "gas": 2_000_000, **fee_fields(w3)}
-    )
-    nonce = w3.eth.get_transaction_count(deployer.address, "pending")
-    tx_hash = send_signed(w3, deployer, tx, gas=2_000_000, nonce=nonce)
-    receipt = wait(w3, tx_hash)
-    if receipt["status"] != 1:
-        raise ChainError(f"deployment transaction {tx_hash} reverted")
-    log.info("deployed %s at %s on chain %s", ANCHOR, receipt["contractAddress"], w3.eth.chain_id)
-    return Deployment(
-        chain_id=w3.eth.chain_id,
-        contract=ANCHOR,
-        address=receipt["contractAddress"],
-        block_number=receipt["blockNumber"],
-        tx_hash=tx_hash,
-    )
+    minter_address = _platform_minter(deployer, minter_address)
+    return _deploy(w3, deployer, ANCHOR, (deployer.address, minter_address), 2_000_000)[0]
 
 
 def deploy_credits(w3: Web3, deployer: LocalAccount, minter_address: str) -> Deployment:
     """Deploy, grant minting and burning to the platform minter (never the deployer)."""
-    minter_address = Web3.to_checksum_address(minter_address)
-    if minter_address == deployer.address:
-        raise ChainError("the deployer key must not be the minter key")
-    spec = artifact(CREDITS)
-    factory = w3.eth.contract(abi=spec["abi"], bytecode=spec["bytecode"])
+    minter_address = _platform_minter(deployer, minter_address)
+    deployment, nonce = _deploy(w3, deployer, CREDITS, (deployer.address,), 3_000_000)
+    contract = w3.eth.contract(address=deployment.address, abi=artifact(CREDITS)["abi"])
     fees = fee_fields(w3)
-    deploy_tx = factory.constructor(deployer.address).build_transaction(
-        {"from": deployer.address, "gas": 3_000_000, **fees}
-    )
-    nonce = w3.eth.get_transaction_count(deployer.address, "pending")
-    tx_hash = send_signed(w3, deployer, deploy_tx, gas=3_000_000, nonce=nonce)
-    receipt = wait(w3, tx_hash)
-    if receipt["status"] != 1:
-        raise ChainError(f"deployment transaction {tx_hash} reverted")
-    address = receipt["contractAddress"]
-    contract = w3.eth.contract(address=address, abi=spec["abi"])
     hashes = []
     for offset, role in enumerate(("MINTER_ROLE", "BURNER_ROLE"), start=1):
         role_id = getattr(contract.functions, role)().call()
@@ -173,12 +154,5 @@ def deploy_credits(w3: Web3, deployer: LocalAccount, minter_address: str) -> Dep
     for h in hashes:
         if wait(w3, h)["status"] != 1:
             raise ChainError(f"set-up transaction {h} reverted")
-    log.info("deployed %s at %s on chain %s", CREDITS, address, w3.eth.chain_id)
-    return Deployment(
-        chain_id=w3.eth.chain_id,
-        contract=CREDITS,
-        address=address,
-        block_number=receipt["blockNumber"],
-        tx_hash=tx_hash,
-    )
+    return deployment
 

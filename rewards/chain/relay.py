@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -154,15 +154,12 @@ class BurnLane(Lane):
         return ready
 
 
-class BadgeLane(Lane):
-    """Earned badge levels: soulbound ERC-1155 tokens on KopaBadges, one per level and member.
-    ``mintBadgeBatch`` skips refs already minted and ids the holder already has; a row whose
-    badge the holder already has under another ref (an older database against the same
-    chain) is recorded as done without a mint of its own."""
+class OwnContractLane(Lane):
+    """A lane whose contract is not KopaCredits: it finds its own deployment when the relay
+    attaches, and waits, idle, while none is recorded for this chain."""
 
-    kind = OutboxKind.BADGE
-    event_name = "BadgeMinted"
-    gas_per_item = 90_000  # ERC-1155 fresh mint ~53k + once-per-ref slot + log
+    contract_name: str
+    contract_factory: Callable[[Web3, str], Contract]
 
     def __init__(self, relay: Relay) -> None:
         super().__init__(relay)
@@ -184,12 +181,26 @@ class BadgeLane(Lane):
     def attach(self) -> None:
         w3 = self.relay.w3
         with self.relay.db.read_sessions() as session:
-            if recorded_deployment(session, w3.eth.chain_id, BADGES) is None:
-                log.warning("relay: no %s deployment recorded; badges wait until one is", BADGES)
+            if recorded_deployment(session, w3.eth.chain_id, self.contract_name) is None:
+                log.warning("relay: no %s deployment recorded; %s rows wait until one is",
+                            self.contract_name, self.kind)
                 self._contract = self.deployment = None
                 return
-            self.deployment = current_deployment(session, w3, BADGES)
-        self._contract = badges_contract(w3, self.deployment.address)
+            self.deployment = current_deployment(session, w3, self.contract_name)
+        self._contract = type(self).contract_factory(w3, self.deployment.address)
+
+
+class BadgeLane(OwnContractLane):
+    """Earned badge levels: soulbound ERC-1155 tokens on KopaBadges, one per level and member.
+    ``mintBadgeBatch`` skips refs already minted and ids the holder already has; a row whose
+    badge the holder already has under another ref (an older database against the same
+    chain) is recorded as done without a mint of its own."""
+
+    kind = OutboxKind.BADGE
+    event_name = "BadgeMinted"
+    gas_per_item = 90_000  # ERC-1155 fresh mint ~53k + once-per-ref slot + log
+    contract_name = BADGES
+    contract_factory = badges_contract
 
     def delivered_flags(self, refs):
         return self.contract.functions.isMintedBatch(list(refs)).call()
@@ -212,7 +223,7 @@ class BadgeLane(Lane):
         return [r for r, balance in zip(rows, balances, strict=True) if balance == 0]
 
 
-class AnchorLane(Lane):
+class AnchorLane(OwnContractLane):
     """Epoch roots of the ledger on KopaLedgerAnchor (issue #7). A row's ref is its epoch
     number as a bytes32 and ``token_id`` the epoch; the root comes from ``audit_epochs``.
     ``anchorBatch`` skips epochs that already have a root, so a resend writes nothing twice."""
@@ -221,33 +232,8 @@ class AnchorLane(Lane):
     event_name = "EpochAnchored"
     gas_per_item = 75_000  # two fresh slots + log
     ref_arg = "epoch"
-
-    def __init__(self, relay: Relay) -> None:
-        super().__init__(relay)
-        self._contract: Contract | None = None
-        self.deployment = None
-
-    @property
-    def contract(self) -> Contract:
-        return self._contract
-
-    @property
-    def ready(self) -> bool:
-        return self._contract is not None
-
-    @property
-    def from_block(self) -> int:
-        return self.deployment.block_number
-
-    def attach(self) -> None:
-        w3 = self.relay.w3
-        with self.relay.db.read_sessions() as session:
-            if recorded_deployment(session, w3.eth.chain_id, ANCHOR) is None:
-                log.warning("relay: no %s deployment recorded; anchors wait until one is", ANCHOR)
-                self._contract = self.deployment = None
-                return
-            self.deployment = current_deployment(session, w3, ANCHOR)
-        self._contract = anchor_contract(w3, self.deployment.address)
+    contract_name = ANCHOR
+    contract_factory = anchor_contract
 
     def log_key(self, ref):
         return int.from_bytes(_ref_bytes(ref), "big")
