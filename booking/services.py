@@ -44,6 +44,7 @@ from community.events import LedgerChanged
 from community.models import User
 from community.notifications import notify
 from community.validation import get_row
+from community.validation import text as checked_text
 from rewards import loyalty, scoring
 from rewards.ledger import lock_wallet, refund_credits, spend_credits, spendable_credits
 
@@ -217,15 +218,7 @@ def _int_field(data: dict, name: str, default: int | None, lo: int, hi: int, *, 
 
 
 def _text(data: dict, name: str, max_len: int, *, required: bool = False) -> str:
-    value = data.get(name) or ""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be text")
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(f"{name} must not be empty")
-    if len(value) > max_len:
-        raise InvalidInput(f"{name} is longer than {max_len} characters")
-    return value
+    return checked_text(data.get(name) or "", name, max_len, required=required)
 
 
 def _time_field(data: dict, name: str) -> dt.time | None:
