@@ -150,34 +150,6 @@ def set_role(uow: UnitOfWork, *, actor_id: int, user_id: object, role: object) -
         uow.commit()
 
 
-# --- processes and tasks (thin entry points kept for callers of the spine) -----------------
-
-
-def create_process(
-    uow: UnitOfWork, *, actor_id: int, title: object, description: object = "", **options
-) -> int:
-    return processes.create_process(uow, actor_id=actor_id, title=title, description=description, **options)
-
-
-def create_task(
-    uow: UnitOfWork,
-    *,
-    actor_id: int,
-    process_id: object,
-    title: object,
-    complexity: object = 20,
-    description: object = "",
-) -> int:
-    return processes.create_task(
-        uow,
-        actor_id=actor_id,
-        process_id=process_id,
-        title=title,
-        complexity=complexity,
-        description=description,
-    )
-
-
 # --- contributions --------------------------------------------------------------------
 #
 # pending ─approve─▶ approved ─revoke─▶ revoked

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from community import services
+from community import processes, services
 from community.db import Database
 from community.models import Process, Role, Task, User
 from rewards.chain.anvil import Anvil
@@ -137,10 +137,10 @@ class Community:
 
     def task(self, staff_id: int, complexity: int = 20, **process_options) -> int:
         """A task in a new (open) process that ``staff_id`` manages."""
-        process_id = services.create_process(
+        process_id = processes.create_process(
             self.db.unit_of_work(), actor_id=staff_id, title="Process", **process_options
         )
-        return services.create_task(
+        return processes.create_task(
             self.db.unit_of_work(), actor_id=staff_id, process_id=process_id, title="Task",
             complexity=complexity,
         )

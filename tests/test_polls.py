@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from community import polls
+from community import polls, processes
 from community.db import utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.events import LedgerChanged
@@ -101,9 +101,8 @@ def test_staff_create_polls_and_others_are_refused(db, cast):
 
 
 def test_poll_attached_to_a_process(db, cast):
-    from community import services
 
-    process_id = services.create_process(db.unit_of_work(), actor_id=cast["staff"], title="Courtyards")
+    process_id = processes.create_process(db.unit_of_work(), actor_id=cast["staff"], title="Courtyards")
     poll_id = make_poll(db, cast["staff"], process_id=process_id)
     with db.read_sessions() as session:
         assert session.get(Poll, poll_id).process_id == process_id
@@ -204,7 +203,6 @@ def test_a_poll_past_its_closing_time_takes_no_votes(db, cast):
 
 
 def test_a_poll_in_a_process_is_for_those_who_may_view_it(db, cast, community):
-    from community import processes
 
     staff, member, other = cast["staff"], cast["member"], cast["other"]
     process_id = processes.create_process(db.unit_of_work(), actor_id=staff, title="Closed circle",
@@ -588,10 +586,9 @@ def test_member_pages_list_vote_and_results(app, client, auth, app_community, pe
 
 
 def test_staff_pages_create_edit_and_close(app, client, auth, app_community, people):
-    from community import services
 
     db = app.extensions["kopa.db"]
-    process_id = services.create_process(db.unit_of_work(), actor_id=people["staff"], title="Courtyards")
+    process_id = processes.create_process(db.unit_of_work(), actor_id=people["staff"], title="Courtyards")
     login(client, app_community, people["staff"])
     assert client.get("/staff/polls").status_code == 200
     form_page = client.get("/staff/polls/new")

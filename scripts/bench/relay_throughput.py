@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from community import services
+from community import processes, services
 from community.db import Database
 from community.models import Role
 from rewards.chain.anvil import Anvil
@@ -57,8 +57,8 @@ def main() -> None:
 
         staff = user(Role.STAFF, 0)
         members = [user(Role.MEMBER, i) for i in range(args.members)]
-        process = services.create_process(db.unit_of_work(), actor_id=staff, title="Bench")
-        task = services.create_task(db.unit_of_work(), actor_id=staff, process_id=process, title="T",
+        process = processes.create_process(db.unit_of_work(), actor_id=staff, title="Bench")
+        task = processes.create_task(db.unit_of_work(), actor_id=staff, process_id=process, title="T",
                                     complexity=20)
         no_limit = services.ContributionPolicy(submissions_per_hour=10**9)
         contributions = [
