@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -40,7 +39,7 @@ from community.models import (
 )
 from community.templates import TEMPLATES
 from community.validation import get_row as get
-from community.validation import text
+from community.validation import text, web_url
 
 NODE_MODELS = {"process": Process, "phase": Phase, "objective": Objective, "task": Task}
 PERMISSION_NAMES = {"view": Permission.VIEW, "contribute": Permission.CONTRIBUTE, "manage": Permission.MANAGE}
@@ -835,10 +834,7 @@ def create_library_item(
 ) -> int:
     if kind not in ("guide", "template", "tool"):
         raise InvalidInput("kind must be guide, template or tool")
-    link = text(link, "link", 2000)
-    parsed = urlparse(link)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidInput("link must be an http or https URL")
+    link = web_url(text(link, "link", 2000), "link")
     langs = [code.strip().lower() for code in text(languages, "languages", 100).split(",") if code.strip()]
     if not langs or any(not (2 <= len(code) <= 3 and code.isalpha()) for code in langs):
         raise InvalidInput("languages must be language codes separated by commas, e.g. lv, en")

@@ -9,7 +9,6 @@ import re
 import secrets
 import statistics
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -39,7 +38,7 @@ from community.models import (
     Task,
     User,
 )
-from community.validation import get_row
+from community.validation import get_row, web_url
 from community.validation import text as checked_text
 from rewards.ledger import record_entry
 from rewards.models import LedgerEntry
@@ -169,17 +168,6 @@ class ContributionPolicy:
     four_eyes_threshold: int = 150
 
 
-def _evidence_url(value: object) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > 2000:
-        raise InvalidInput("evidence_url must be a URL of at most 2000 characters")
-    parsed = urlparse(value.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidInput("evidence_url must be an http or https URL")
-    return value.strip()
-
-
 def _co_contributors(session: Session, member_id: int, emails: object) -> list[User]:
     if emails in (None, "", []):
         return []
@@ -245,7 +233,7 @@ def submit_contribution(
     """A member's contribution to a task they may contribute to; it scores nothing until
     validated. Re-using a file or URL already used in the process is allowed but flagged."""
     text = checked_text(text, "text", MAX_TEXT)
-    url = _evidence_url(evidence_url)
+    url = web_url(evidence_url, "evidence_url")
     with uow:
         session = uow.session
         member = get_row(session, User, member_id, "user")
@@ -536,7 +524,7 @@ def resubmit_contribution(
     uow: UnitOfWork, *, member_id: int, contribution_id: object, text: object, evidence_url: object = None
 ) -> None:
     text = checked_text(text, "text", MAX_TEXT)
-    url = _evidence_url(evidence_url)
+    url = web_url(evidence_url, "evidence_url")
     with uow:
         session = uow.session
         contribution = _own_contribution(session, member_id, contribution_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlparse
 
 from sqlalchemy.orm import Session
 
@@ -46,3 +47,15 @@ def when(value: object, name: str) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
         raise InvalidInput(f"{name} must be an ISO 8601 date-time")
     return as_utc(value).astimezone(dt.UTC)
+
+
+def web_url(value: object, name: str) -> str | None:
+    """An http(s) URL of at most 2000 characters, or None when empty."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 2000:
+        raise InvalidInput(f"{name} must be a URL of at most 2000 characters")
+    parsed = urlparse(value.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InvalidInput(f"{name} must be an http or https URL")
+    return value.strip()

@@ -12,7 +12,6 @@ refunds with a mint of its own ref, never by undoing the burn.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlparse
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from community.db import UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import User
-from community.validation import when
+from community.validation import web_url, when
 from rewards.ledger import refund_credits, spend_credits
 from rewards.loyalty import discounted_price, member_tier
 from rewards.loyalty_models import CatalogueItem, Redemption, RedemptionState
@@ -69,17 +68,6 @@ def _optional_whole(value: object, field: str, low: int, high: int) -> int | Non
     return value
 
 
-def _image_url(value: object) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > 2000:
-        raise InvalidInput("image_url must be a URL of at most 2000 characters")
-    parsed = urlparse(value.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidInput("image_url must be an http or https URL")
-    return value.strip()
-
-
 def save_item(
     uow: UnitOfWork,
     *,
@@ -111,7 +99,7 @@ def save_item(
         raise InvalidInput("valid_until must be later than valid_from")
     if not isinstance(active, bool):
         raise InvalidInput("active must be true or false")
-    image = _image_url(image_url)
+    image = web_url(image_url, "image_url")
     with uow:
         session = uow.session
         _require_staff(session, actor_id)
