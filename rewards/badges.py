@@ -43,10 +43,10 @@ def longest_week_streak(days: list[dt.date]) -> int:
     return best
 
 
-def member_metrics(session: Session, member_id: int) -> dict[str, int]:
-    """What badges count, derived from contributions and the ledger (never stored). An
-    approved contribution counts for its contributor and each co-contributor; a revoked one
-    counts for nobody."""
+def contribution_days(session: Session, member_id: int) -> list[dt.date]:
+    """The days (UTC) the member submitted contributions that stand approved. An approved
+    contribution counts for its contributor and each co-contributor; a revoked one counts
+    for nobody. Badges and streak events both count weeks from these."""
     co_authored = select(ContributionCoContributor.contribution_id).where(
         ContributionCoContributor.user_id == member_id
     )
@@ -54,7 +54,12 @@ def member_metrics(session: Session, member_id: int) -> dict[str, int]:
         or_(Contribution.member_id == member_id, Contribution.id.in_(co_authored)),
         Contribution.state == ContributionState.APPROVED.value,
     )
-    dates = [as_utc(at).date() for at in session.scalars(approved)]
+    return [as_utc(at).date() for at in session.scalars(approved)]
+
+
+def member_metrics(session: Session, member_id: int) -> dict[str, int]:
+    """What badges count, derived from contributions and the ledger (never stored)."""
+    dates = contribution_days(session, member_id)
     return {
         BadgeMetric.APPROVED_CONTRIBUTIONS.value: len(dates),
         BadgeMetric.POINTS.value: points_total(session, member_id),

@@ -1,4 +1,4 @@
-"""Weekly streaks as scoring events: a member whose approved contributions span N
+"""Weekly streaks as scoring events: a member whose approved contributions were submitted in N
 consecutive ISO weeks up to this one has "reached a streak of N weeks"; rules decide what it
 is worth (no points without a published rule). At most one streak event per member and week."""
 
@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community.db import as_utc, utcnow
-from community.models import Contribution, ContributionCoContributor, ContributionState
+from community.db import utcnow
+from rewards.badges import contribution_days
 from rewards.rule_models import ScoringEvent
 from rewards.scoring import STREAK_REACHED, awards_for, record_awards
 
@@ -29,19 +29,7 @@ def current_week_streak(days: list[dt.date], today: dt.date) -> int:
 def record_streak(session: Session, member_id: int, now: dt.datetime | None = None) -> int:
     """Score the member's streak once this week (from two weeks on); returns its length."""
     now = now or utcnow()
-    co_authored = select(ContributionCoContributor.contribution_id).where(
-        ContributionCoContributor.user_id == member_id
-    )
-    dates = [
-        as_utc(at).date()
-        for at in session.scalars(
-            select(Contribution.decided_at).where(
-                or_(Contribution.member_id == member_id, Contribution.id.in_(co_authored)),
-                Contribution.state == ContributionState.APPROVED.value,
-                Contribution.decided_at.is_not(None),
-            )
-        )
-    ]
+    dates = contribution_days(session, member_id)
     weeks = current_week_streak(dates, now.date())
     if weeks < 2:
         return weeks

@@ -29,10 +29,10 @@ def test_a_streak_is_scored_once_a_week_by_the_published_rule(db, community):
     seed_rules(db, {"admin@kopa.local": community.user(Role.ADMIN)})
     task = community.task(staff, complexity=20)
     first = community.approved(member, staff, task)
-    # Pretend the first approval was last week: this week's approvals extend a 2-week streak.
+    # Pretend the first contribution came last week: this week's extend a 2-week streak.
     with db.write_sessions() as session, session.begin():
         contribution = session.get(Contribution, first)
-        contribution.decided_at = contribution.decided_at - dt.timedelta(weeks=1)
+        contribution.created_at = contribution.created_at - dt.timedelta(weeks=1)
     community.approved(member, staff, task)
     community.approved(member, staff, task)
     with db.read_sessions() as session:
