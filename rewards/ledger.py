@@ -132,6 +132,24 @@ def pending_burns(session: Session, member_id: int) -> int:
     return _outbox_sum(session, member_id, OutboxKind.BURN, done=False)
 
 
+def confirmed_credits(session: Session, member_id: int) -> int:
+    """Delivered mints minus delivered burns: what ``balanceOf`` shows for the member."""
+    return _outbox_sum(session, member_id, OutboxKind.MINT, done=True) - _outbox_sum(
+        session, member_id, OutboxKind.BURN, done=True
+    )
+
+
+def wallet_summary(session: Session, member_id: int) -> dict[str, int]:
+    """The wallet's figures as the member sees them, for the page and for live pushes."""
+    return {
+        "on_chain": confirmed_credits(session, member_id),
+        "pending_mint": pending_points(session, member_id),
+        "pending_burn": pending_burns(session, member_id),
+        "spendable": spendable_credits(session, member_id),
+        "points": points_total(session, member_id),
+    }
+
+
 def held_credits(session: Session, member_id: int) -> int:
     return sum(source(session, member_id) for source in _hold_sources)
 

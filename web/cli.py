@@ -105,9 +105,16 @@ def relay_command(once: bool, batch_size: int) -> None:
     """Deliver pending mint requests to the chain (run as its own process)."""
     from rewards.chain.client import ChainError, connect
     from rewards.chain.relay import Relay
+    from web.live import relay_pushes
 
     minter = _minter()
-    relay = Relay(database(), connect(current_app.config["KOPA_RPC_URL"]), minter, batch_size=batch_size)
+    db = database()
+    # With KOPA_REDIS_URL the pushes go through the Socket.IO queue to every worker's
+    # clients; without it there is no queue and the workers follow deliveries themselves.
+    pushes = relay_pushes(db) if current_app.config["KOPA_REDIS_URL"] else None
+    relay = Relay(
+        db, connect(current_app.config["KOPA_RPC_URL"]), minter, batch_size=batch_size, on_delivered=pushes
+    )
     try:
         if once:
             while relay.run_once():

@@ -7,18 +7,30 @@ the watched boards whose top changed are pushed, each to its own room; with
 ``KOPA_REDIS_URL`` the push goes through Redis and reaches clients of every worker.
 Connections need a logged-in session or an API token in the connect ``auth``; a wall
 display connects with ``{"wall": true}`` and may watch public boards only.
+
+A signed-in connection also joins its member's own room, ``user:<id>``: ``wallet_updated``
+(the wallet's figures once the relay has recorded a mint or burn) and other personal pushes
+go there and nowhere else. The relay is its own process: with ``KOPA_REDIS_URL`` it emits
+through the Redis queue itself; without Redis each web worker follows recorded deliveries
+in the database (one query a second, only while members are connected).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Iterable
 
 from flask import Flask, current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
+from sqlalchemy import select
 
 from community import services
+from community.db import Database, utcnow
 from community.errors import DomainError
+from rewards.ledger import wallet_summary
+from rewards.models import OutboxItem, Wallet
 from rewards.standings import TOP_N, Board, BoardKey
 from web.extensions import socketio
 
@@ -27,6 +39,79 @@ MAX_WATCHED = 12  # boards one connection may watch at once
 
 _connections: dict[str, dict] = {}  # sid -> {"user_id": int | None, "rooms": set}
 _lock = threading.Lock()
+log = logging.getLogger(__name__)
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def push_to_user(user_id: int, event: str, data: dict) -> None:
+    """A personal push: only the member's own connections (on any worker) receive it."""
+    socketio.emit(event, data, to=user_room(user_id), namespace=NAMESPACE)
+
+
+def push_wallets(db: Database, addresses: Iterable[str]) -> int:
+    """``wallet_updated`` to the owners of ``addresses``; returns how many were pushed."""
+    addresses = sorted(set(addresses))
+    if not addresses:
+        return 0
+    with db.read_sessions() as session:
+        owners = session.scalars(select(Wallet.user_id).where(Wallet.address.in_(addresses))).all()
+        payloads = {user_id: wallet_summary(session, user_id) for user_id in owners}
+    for user_id, payload in payloads.items():
+        push_to_user(user_id, "wallet_updated", payload)
+    return len(payloads)
+
+
+def relay_pushes(db: Database):
+    """The relay's ``on_delivered``: wallets of the rows' holders (badges and anchors aside)."""
+
+    def on_delivered(kind: str, rows: list[OutboxItem]) -> None:
+        if kind in ("mint", "burn"):
+            push_wallets(db, (row.to_address for row in rows))
+
+    return on_delivered
+
+
+class DeliveryFollower:
+    """Without Redis the relay process cannot reach this worker's sockets, so the worker
+    watches for deliveries the relay recorded and pushes the wallets itself."""
+
+    def __init__(self, db: Database, interval: float = 1.0) -> None:
+        self.db = db
+        self.interval = interval
+        self.since = utcnow()
+        self._started = False
+        self._start_lock = threading.Lock()
+
+    def ensure_started(self) -> None:
+        with self._start_lock:
+            if not self._started:
+                self._started = True
+                socketio.start_background_task(self._run)
+
+    def poll_once(self) -> int:
+        with self.db.read_sessions() as session:
+            rows = session.execute(
+                select(OutboxItem.to_address, OutboxItem.done_at).where(
+                    OutboxItem.done_at > self.since, OutboxItem.kind.in_(("mint", "burn"))
+                )
+            ).all()
+        if not rows:
+            return 0
+        self.since = max(done_at for _, done_at in rows)
+        return push_wallets(self.db, (address for address, _ in rows))
+
+    def _run(self) -> None:
+        while True:
+            socketio.sleep(self.interval)
+            if not _connections:
+                continue
+            try:
+                self.poll_once()
+            except Exception:  # the next second tries again
+                log.exception("delivery follower failed")
 
 
 def board_payload(board: Board, version: int | None = None) -> dict:
@@ -56,6 +141,12 @@ def publish_standings() -> None:
 
 
 def register(app: Flask) -> None:
+    if not app.config["KOPA_REDIS_URL"]:
+        from web import database
+
+        with app.app_context():
+            app.extensions["kopa.delivery_follower"] = DeliveryFollower(database())
+
     @socketio.on("connect", namespace=NAMESPACE)
     def _connect(auth: dict | None = None) -> None:
         from web import db_session
@@ -70,6 +161,11 @@ def register(app: Flask) -> None:
             raise ConnectionRefusedError("unauthorized: log in, pass {token} or {wall: true} in auth")
         with _lock:
             _connections[request.sid] = {"user_id": user.id if user else None, "rooms": set()}
+        if user is not None:
+            join_room(user_room(user.id))
+            follower = current_app.extensions.get("kopa.delivery_follower")
+            if follower is not None:
+                follower.ensure_started()
 
     @socketio.on("watch", namespace=NAMESPACE)
     def _watch(data: object = None) -> dict:

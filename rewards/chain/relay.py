@@ -269,8 +269,12 @@ class Relay:
         receipt_timeout: float = 30.0,
         idle_seconds: float = 0.5,
         verify_window: int = 1000,
+        on_delivered: Callable[[str, list[OutboxItem]], None] | None = None,
     ) -> None:
         self.db = db
+        # Told after each recorded delivery (kind, rows), e.g. to push wallets to members;
+        # it runs after the commit and its failure never stops the relay.
+        self.on_delivered = on_delivered
         self.w3 = w3
         self.minter = minter
         self.batch_size = batch_size
@@ -415,6 +419,11 @@ class Relay:
                     item.last_error = None
                 else:
                     item.last_error = f"delivered on chain; its {lane.event_name} log was not found"
+        if self.on_delivered is not None and rows:
+            try:
+                self.on_delivered(lane.kind.value, list(rows))
+            except Exception:  # a push must never undo or stall a delivery
+                log.exception("relay: on_delivered failed")
 
     def mark_done_without_log(self, lane: Lane, rows: Sequence[OutboxItem], reason: str) -> None:
         self._mark_done(lane, rows, {})
