@@ -3,16 +3,22 @@
 Write transactions on SQLite start with ``BEGIN IMMEDIATE`` so a read-then-write service
 cannot interleave with another writer (SQLite's deferred BEGIN lets two requests read the
 same state and then fail or race on the write). PostgreSQL uses row locks instead.
+
+Under gevent (the default web worker) SQLite's own busy wait would block every greenlet of
+the worker, including the one holding the write lock; there the wait for ``BEGIN
+IMMEDIATE`` is a cooperative retry loop instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -67,13 +73,43 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={50 if _cooperative() else BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        write = conn.get_execution_options().get("kopa_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if not conn.get_execution_options().get("kopa_write", False):
+            conn.exec_driver_sql("BEGIN")
+        elif not _cooperative():
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            _begin_immediate_cooperatively(conn)
+
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _cooperative() -> bool:
+    """True inside a gevent-patched process (``time.sleep`` yields to other greenlets)."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("time")
+
+
+def _begin_immediate_cooperatively(conn) -> None:
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.002
+    while True:
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)  # yields: the greenlet holding the lock can finish
+        pause = min(pause * 2, 0.01)
 
 
 class Database:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
 from community.db import Database, UnitOfWork
@@ -64,7 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     socketio.init_app(
         app,
-        async_mode="threading",
+        async_mode=_async_mode(),
         message_queue=app.config["KOPA_REDIS_URL"] or None,
         cors_allowed_origins=[app.config["KOPA_SITE_URL"]],
     )
@@ -73,6 +73,7 @@ def create_app(config: dict | None = None) -> Flask:
     from web.boards import register as register_boards
     from web.booking import register as register_booking
     from web.loyalty import register as register_loyalty
+    from web.notifications import register as register_notifications
     from web.polls import register as register_polls
     from web.processes import register as register_community_pages
     from web.rules import register as register_rules
@@ -89,9 +90,13 @@ def create_app(config: dict | None = None) -> Flask:
     register_polls(app)
     register_rules(app)
     live.register(app)
+    register_notifications(app)  # after live: it follows new notifications there without Redis
     register_boards(app)
     cli.register(app)
     audit.register(app)  # auditor pages, audit API, audit-log hook, reconcile commands (#7)
+
+    if _async_mode() == "gevent":
+        _limit_requests_in_flight(app)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
@@ -100,6 +105,36 @@ def create_app(config: dict | None = None) -> Flask:
             session.close()
 
     return app
+
+
+def _async_mode() -> str:
+    """gevent inside a gevent worker (the standard library is patched), threads elsewhere
+    (the threaded worker, the relay, CLI commands and tests)."""
+    try:
+        from gevent import monkey
+    except ImportError:
+        return "threading"
+    return "gevent" if monkey.is_module_patched("socket") else "threading"
+
+
+def _limit_requests_in_flight(app: Flask) -> None:
+    """A gevent worker accepts thousands of connections; at most KOPA_WORKER_THREADS
+    requests work at once, as in the threaded worker, so the pool sized from it suffices.
+    Socket.IO traffic is not counted: a WebSocket lives as long as the page."""
+    import threading  # patched by gevent: a cooperative semaphore
+
+    slots = threading.BoundedSemaphore(app.config["KOPA_WORKER_THREADS"])
+
+    @app.before_request
+    def _take_slot() -> None:
+        if not request.path.startswith("/socket.io"):
+            slots.acquire()
+            g.kopa_slot = True
+
+    @app.teardown_request
+    def _give_slot(_exc: BaseException | None) -> None:
+        if g.pop("kopa_slot", False):
+            slots.release()
 
 
 def database() -> Database:

@@ -109,9 +109,10 @@ def relay_command(once: bool, batch_size: int) -> None:
 
     minter = _minter()
     db = database()
-    # With KOPA_REDIS_URL the pushes go through the Socket.IO queue to every worker's
-    # clients; without it there is no queue and the workers follow deliveries themselves.
-    pushes = relay_pushes(db) if current_app.config["KOPA_REDIS_URL"] else None
+    # Recorded mints become points-minted notifications. With KOPA_REDIS_URL the pushes go
+    # through the Socket.IO queue to every worker's clients; without it there is no queue and
+    # the workers follow deliveries (and new notifications) in the database themselves.
+    pushes = relay_pushes(db, push=bool(current_app.config["KOPA_REDIS_URL"]))
     relay = Relay(
         db, connect(current_app.config["KOPA_RPC_URL"]), minter, batch_size=batch_size, on_delivered=pushes
     )
@@ -119,6 +120,7 @@ def relay_command(once: bool, batch_size: int) -> None:
         if once:
             while relay.run_once():
                 pass
+            current_app.extensions["kopa.notifications"].wait()  # e-mails of the notices
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -163,7 +165,7 @@ def run_command() -> None:
             relay = subprocess.Popen(
                 [sys.executable, "-m", "flask", "--app", "web", "kopa", "relay"], start_new_session=True
             )
-        _step("starting booking reminders (every minute)")
+        _step("starting booking reminders and notification digests (every minute)")
         reminders = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "web", "kopa", "reminders", "--every", "60"],
             start_new_session=True,
@@ -194,15 +196,20 @@ def _banner(app: Flask) -> None:
 
 
 def _serve(app: Flask) -> None:
-    """gunicorn, threaded worker: Flask-SocketIO's threading mode with real WebSockets."""
+    """gunicorn with real WebSockets: a gevent worker (Flask-SocketIO's gevent mode) by
+    default, or a threaded one (threading mode) with ``KOPA_WORKER_CLASS=gthread``."""
     from gunicorn.app.base import BaseApplication
 
     class KopaServer(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{app.config['KOPA_HOST']}:{app.config['KOPA_PORT']}")
             self.cfg.set("workers", 1)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", app.config["KOPA_WORKER_THREADS"])
+            if app.config["KOPA_WORKER_CLASS"] == "gevent":
+                self.cfg.set("worker_class", "gevent")
+                self.cfg.set("worker_connections", app.config["KOPA_WORKER_CONNECTIONS"])
+            else:
+                self.cfg.set("worker_class", "gthread")
+                self.cfg.set("threads", app.config["KOPA_WORKER_THREADS"])
             self.cfg.set("timeout", 120)
             self.cfg.set("graceful_timeout", 5)
             self.cfg.set("control_socket_disable", True)

@@ -47,7 +47,13 @@ def from_env() -> dict:
         "KOPA_DEPLOYER_KEY": os.environ.get("KOPA_DEPLOYER_KEY", ""),
         "KOPA_DEMO": os.environ.get("KOPA_DEMO", "1") != "0",
         "KOPA_RELAY": os.environ.get("KOPA_RELAY", "process"),
+        # Requests one worker handles at once (threads of a gthread worker); the database
+        # pool is sized from it.
         "KOPA_WORKER_THREADS": int(os.environ.get("KOPA_WORKER_THREADS", "64")),
+        # gevent: WebSockets cost a greenlet each, so one worker holds many live boards;
+        # gthread: one thread per WebSocket.
+        "KOPA_WORKER_CLASS": os.environ.get("KOPA_WORKER_CLASS", "gevent"),
+        "KOPA_WORKER_CONNECTIONS": int(os.environ.get("KOPA_WORKER_CONNECTIONS", "2000")),
         # Anti-farming: contributions one member may submit per hour.
         "KOPA_SUBMISSIONS_PER_HOUR": int(os.environ.get("KOPA_SUBMISSIONS_PER_HOUR", "20")),
         # Approvals worth more points than this need a second, different member of staff.

@@ -1,6 +1,6 @@
 """Benchmark: live leaderboard delivery and board query time (#6, acceptance 3).
 
-Live part: a real `kopa run` server (gunicorn, threaded worker, demo community, its own
+Live part: a real `kopa run` server (gunicorn, gevent worker by default, demo community, its own
 anvil), N real python-socketio clients (asyncio, spread over a few processes) all watching
 this week's community board, and staff approvals over the HTTP API at a fixed rate. Each
 approval moves the board, so every client must receive every push. Prints delivered /
@@ -93,16 +93,17 @@ def _token(base: str, email: str) -> str:
     return response.json()["token"]
 
 
-def _start_server(tmp: Path, rpc_url: str, threads: int, switch_interval: float | None = None
-                  ) -> tuple[subprocess.Popen, str]:
+def _start_server(tmp: Path, rpc_url: str, clients: int, worker_class: str,
+                  switch_interval: float | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KOPA_")}
     env.update(
         KOPA_INSTANCE_PATH=str(tmp / "instance"), KOPA_DATABASE_URL=f"sqlite:///{tmp / 'kopa.sqlite3'}",
         KOPA_RPC_URL=rpc_url, KOPA_SECRET_KEY="bench-secret", KOPA_PORT=str(port),
         KOPA_SITE_URL=f"http://127.0.0.1:{port}", KOPA_DEMO="1",
-        # One WebSocket holds one worker thread in the threaded mode.
-        KOPA_WORKER_THREADS=str(threads),
+        # A WebSocket holds a thread of a gthread worker, a greenlet of a gevent one.
+        KOPA_WORKER_CLASS=worker_class, KOPA_WORKER_CONNECTIONS=str(clients + 100),
+        KOPA_WORKER_THREADS=str(clients + 64 if worker_class == "gthread" else 64),
         KOPA_SUBMISSIONS_PER_HOUR="100000", KOPA_FOUR_EYES_THRESHOLD="1000000",
         PATH=f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}",
     )
@@ -182,7 +183,7 @@ def _cached_read_statements(database_url: str, requests_: int) -> tuple[int, int
 def live(args) -> None:
     with tempfile.TemporaryDirectory() as tmp_, Anvil() as node:
         tmp = Path(tmp_)
-        server, base = _start_server(tmp, node.url, threads=args.clients + 64,
+        server, base = _start_server(tmp, node.url, args.clients, args.worker_class,
                                      switch_interval=args.switch_interval)
         try:
             approvals = int(args.duration * args.rate)
@@ -379,6 +380,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60, help="seconds of approvals")
     parser.add_argument("--rate", type=float, default=1, help="approvals per second")
     parser.add_argument("--procs", type=int, default=4, help="client processes")
+    parser.add_argument("--worker-class", choices=("gevent", "gthread"), default="gevent",
+                        help="the server's gunicorn worker (KOPA_WORKER_CLASS)")
     parser.add_argument("--switch-interval", type=float, default=None,
                         help="sys.setswitchinterval for the server (Python's default: 0.005 s)")
     parser.add_argument("--members", type=int, default=100_000)
