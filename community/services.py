@@ -38,6 +38,7 @@ from community.models import (
     Task,
     User,
 )
+from community.notifications import notify
 from community.validation import get_row, web_url
 from community.validation import text as checked_text
 from rewards.ledger import record_entry
@@ -463,6 +464,12 @@ def approve_contribution(
             )
             entry_ids.extend(e.id for e in entries)
             record_streak(session, member_id)
+            _tell(
+                session, member_id, contribution, "contribution_approved",
+                f"was approved: {_points(sum(e.points for e in entries))}"
+                + (" (minted on chain shortly)" if entries else "") + ".",
+                comment,
+            )
         uow.publish(
             ContributionApproved(
                 contribution.id, contribution.member_id, validator.id, entry_ids[0] if entry_ids else None
@@ -471,6 +478,20 @@ def approve_contribution(
         uow.publish(LedgerChanged(tuple(contribution.member_ids)))
         uow.commit()
         return entry_ids
+
+
+def _points(n: int) -> str:
+    return f"{n} point{'s' if n != 1 else ''}"
+
+
+def _tell(
+    session: Session, member_id: int, contribution: Contribution, kind: str, what: str, comment: str | None
+) -> None:
+    """A contribution-decided notification for one member, in the decision's transaction."""
+    text = f"Your contribution to “{contribution.task.title}” {what}"
+    if comment:
+        text += f" Comment: {comment if len(comment) <= 500 else comment[:499] + '…'}"
+    notify(session, member_id, kind, text, f"/contributions/{contribution.id}")
 
 
 def _optional_comment(comment: object) -> str | None:
@@ -497,6 +518,11 @@ def reject_contribution(
         contribution.decided_by_id = validator.id
         contribution.decided_at = utcnow()
         contribution.decision_comment = comment
+        _tell(
+            session, contribution.member_id, contribution, "contribution_rejected",
+            "was rejected" + (" again on appeal." if contribution.appealed_at else "; you may appeal once."),
+            comment,
+        )
         uow.publish(ContributionRejected(contribution.id, contribution.member_id, validator.id))
         uow.commit()
 
@@ -510,6 +536,10 @@ def request_changes(uow: UnitOfWork, *, validator_id: int, contribution_id: obje
         _transition(session, contribution, validator.id, S.CHANGES_REQUESTED, comment)
         contribution.first_approver_id = None
         contribution.decision_comment = comment
+        _tell(
+            session, contribution.member_id, contribution, "contribution_changes_requested",
+            "needs changes: edit and resubmit it.", comment,
+        )
         uow.commit()
 
 
@@ -589,6 +619,13 @@ def revoke_contribution(
                 validator_id=validator.id,
             )
             entry_ids.append(entry.id)
+        for member_id in sorted({e.member_id for e in originals} | {contribution.member_id}):
+            taken = sum(e.points for e in originals if e.member_id == member_id)
+            _tell(
+                session, member_id, contribution, "contribution_revoked",
+                "was revoked" + (f": its {_points(taken)} are taken back." if taken else "."),
+                comment,
+            )
         uow.publish(ContributionRevoked(contribution.id, contribution.member_id, validator.id))
         uow.publish(LedgerChanged(tuple(sorted({e.member_id for e in originals}))))
         uow.commit()

@@ -1,5 +1,6 @@
 """Booking pages: resources, the day/week calendar, my bookings, the staff desk, calendar feeds,
-notifications, and the `kopa reminders` command. Server-rendered; forms post normally."""
+and the `kopa reminders` command. Server-rendered; forms post normally. Notifications have
+their own blueprint (web/notifications.py)."""
 
 from __future__ import annotations
 
@@ -42,14 +43,12 @@ from booking.policy import BookingPolicy
 from booking.timeutil import span_text, utc
 from community.db import is_row_id
 from community.errors import DomainError
-from community.notifications import mark_all_read, recent, unread_count
 from web import bus, database, db_session, unit_of_work
 from web.cli import kopa
 from web.forms import PlainForm
 from web.portal import staff_required
 
 bp = Blueprint("booking", __name__, url_prefix="/booking")
-notifications_bp = Blueprint("notifications", __name__)
 
 
 def policy() -> BookingPolicy:
@@ -63,16 +62,12 @@ def register(app: Flask) -> None:
     settings = collections.ChainMap(app.config, os.environ)
     app.extensions["kopa.booking_policy"] = BookingPolicy.from_settings(settings)
     app.register_blueprint(bp)
-    app.register_blueprint(notifications_bp)
     app.register_blueprint(booking_api.bp)
     csrf.exempt(booking_api.bp)  # bearer tokens only, like the rest of the API
 
     @app.context_processor
     def _booking_context():
-        count = 0
-        if current_user.is_authenticated:
-            count = unread_count(db_session(), current_user.id)
-        return {"unread_notifications": count, "local_time": _local}
+        return {"local_time": _local}
 
 
 def _local(value: dt.datetime | None, fmt: str = "%a %d %b %Y %H:%M") -> str:
@@ -632,50 +627,30 @@ def remove_blackout(blackout_id: int):
     )
 
 
-# --- notifications ---------------------------------------------------------------------------------
-
-
-@notifications_bp.get("/notifications")
-@login_required
-def notifications():
-    rows = recent(db_session(), current_user.id)
-    return render_template("booking/notifications.html", notifications=rows, form=PlainForm())
-
-
-@notifications_bp.post("/notifications/read")
-@login_required
-def notifications_read():
-    if PlainForm().validate_on_submit():
-        db_session().close()  # see writer()
-        with database().write_sessions() as session, session.begin():
-            mark_all_read(session, current_user.id)
-    return redirect(url_for("notifications.notifications"))
-
-
 # --- reminders (cron or a loop) ------------------------------------------------------------------
 
 
 @kopa.command("reminders")
 @click.option("--every", type=float, default=0.0, help="Repeat every N seconds (0: run once).")
 def reminders_command(every: float) -> None:
-    """Booking housekeeping: expire undecided holds, release no-shows, send due reminders."""
-    from community.notifications import smtp_sender
+    """Booking housekeeping: expire undecided holds, release no-shows, send due reminders;
+    with SMTP also the daily notification digests (when due) and failed e-mails again."""
+    from web.notifications import delivery
 
-    smtp = current_app.config.get("KOPA_SMTP_URL") or os.environ.get("KOPA_SMTP_URL")
-    sender = os.environ.get("KOPA_SMTP_FROM", "kopa@localhost")
-    send_mail = smtp_sender(smtp, sender) if smtp else None
+    notices = delivery()
     db = database()
     while True:
         handled = services.housekeeping(db.unit_of_work(), policy=policy())
-        sent = services.send_due_reminders(
-            db.unit_of_work(),
-            policy=policy(),
-            send_mail=send_mail,
-            site_url=current_app.config["KOPA_SITE_URL"],
-        )
+        # The reminders are notifications: e-mailed after the commit by the notification
+        # delivery, as each member's preferences say.
+        sent = services.send_due_reminders(db.unit_of_work(), policy=policy())
+        mailing = notices.sender() is not None
+        digests = notices.run_digests(if_due=True) + notices.retry() if mailing else 0
+        notices.wait()
         click.echo(
             f"released or expired {handled} booking(s); sent {sent} reminder(s)"
-            + ("" if send_mail else " (in-app only: KOPA_SMTP_URL is not set)")
+            + (f"; {digests} digest(s) or retried e-mail(s)" if mailing
+               else " (in-app only: KOPA_SMTP_URL is not set)")
         )
         if every <= 0:
             return

@@ -64,12 +64,16 @@ def push_wallets(db: Database, addresses: Iterable[str]) -> int:
     return len(payloads)
 
 
-def relay_pushes(db: Database):
-    """The relay's ``on_delivered``: wallets of the rows' holders (badges and anchors aside)."""
+def relay_pushes(db: Database, *, push: bool = True):
+    """The relay's ``on_delivered``: a points-minted notification for each member whose mint
+    was recorded, and (``push``: with Redis) the wallets of the rows' holders."""
+    from rewards.minted import notify_minted
 
     def on_delivered(kind: str, rows: list[OutboxItem]) -> None:
-        if kind in ("mint", "burn"):
+        if push and kind in ("mint", "burn"):
             push_wallets(db, (row.to_address for row in rows))
+        if kind == "mint":
+            notify_minted(db, [row.ledger_entry_id for row in rows if row.ledger_entry_id])
 
     return on_delivered
 
@@ -84,6 +88,7 @@ class DeliveryFollower:
         self.since = utcnow()
         self._started = False
         self._start_lock = threading.Lock()
+        self.hooks: list = []  # more followers polled alongside (new notifications)
 
     def ensure_started(self) -> None:
         with self._start_lock:
@@ -108,10 +113,11 @@ class DeliveryFollower:
             socketio.sleep(self.interval)
             if not _connections:
                 continue
-            try:
-                self.poll_once()
-            except Exception:  # the next second tries again
-                log.exception("delivery follower failed")
+            for poll in (self.poll_once, *self.hooks):
+                try:
+                    poll()
+                except Exception:  # the next second tries again
+                    log.exception("delivery follower failed")
 
 
 def board_payload(board: Board, version: int | None = None) -> dict:
