@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from community.db import UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import User
+from community.notifications import notify
 from community.validation import web_url, when
 from rewards.ledger import refund_credits, spend_credits
 from rewards.loyalty import discounted_price, member_tier
@@ -213,6 +214,14 @@ def fulfil_redemption(
         if redemption.state != RedemptionState.REQUESTED:
             raise WrongState(f"redemption {redemption.id} is {redemption.state}, not requested")
         _decide(redemption, actor_id, RedemptionState.FULFILLED, note)
+        notify(
+            session,
+            redemption.member_id,
+            "redemption_fulfilled",
+            f"Your redemption of {redemption.item.name} is fulfilled: it has been handed over to you."
+            + (f" Note: {redemption.note}" if redemption.note else ""),
+            "/wallet",
+        )
         uow.commit()
         return redemption
 
