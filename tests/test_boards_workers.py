@@ -60,6 +60,52 @@ def token(base: str, email: str) -> str:
     return response.json()["token"]
 
 
+def approve_new_contribution(base: str, member: str, validators: list[str], task_index: int) -> int:
+    """Submit a contribution as ``member`` and approve it (a second validator when four eyes
+    asks for one); returns the points the member gained."""
+    member_h = {"Authorization": f"Bearer {member}"}
+    task = requests.get(f"{base}/api/v1/tasks", headers=member_h, timeout=5).json()[task_index]
+    created = requests.post(f"{base}/api/v1/tasks/{task['id']}/contributions",
+                            json={"text": "Two workers, one board"}, headers=member_h, timeout=5)
+    assert created.status_code == 201, created.text
+    for validator in validators:
+        approved = requests.post(f"{base}/api/v1/contributions/{created.json()['id']}/approve",
+                                 json={"comment": "ok"}, headers={"Authorization": f"Bearer {validator}"},
+                                 timeout=5)
+        assert approved.status_code == 200, approved.text
+        if approved.json()["state"] == "approved":
+            break
+    assert approved.json()["state"] == "approved"
+    gained = sum(e["points"] for e in requests.get(f"{base}/api/v1/ledger", headers=member_h,
+                                                     timeout=5).json()["items"]
+                 if e["contribution_id"] == created.json()["id"])
+    assert gained > 0
+    return gained
+
+
+def test_the_relay_pushes_the_wallet_through_redis_to_a_client_on_worker_b(workers):
+    """The relay is its own process (in A's supervisor); its emit goes through Redis."""
+    base_a, base_b = workers
+    member = token(base_a, "member5@kopa.local")
+    member_h = {"Authorization": f"Bearer {member}"}
+    wallets: list[dict] = []
+    client = socketio.Client(reconnection=False)
+    client.on("wallet_updated", wallets.append, namespace="/leaderboard")
+    client.connect(base_b, namespaces=["/leaderboard"], transports=["websocket"], auth={"token": member},
+                   wait_timeout=10)
+    try:
+        gained = approve_new_contribution(base_a, member, [token(base_a, "staff@kopa.local"),
+                                                           token(base_a, "staff2@kopa.local")], task_index=0)
+        total = requests.get(f"{base_a}/api/v1/me/wallet", headers=member_h, timeout=5).json()["points_total"]
+        deadline = time.monotonic() + 10
+        while not any(w["on_chain"] == total for w in wallets) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert any(w["on_chain"] == total and w["pending_mint"] == 0 for w in wallets), (
+            f"the relay's wallet_updated (+{gained}) reached worker B's client: {wallets}")
+    finally:
+        client.disconnect()
+
+
 def test_an_approval_on_worker_a_reaches_a_client_on_worker_b(workers):
     base_a, base_b = workers
     member = token(base_a, "member2@kopa.local")
@@ -91,22 +137,7 @@ def test_an_approval_on_worker_a_reaches_a_client_on_worker_b(workers):
         assert received, "worker B sends the current board on watch"
         first = received[0]
 
-        task = requests.get(f"{base_a}/api/v1/tasks", headers=member_h, timeout=5).json()[2]
-        created = requests.post(f"{base_a}/api/v1/tasks/{task['id']}/contributions",
-                                json={"text": "Two workers, one board"}, headers=member_h, timeout=5)
-        assert created.status_code == 201, created.text
-        for validator in (staff, second):  # big tasks need a second member of staff (four eyes)
-            approved = requests.post(f"{base_a}/api/v1/contributions/{created.json()['id']}/approve",
-                                     json={"comment": "ok"}, headers={"Authorization": f"Bearer {validator}"},
-                                     timeout=5)
-            assert approved.status_code == 200, approved.text
-            if approved.json()["state"] == "approved":
-                break
-        assert approved.json()["state"] == "approved"
-        gained = sum(e["points"] for e in requests.get(f"{base_a}/api/v1/ledger", headers=member_h,
-                                                         timeout=5).json()["items"]
-                     if e["contribution_id"] == created.json()["id"])
-        assert gained > 0
+        gained = approve_new_contribution(base_a, member, [staff, second], task_index=2)
 
         assert moved.wait(5), "the push from worker A reached the client on worker B within 5 s"
         pushed = received[-1]

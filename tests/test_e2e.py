@@ -30,8 +30,13 @@ def test_validated_contribution_becomes_tokens_and_moves_the_board(demo_server, 
     wallet = requests.get(f"{demo_server}/api/v1/me/wallet", headers=member, timeout=5).json()
 
     boards: list[dict] = []
+    wallets: list[dict] = []
     got_update = threading.Event()
     client = socketio.Client(reconnection=False)
+    # Another member's socket: personal pushes must never reach it.
+    bystander_wallets: list[dict] = []
+    bystander = socketio.Client(reconnection=False)
+    bystander.on("wallet_updated", bystander_wallets.append, namespace="/leaderboard")
 
     @client.on("leaderboard_updated", namespace="/leaderboard")
     def _on_update(payload):
@@ -39,8 +44,12 @@ def test_validated_contribution_becomes_tokens_and_moves_the_board(demo_server, 
         if any(s["member"] == "Elena" for s in payload["top"]):
             got_update.set()
 
+    client.on("wallet_updated", wallets.append, namespace="/leaderboard")
     client.connect(demo_server, namespaces=["/leaderboard"], transports=["websocket"],
                    auth={"token": member["Authorization"].split()[1]}, wait_timeout=10)
+    bystander.connect(demo_server, namespaces=["/leaderboard"], transports=["websocket"],
+                      auth={"token": token(demo_server, "member4@kopa.local")["Authorization"].split()[1]},
+                      wait_timeout=10)
     try:
         client.call("watch", {"scope": "community", "period": "all"}, namespace="/leaderboard", timeout=10)
         time.sleep(0.3)
@@ -69,7 +78,7 @@ def test_validated_contribution_becomes_tokens_and_moves_the_board(demo_server, 
         while time.monotonic() - started < 5:
             ledger_total = ledger_sum()
             balance = cast_balance(anvil.url, credits, wallet["address"])
-            if balance == ledger_total and got_update.is_set():
+            if balance == ledger_total and got_update.is_set() and wallets:
                 break
             time.sleep(0.1)
         detail = requests.get(f"{demo_server}/api/v1/contributions/{created.json()['id']}", headers=member,
@@ -91,8 +100,19 @@ def test_validated_contribution_becomes_tokens_and_moves_the_board(demo_server, 
         wallet = requests.get(f"{demo_server}/api/v1/me/wallet", headers=member, timeout=5).json()
         assert wallet["balance_onchain"] == wallet["points_total"] == ledger_total
         assert wallet["pending"] == 0
+
+        # No Redis here: the worker follows the relay's recorded deliveries and pushes the
+        # member's wallet to their own room only.
+        deadline = time.monotonic() + 3
+        while not any(w["on_chain"] == ledger_total for w in wallets) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        arrived = [w for w in wallets if w["on_chain"] == ledger_total]
+        assert arrived, f"wallet_updated with the new balance reached the member: {wallets}"
+        assert arrived[-1]["pending_mint"] == 0 and arrived[-1]["points"] == ledger_total
+        assert bystander_wallets == [], "another member's socket got no personal push"
     finally:
         client.disconnect()
+        bystander.disconnect()
 
 
 def test_socket_needs_a_session_or_token(demo_server):
