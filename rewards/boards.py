@@ -56,6 +56,20 @@ class BoardTotal(Base):
     last_entry_id: Mapped[int] = mapped_column(Integer)
 
 
+class ProcessBoardTotal(Base):
+    """A member's points from one process's contributions, per bucket and dimension as in
+    ``BoardTotal``. Written only by the ledger's insert trigger (migration 0012)."""
+
+    __tablename__ = "process_board_totals"
+
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(12), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    points: Mapped[int] = mapped_column(Integer)
+    last_entry_id: Mapped[int] = mapped_column(Integer)
+
+
 def freeze_of(session: Session, key) -> BoardFreeze | None:
     return session.scalars(
         select(BoardFreeze).where(

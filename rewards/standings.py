@@ -22,9 +22,8 @@ from sqlalchemy.orm import Session
 
 from community.db import as_utc, utcnow
 from community.errors import InvalidInput, NotFound
-from community.models import Contribution, Membership, Process, Task, Team, TeamMember, User
+from community.models import Membership, Process, Team, TeamMember, User
 from rewards.ledger import SPENDING
-from rewards.models import LedgerEntry
 
 PERIODS = ("week", "month", "all", "last_week", "last_month")
 LIVE_PERIODS = ("week", "month", "all")  # past periods cannot move, except by revocation
@@ -168,71 +167,54 @@ def bucket_of(period: str, now: dt.datetime) -> str:
     return ("w" if period in ("week", "last_week") else "m") + start.date().isoformat()
 
 
+def _member_totals(key: BoardKey, now: dt.datetime):
+    """(table, filters) holding a member board's sums: the trigger-kept ``board_totals``
+    (community, and a team's members) or ``process_board_totals`` (a process)."""
+    from rewards.boards import BoardTotal, ProcessBoardTotal
+
+    kind, _, raw = key.scope.partition(":")
+    table = ProcessBoardTotal if kind == "process" else BoardTotal
+    filters = [table.bucket == bucket_of(key.period, now), table.dimension == (key.dimension or "*")]
+    if kind == "process":
+        filters.append(table.process_id == int(raw))
+    elif kind == "team":
+        filters.append(table.member_id.in_(select(TeamMember.user_id).where(TeamMember.team_id == int(raw))))
+    return table, filters
+
+
 def compute_rows(
     session: Session, key: BoardKey, now: dt.datetime | None = None, *, limit: int | None = None,
     public_only: bool = False,
 ) -> list[tuple[int, str, int, bool]]:
     """The board's rows (id, name, points, opted out), best first; ties to the earlier last
-    entry. Community boards read the trigger-kept ``board_totals``; the other scopes sum the
-    ledger."""
+    entry. Every board reads sums the ledger's insert triggers keep (migrations 0010, 0012),
+    never the ledger itself."""
     from rewards.boards import BoardTotal
 
     now = now or utcnow()
-    names = (User.display_name, User.board_pseudonym, User.board_opt_out)
-    hidden = [User.board_opt_out.is_not(True)] if public_only else []
-
-    if key.scope == "community":
-        query = (
-            select(BoardTotal.member_id, *names, BoardTotal.points)
-            .join(User, User.id == BoardTotal.member_id)
-            .where(BoardTotal.bucket == bucket_of(key.period, now),
-                   BoardTotal.dimension == (key.dimension or "*"), BoardTotal.points > 0, *hidden)
-            .order_by(BoardTotal.points.desc(), BoardTotal.last_entry_id.asc())
-            .limit(limit)
-        )
-        return [(r[0], r[2] or r[1], int(r[4]), bool(r[3])) for r in session.execute(query)]
-
-    total = func.sum(LedgerEntry.points).label("total")
-    last_entry = func.max(LedgerEntry.id).label("last_entry")
-    dimension = LedgerEntry.dimension
-    filters = [dimension == key.dimension] if key.dimension else [dimension != SPENDING]
-    start, end = window(key.period, now)
-    if start is not None:
-        filters.append(LedgerEntry.created_at >= start)
-    if end is not None:
-        filters.append(LedgerEntry.created_at < end)
-
     if key.scope == "teams":
+        total = func.sum(BoardTotal.points).label("total")
+        last_entry = func.max(BoardTotal.last_entry_id).label("last_entry")
         query = (
             select(Team.id, Team.name, total, last_entry)
             .join(TeamMember, TeamMember.team_id == Team.id)
-            .join(LedgerEntry, LedgerEntry.member_id == TeamMember.user_id)
-            .where(*filters)
+            .join(BoardTotal, BoardTotal.member_id == TeamMember.user_id)
+            .where(BoardTotal.bucket == bucket_of(key.period, now),
+                   BoardTotal.dimension == (key.dimension or "*"))
             .group_by(Team.id, Team.name)
         )
         return [(r[0], r[1], int(r[2]), False) for r in _ranked(session, query, total, last_entry, limit)]
 
+    table, filters = _member_totals(key, now)
+    hidden = [User.board_opt_out.is_not(True)] if public_only else []
     query = (
-        select(LedgerEntry.member_id, *names, total, last_entry)
-        .join(User, User.id == LedgerEntry.member_id)
-        .where(*filters, *hidden)
-        .group_by(LedgerEntry.member_id, *names)
+        select(table.member_id, User.display_name, User.board_pseudonym, User.board_opt_out, table.points)
+        .join(User, User.id == table.member_id)
+        .where(*filters, table.points > 0, *hidden)
+        .order_by(table.points.desc(), table.last_entry_id.asc())
+        .limit(limit)
     )
-    kind, _, raw = key.scope.partition(":")
-    if kind == "process":
-        query = (
-            query.join(Contribution, Contribution.id == LedgerEntry.contribution_id)
-            .join(Task, Task.id == Contribution.task_id)
-            .where(Task.process_id == int(raw))
-        )
-    elif kind == "team":
-        query = query.where(
-            LedgerEntry.member_id.in_(select(TeamMember.user_id).where(TeamMember.team_id == int(raw)))
-        )
-    return [
-        (r[0], r[2] or r[1], int(r[4]), bool(r[3]))
-        for r in _ranked(session, query, total, last_entry, limit)
-    ]
+    return [(r[0], r[2] or r[1], int(r[4]), bool(r[3])) for r in session.execute(query)]
 
 
 def _ranked(session: Session, query, total, last_entry, limit: int | None) -> list:
@@ -262,39 +244,29 @@ def compute_board(session: Session, key: BoardKey, now: dt.datetime | None = Non
 def place(session: Session, key: BoardKey, member_id: int, now: dt.datetime | None = None) -> dict | None:
     """A member's own rank among the members others see (plus themself, even if they opted
     out) and the points they need to pass the place above; None without points."""
-    from rewards.boards import BoardTotal
-
     if key.scope == "teams":
         return None
-    now = now or utcnow()
-    if key.scope != "community":
-        rows = [r for r in compute_rows(session, key, now) if not r[3] or r[0] == member_id]
-        for i, row in enumerate(rows):
-            if row[0] == member_id:
-                above = rows[i - 1] if i else None
-                return _place(i + 1, row[2], len(rows), above[2] if above else None)
-        return None
-    board = (BoardTotal.bucket == bucket_of(key.period, now), BoardTotal.dimension == (key.dimension or "*"))
+    table, board = _member_totals(key, now or utcnow())
     mine = session.execute(
-        select(BoardTotal.points, BoardTotal.last_entry_id).where(*board, BoardTotal.member_id == member_id)
+        select(table.points, table.last_entry_id).where(*board, table.member_id == member_id)
     ).first()
     if mine is None or mine.points <= 0:
         return None
-    ahead = (BoardTotal.points > mine.points) | (
-        (BoardTotal.points == mine.points) & (BoardTotal.last_entry_id < mine.last_entry_id)
+    ahead = (table.points > mine.points) | (
+        (table.points == mine.points) & (table.last_entry_id < mine.last_entry_id)
     )
-    # Counted on board_totals' own index, minus the (few) members who opted out: a join to
+    # Counted on the totals' own index, minus the (few) members who opted out: a join to
     # users for every row would cost a lookup per member.
-    rows = select(func.count()).select_from(BoardTotal).where(
-        *board, BoardTotal.points > 0, BoardTotal.member_id != member_id
+    rows = select(func.count()).select_from(table).where(
+        *board, table.points > 0, table.member_id != member_id
     )
-    hidden = rows.join(User, User.id == BoardTotal.member_id).where(User.board_opt_out == True)  # noqa: E712
+    hidden = rows.join(User, User.id == table.member_id).where(User.board_opt_out == True)  # noqa: E712
     rank = 1 + session.scalar(rows.where(ahead)) - session.scalar(hidden.where(ahead))
     of = 1 + session.scalar(rows) - session.scalar(hidden)
     above = session.scalar(
-        select(BoardTotal.points).join(User, User.id == BoardTotal.member_id)
-        .where(*board, BoardTotal.member_id != member_id, User.board_opt_out.is_not(True), ahead)
-        .order_by(BoardTotal.points.asc(), BoardTotal.last_entry_id.desc()).limit(1)
+        select(table.points).join(User, User.id == table.member_id)
+        .where(*board, table.member_id != member_id, User.board_opt_out.is_not(True), ahead)
+        .order_by(table.points.asc(), table.last_entry_id.desc()).limit(1)
     )
     return _place(rank, mine.points, of, above)
 

@@ -291,3 +291,38 @@ def test_trigger_kept_totals_equal_the_ledger_sums(db, community, people):
         assert session.scalar(select(func.count()).select_from(BoardTotal).where(
             BoardTotal.dimension == SPENDING)) == 0
     assert names(db, BoardKey()) == [("Ana", 7), ("Ben", 5)]
+
+
+def test_trigger_kept_process_totals_equal_the_ledger_sums(db, community, people):
+    """process_board_totals (migration 0012) against a sum over the ledger through
+    contributions and tasks, in two processes, revocation included; awards without a
+    contribution count on no process board."""
+    from sqlalchemy import func, select
+
+    from community.models import Contribution, Task
+    from rewards.boards import ProcessBoardTotal
+    from rewards.models import LedgerEntry
+
+    staff = people["staff"]
+    task_a, task_b = community.task(staff, complexity=40), community.task(staff, complexity=20)
+    revoked = community.approved(people["Ana"], staff, task_a)
+    community.approved(people["Ben"], staff, task_a)
+    community.approved(people["Ana"], staff, task_b, level="high")
+    award(db, people["Ben"], 11)  # no contribution
+    services.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=revoked, comment="no")
+    now = utcnow()
+    with db.read_sessions() as session:
+        ledger = session.execute(
+            select(Task.process_id, LedgerEntry.member_id, func.sum(LedgerEntry.points))
+            .join(Contribution, Contribution.id == LedgerEntry.contribution_id)
+            .join(Task, Task.id == Contribution.task_id)
+            .where(LedgerEntry.dimension != SPENDING)
+            .group_by(Task.process_id, LedgerEntry.member_id)
+        ).all()
+        expected = {(p, m): int(total) for p, m, total in ledger}
+        assert len({p for p, _ in expected}) == 2
+        for bucket in ("all", f"w{window('week', now)[0].date()}", f"m{window('month', now)[0].date()}"):
+            totals = {(p, m): points for p, m, points in session.execute(
+                select(ProcessBoardTotal.process_id, ProcessBoardTotal.member_id, ProcessBoardTotal.points)
+                .where(ProcessBoardTotal.bucket == bucket, ProcessBoardTotal.dimension == "*"))}
+            assert totals == expected, bucket
