@@ -280,22 +280,40 @@ def cached_reads(args) -> None:
 # --- uncached query at scale ---------------------------------------------------------------------
 
 
-def _backfill_sql(postgres: bool) -> list[str]:
-    """Migration 0010's own backfill statements (the totals the ledger trigger keeps)."""
+def _migration(name: str):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location(
-        "m0010", ROOT / "migrations" / "versions" / "0010_board_totals.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "migrations" / "versions" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    week, month = (module.PG_WEEK, module.PG_MONTH) if postgres else (module.SQLITE_WEEK, module.SQLITE_MONTH)
-    return [
+    return module
+
+
+def _backfill_sql() -> list[str]:
+    """Migrations 0010's and 0012's own backfill statements (PostgreSQL): the totals the
+    ledger triggers keep."""
+    m10, m12 = _migration("0010_board_totals"), _migration("0012_process_boards")
+    buckets = ("'all'", m10.PG_WEEK.format(col="e.created_at"), m10.PG_MONTH.format(col="e.created_at"))
+    community = [
         "INSERT INTO board_totals (bucket, dimension, member_id, points, last_entry_id) "
-        f"SELECT {bucket}, {dimension}, member_id, sum(points), max(id) FROM ledger_entries "
-        "WHERE dimension <> 'credits' GROUP BY 1, 2, 3"
-        for bucket in ("'all'", week.format(col="created_at"), month.format(col="created_at"))
-        for dimension in ("'*'", "dimension")
+        f"SELECT {bucket}, {dimension}, e.member_id, sum(e.points), max(e.id) FROM ledger_entries e "
+        "WHERE e.dimension <> 'credits' GROUP BY 1, 2, 3"
+        for bucket in buckets for dimension in ("'*'", "e.dimension")
     ]
+    assert m12.PG_WEEK == m10.PG_WEEK
+    process = [
+        "INSERT INTO process_board_totals (process_id, bucket, dimension, member_id, points, last_entry_id) "
+        f"SELECT t.process_id, {bucket}, {dimension}, e.member_id, sum(e.points), max(e.id) "
+        "FROM ledger_entries e JOIN contributions c ON c.id = e.contribution_id "
+        "JOIN tasks t ON t.id = c.task_id "
+        "WHERE e.dimension <> 'credits' GROUP BY 1, 2, 3, 4"
+        for bucket in buckets for dimension in ("'*'", "e.dimension")
+    ]
+    return community + process
+
+
+TRIGGERS = ("ledger_board_totals", "ledger_process_board_totals")
+PROCESSES, TASKS, CONTRIBUTIONS, TEAMS = 20, 200, 100_000, 50
 
 
 def query(args) -> None:
@@ -310,10 +328,13 @@ def query(args) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = f"{admin.rsplit('/', 1)[0]}/{name}"
+    # Every entry comes from one of CONTRIBUTIONS contributions, spread over TASKS tasks in
+    # PROCESSES processes, so process boards have as much to rank as the community board.
     entries = (
-        "INSERT INTO ledger_entries (member_id, points, dimension, cause, source_key, rule_id, "
-        "rule_version, ref, created_at) "
-        "SELECT 1 + (g::bigint * 7919) %% %s, CASE WHEN g %% 50 = 0 THEN -5 ELSE 1 + g %% 40 END, "
+        "INSERT INTO ledger_entries (member_id, contribution_id, points, dimension, cause, source_key, "
+        "rule_id, rule_version, ref, created_at) "
+        f"SELECT 1 + (g::bigint * 7919) %% %s, 1 + g %% {CONTRIBUTIONS}, "
+        "CASE WHEN g %% 50 = 0 THEN -5 ELSE 1 + g %% 40 END, "
         "(ARRAY['participation','impact','collaboration','credits'])[1 + g %% 4], 'bench', 'b' || g, "
         "'bench', 1, '0x' || lpad(to_hex(g), 64, '0'), now() - (g %% 7776000) * interval '1 second' "
         "FROM generate_series(%s::int, %s::int) g"
@@ -327,27 +348,53 @@ def query(args) -> None:
                 "SELECT g, 'm' || g || '@bench.org', 'Member ' || g, 'x', 'member', true, now() "
                 "FROM generate_series(1, %s) g", (args.members,))
             conn.execute("SELECT setval('users_id_seq', %s)", (args.members,))
-            # Bulk load without the per-row trigger, then the migration's own backfill; the
-            # trigger's cost per write is measured separately below.
-            conn.execute("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_board_totals")
+            conn.execute(
+                "INSERT INTO processes (id, title, description, created_at, status, membership, cap_period) "
+                f"SELECT g, 'Process ' || g, '', now(), 'in_progress', 'open', 'week' "
+                f"FROM generate_series(1, {PROCESSES}) g")
+            conn.execute(
+                "INSERT INTO tasks (id, process_id, title, description, complexity, open, position, status) "
+                f"SELECT g, 1 + g % {PROCESSES}, 'Task ' || g, '', 20, true, g, 'in_progress' "
+                f"FROM generate_series(1, {TASKS}) g")
+            conn.execute(
+                "INSERT INTO contributions (id, task_id, member_id, text, state, created_at) "
+                f"SELECT g, 1 + g %% {TASKS}, 1 + (g::bigint * 7919) %% %s, 'bench', 'approved', now() "
+                f"FROM generate_series(1, {CONTRIBUTIONS}) g", (args.members,))
+            # TEAMS teams of 2,000 members each (team 1 happens to hold the members whose
+            # generated entries are all negative, so the bench times team 2).
+            conn.execute(
+                "INSERT INTO teams (id, name, kind, description, created_at) "
+                f"SELECT g, 'Team ' || g, 'citizens', '', now() FROM generate_series(1, {TEAMS}) g")
+            conn.execute(
+                "INSERT INTO team_members (team_id, user_id, is_admin) "
+                f"SELECT 1 + (g - 1) %% {TEAMS}, g, false FROM generate_series(1, {TEAMS * 2000}) g "
+                "WHERE g <= %s", (args.members,))
+            # Bulk load without the per-row triggers, then the migrations' own backfills; the
+            # triggers' cost per write is measured separately below.
+            for trigger in TRIGGERS:
+                conn.execute(f"ALTER TABLE ledger_entries DISABLE TRIGGER {trigger}")
             conn.execute(entries, (args.members, 1, args.entries))
-            conn.execute("ALTER TABLE ledger_entries ENABLE TRIGGER ledger_board_totals")
-            for statement in _backfill_sql(postgres=True):
+            for trigger in TRIGGERS:
+                conn.execute(f"ALTER TABLE ledger_entries ENABLE TRIGGER {trigger}")
+            for statement in _backfill_sql():
                 conn.execute(statement)
             conn.execute("ANALYZE")
             print(f"generated {args.members} members and {args.entries} ledger entries (and their board "
                   f"totals) in {time.monotonic() - t:.1f} s (PostgreSQL)")
             for trigger in ("DISABLE", "ENABLE"):
-                conn.execute(f"ALTER TABLE ledger_entries {trigger} TRIGGER ledger_board_totals")
+                for name_ in TRIGGERS:
+                    conn.execute(f"ALTER TABLE ledger_entries {trigger} TRIGGER {name_}")
                 start = args.entries + (1 if trigger == "DISABLE" else 10_001)
                 t = time.perf_counter()
                 conn.execute(entries, (args.members, start, start + 9_999))
                 per = (time.perf_counter() - t) / 10_000 * 1000
-                print(f"ledger insert, trigger {trigger.lower()}d: {per:.3f} ms per entry "
+                print(f"ledger insert, triggers {trigger.lower()}d: {per:.3f} ms per entry "
                       "(10,000 in one statement)")
         db = Database(url)
         boards = (BoardKey("community", "all"), BoardKey("community", "month"), BoardKey("community", "week"),
-                  BoardKey("community", "last_week"), BoardKey("community", "all", "impact"))
+                  BoardKey("community", "last_week"), BoardKey("community", "all", "impact"),
+                  BoardKey("process:1", "all"), BoardKey("process:1", "week"), BoardKey("team:2", "all"),
+                  BoardKey("team:2", "month"))
         for key in boards:
             times, place_times = [], []
             for _ in range(args.repeat):
@@ -362,12 +409,15 @@ def query(args) -> None:
                   f"median {statistics.median(times):.1f} ms, min {min(times):.1f} ms; one member's place "
                   f"(rank {mine and mine['rank']} of {mine and mine['of']}): median "
                   f"{statistics.median(place_times):.1f} ms")
-        for key in (BoardKey("teams", "all"),):
-            with db.read_sessions() as session:
-                t = time.perf_counter()
-                compute_rows(session, key, limit=TOP_N, public_only=True)
-                print(f"uncached board {key.scope}/{key.period} (ledger sum, no teams): "
-                      f"{(time.perf_counter() - t) * 1000:.1f} ms")
+        for key in (BoardKey("teams", "all"), BoardKey("teams", "week")):
+            times = []
+            for _ in range(args.repeat):
+                with db.read_sessions() as session:
+                    t = time.perf_counter()
+                    rows = compute_rows(session, key, limit=TOP_N, public_only=True)
+                    times.append((time.perf_counter() - t) * 1000)
+            print(f"uncached board {key.scope}/{key.period} ({len(rows)} of {TEAMS} teams of 2,000): "
+                  f"median {statistics.median(times):.1f} ms")
         db.dispose()
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
