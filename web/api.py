@@ -114,6 +114,13 @@ def meta():
     return jsonify(chain_reader().meta(db_session()))
 
 
+@bp.get("/health")
+def health():
+    """Liveness: the process answers, with nothing else touched (no database, no chain); the
+    HTTP benchmark's reference for what the framework costs per request."""
+    return jsonify(status="ok")
+
+
 def _task_json(task: Task, process_title: str) -> dict:
     return {
         "id": task.id,

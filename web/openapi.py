@@ -67,6 +67,8 @@ OPENAPI_PATHS = {
         )
     },
     "/api/v1/meta": {"get": op("Chain id, contract addresses, instance id", auth=False, errors=())},
+    "/api/v1/health": {"get": op("Liveness: {status: ok}; touches neither database nor chain", auth=False,
+                                 errors=())},
     "/api/v1/processes": {
         "get": op("Processes you may view"),
         "post": op(
