@@ -173,9 +173,7 @@ def run_command() -> None:
         _banner(app)
         _serve(app)
     finally:
-        # gunicorn's workers are forks of this process and leave through this frame too;
-        # only the supervisor owns the relay and anvil.
-        if os.getpid() == supervisor:
+        if os.getpid() == supervisor:  # only the supervisor owns the relay and anvil
             for helper in (relay, reminders):
                 if helper is not None and helper.poll() is None:
                     helper.terminate()
@@ -197,30 +195,41 @@ def _banner(app: Flask) -> None:
 
 def _serve(app: Flask) -> None:
     """gunicorn with real WebSockets: a gevent worker (Flask-SocketIO's gevent mode) by
-    default, or a threaded one (threading mode) with ``KOPA_WORKER_CLASS=gthread``."""
-    from gunicorn.app.base import BaseApplication
+    default, or a threaded one (threading mode) with ``KOPA_WORKER_CLASS=gthread``.
 
-    class KopaServer(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{app.config['KOPA_HOST']}:{app.config['KOPA_PORT']}")
-            self.cfg.set("workers", 1)
-            if app.config["KOPA_WORKER_CLASS"] == "gevent":
-                self.cfg.set("worker_class", "gevent")
-                self.cfg.set("worker_connections", app.config["KOPA_WORKER_CONNECTIONS"])
-            else:
-                self.cfg.set("worker_class", "gthread")
-                self.cfg.set("threads", app.config["KOPA_WORKER_THREADS"])
-            self.cfg.set("timeout", 120)
-            self.cfg.set("graceful_timeout", 5)
-            self.cfg.set("control_socket_disable", True)
-            self.cfg.set("accesslog", "-" if app.config["DEBUG"] else None)
+    It runs as a fresh process: a gevent worker must patch the standard library before ssl,
+    sockets and threads are imported, and this process has imported Flask, web3 and redis
+    already. SIGTERM or Ctrl-C here stops it, then the caller stops the relay and anvil."""
+    cfg = app.config
+    command = [
+        sys.executable, "-m", "gunicorn", "--bind", f"{cfg['KOPA_HOST']}:{cfg['KOPA_PORT']}",
+        "--workers", "1", "--timeout", "120", "--graceful-timeout", "5", "--no-control-socket",
+        "--pythonpath", str(Path(__file__).resolve().parents[1]),
+    ]
+    if cfg["KOPA_WORKER_CLASS"] == "gevent":
+        command += ["--worker-class", "gevent", "--worker-connections", str(cfg["KOPA_WORKER_CONNECTIONS"])]
+    else:
+        command += ["--worker-class", "gthread", "--threads", str(cfg["KOPA_WORKER_THREADS"])]
+    if cfg["DEBUG"]:
+        command += ["--access-logfile", "-"]
+    server = subprocess.Popen([*command, "web:create_app()"])
 
-        def load(self) -> Flask:
-            from web import create_app
+    def _terminate(*_: object) -> None:
+        raise SystemExit(0)
 
-            return create_app()
-
-    KopaServer().run()
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def register(app: Flask) -> None:
