@@ -15,7 +15,7 @@ from community.db import as_utc, is_row_id
 from community.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from community.evidence import MAX_EVIDENCE_BYTES, StoredEvidence, discard, store_evidence
 from community.models import Contribution, Permission, Process, Task
-from rewards.ledger import pending_points, points_total
+from rewards.ledger import pending_burns, pending_points, points_total, spendable_credits
 from rewards.totals import member_totals
 from rewards.wallets import wallet_of
 from web import (
@@ -26,8 +26,7 @@ from web import (
     evidence_root,
     unit_of_work,
 )
-from web.auth import LOGIN_LIMIT
-from web.extensions import limiter
+from web.auth import login_per_account, login_per_address
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -101,7 +100,8 @@ def _contribution_json(c: Contribution) -> dict:
 
 
 @bp.post("/auth/token")
-@limiter.limit(LOGIN_LIMIT)
+@login_per_address
+@login_per_account
 def issue_token():
     data = json_body()
     user = services.authenticate(db_session(), data.get("email"), data.get("password"))
@@ -481,6 +481,8 @@ def my_wallet():
         balance_onchain=chain_reader().balance_of(session, wallet.address),
         points_total=points_total(session, g.api_user.id),
         pending=pending_points(session, g.api_user.id),
+        pending_burn=pending_burns(session, g.api_user.id),
+        spendable=spendable_credits(session, g.api_user.id),
     )
 
 
