@@ -26,7 +26,8 @@ from web import (
     evidence_root,
     unit_of_work,
 )
-from web.auth import login_per_account, login_per_address
+from web.auth import LOGIN_LIMIT
+from web.extensions import limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -100,8 +101,7 @@ def _contribution_json(c: Contribution) -> dict:
 
 
 @bp.post("/auth/token")
-@login_per_address
-@login_per_account
+@limiter.limit(LOGIN_LIMIT)
 def issue_token():
     data = json_body()
     user = services.authenticate(db_session(), data.get("email"), data.get("password"))
