@@ -47,3 +47,26 @@ def redeemed_ref_counts(rpc_url: str, token: str, from_block: int) -> Counter:
     out = cast("logs", "--from-block", str(from_block), "--to-block", "latest", "--address", token,
                CREDITS_REDEEMED, "--rpc-url", rpc_url, "--json")
     return Counter(log["topics"][2].lower() for log in json.loads(out or "[]"))
+
+
+TRANSFER = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
+
+
+def replayed_balances(rpc_url: str, token: str, from_block: int) -> Counter:
+    """Every holder's balance replayed from the token's Transfer events (mints come from and
+    burns go to the zero address), from raw logs via cast."""
+    out = cast("logs", "--from-block", str(from_block), "--to-block", "latest", "--address", token,
+               TRANSFER, "--rpc-url", rpc_url, "--json")
+    balances: Counter = Counter()
+    for log in json.loads(out or "[]"):
+        sender, receiver = ("0x" + t[-40:] for t in log["topics"][1:3])
+        value = int(log["data"], 16)
+        balances[Web3.to_checksum_address(sender)] -= value
+        balances[Web3.to_checksum_address(receiver)] += value
+    balances.pop("0x0000000000000000000000000000000000000000", None)
+    return balances
+
+
+def anvil_reorg(rpc_url: str, depth: int) -> None:
+    """Replace the last ``depth`` blocks with empty ones (anvil drops their transactions)."""
+    cast("rpc", "--raw", "anvil_reorg", f"[{int(depth)}, []]", "--rpc-url", rpc_url)

@@ -222,3 +222,98 @@ def test_paused_contract_makes_the_relay_wait_not_die(db, vault, community, anvi
         stop.set()
         worker.join(30)
     assert_exactly_once(db, anvil.url, token, block)
+
+
+def _recorded(db) -> dict[str, tuple[str, int]]:
+    with db.read_sessions() as session:
+        return {r.ref: (r.tx_hash, r.block_number) for r in session.scalars(select(OutboxItem))}
+
+
+def _canonical(w3, token: str, from_block: int) -> dict[str, tuple[str, int]]:
+    """Where each ref's RewardMinted is on the chain as it is now."""
+    from rewards.chain.client import credits_contract
+
+    event = credits_contract(w3, token).events.RewardMinted()
+    logs = event.get_logs(from_block=from_block, to_block="latest")
+    return {"0x" + bytes(ev["args"]["ref"]).hex(): ("0x" + bytes(ev["transactionHash"]).hex(),
+                                                    ev["blockNumber"]) for ev in logs}
+
+
+def test_a_reorg_requeues_what_it_dropped_and_the_relay_mints_it_again_once(db, vault, community):
+    """anvil_reorg drops the last blocks' transactions; the running relay notices on its next
+    pass (the block it last saw as head changed), re-queues the lost rows and mints them once."""
+    from tests.chainutil import anvil_reorg
+
+    with Anvil() as node:
+        w3, minter, token, block = deploy_for(db, vault, node.url)
+        w3.provider.make_request("anvil_mine", [5])  # the deployment stays out of the reorg's reach
+        approvals(community, 6)
+        relay = Relay(db, w3, minter, batch_size=2)
+        drain(relay)  # three mint transactions, one block each
+        assert sum(minted_ref_counts(node.url, token, block).values()) == 6
+        anvil_reorg(node.url, 2)
+        assert sum(minted_ref_counts(node.url, token, block).values()) == 2, "two batches dropped"
+        assert relay.watch() == 4
+        with db.read_sessions() as session:
+            rows = session.scalars(select(OutboxItem)).all()
+            assert sorted(r.status for r in rows) == ["done"] * 2 + ["pending"] * 4
+            assert all("lost from chain" in r.last_error for r in rows if r.status == "pending")
+        drain(relay)
+        assert_exactly_once(db, node.url, token, block)
+        assert _recorded(db) == _canonical(w3, token, block)
+
+
+def test_rows_another_relay_minted_again_after_a_reorg_are_re_recorded(db, vault, community):
+    """A reorg drops a batch this relay recorded; before it looks again, another sender (a
+    second relay that does not record) mints the same refs anew in another block. The watch
+    finds the recorded transaction gone but the refs minted, and records the new place."""
+    from rewards.chain.client import credits_contract
+    from rewards.chain.relay import MintLane
+    from rewards.chain.transactions import fee_fields, send_signed, wait
+    from tests.chainutil import anvil_reorg
+
+    with Anvil() as node:
+        w3, minter, token, block = deploy_for(db, vault, node.url)
+        w3.provider.make_request("anvil_mine", [5])
+        approvals(community, 3)
+        first = Relay(db, w3, minter)
+        drain(first)
+        before = _recorded(db)
+        anvil_reorg(node.url, 1)
+        other = Relay(db, connect(node.url), minter)
+        other.contract = credits_contract(other.w3, token)
+        with db.read_sessions() as session:
+            rows = session.scalars(select(OutboxItem)).all()
+        tx = MintLane(other).batch_call(rows).build_transaction({"from": minter.address, **fee_fields(w3)})
+        assert wait(w3, send_signed(w3, minter, tx, gas=400_000))["status"] == 1
+        assert _recorded(db) == before, "the database still points at the dropped transaction"
+        assert first.watch() == 0, "nothing lost: the refs are minted"
+        after = _recorded(db)
+        assert after == _canonical(w3, token, block) and after != before
+        assert_exactly_once(db, node.url, token, block)
+
+
+def test_a_chain_reset_under_a_running_relay_stops_it_without_requeueing(db, vault, community, tmp_path):
+    """The node is replaced by a fresh chain (no Kopa contracts) while the relay runs: it stops
+    with the reset error; recorded deliveries stay recorded and a pending row is never sent."""
+    node = Anvil().start()
+    try:
+        _, minter, _, _ = deploy_for(db, vault, node.url)
+        approvals(community, 3)
+        relay = Relay(db, connect(node.url), minter, idle_seconds=0.05)
+        drain(relay)
+        recorded = _recorded(db)
+        node.stop(sig=9)
+        node.start()  # same port, a fresh chain
+        approvals(community, 1)
+        stop = threading.Event()
+        with pytest.raises(ChainError, match="chain was reset"):
+            relay.run_forever(stop)
+        assert "refusing to mint" in relay.error
+        assert connect(node.url).eth.block_number == 0, "nothing was sent to the fresh chain"
+        with db.read_sessions() as session:
+            rows = session.scalars(select(OutboxItem)).all()
+        assert {r.ref: (r.tx_hash, r.block_number) for r in rows if r.status == "done"} == recorded
+        assert [r.status for r in rows if r.ref not in recorded] == ["pending"]
+    finally:
+        node.stop()

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import TimeExhausted, Web3Exception
+from web3.exceptions import BlockNotFound, TimeExhausted, TransactionNotFound, Web3Exception
 from web3.logs import DISCARD
 
 from community.db import Database, utcnow
@@ -32,6 +32,10 @@ from rewards.models import OutboxItem, OutboxKind, OutboxStatus
 log = logging.getLogger(__name__)
 
 BASE_GAS = 60_000
+# Blocks below the old head that ``watch`` re-checks after a reorg; deeper than any reorg a
+# production chain has shown (and a node restarted from an older state file loses blocks
+# above its new head, which the window always covers).
+REORG_WINDOW = 64
 TRANSIENT = (requests.exceptions.RequestException, TimeExhausted, Web3Exception, OSError)
 
 
@@ -269,6 +273,7 @@ class Relay:
         receipt_timeout: float = 30.0,
         idle_seconds: float = 0.5,
         verify_window: int = 1000,
+        reorg_window: int = REORG_WINDOW,
         on_delivered: Callable[[str, list[OutboxItem]], None] | None = None,
     ) -> None:
         self.db = db
@@ -281,6 +286,10 @@ class Relay:
         self.receipt_timeout = receipt_timeout
         self.idle_seconds = idle_seconds
         self.verify_window = verify_window
+        self.reorg_window = reorg_window
+        # The head seen by the last ``watch`` (number, hash), and what was recorded since.
+        self._head: tuple[int, bytes] | None = None
+        self._recorded: list[tuple[Lane, OutboxItem]] = []
         self.contract = None
         self.deployment = None
         self.error: str | None = None
@@ -296,6 +305,10 @@ class Relay:
         self.contract = credits_contract(self.w3, self.deployment.address)
         for lane in self.lanes:
             lane.attach()
+        # The head before verifying (a reorg after this shows in ``watch``); a relay that
+        # reconnects keeps the head it saw last, so ``watch`` also sees what happened meanwhile.
+        if self._head is None:
+            self._look_at_head()
         self.verify_recent()
 
     def run_forever(self, stop: threading.Event) -> None:
@@ -331,6 +344,7 @@ class Relay:
         or recorded (rows left waiting do not count, so an idle relay sleeps)."""
         if self.contract is None:
             self.prepare()
+        self.watch()
         return sum(self._run_lane(lane) for lane in self.lanes)
 
     def _run_lane(self, lane: Lane) -> int:
@@ -407,6 +421,7 @@ class Relay:
         ).all()
 
     def _mark_done(self, lane: Lane, rows: Sequence[OutboxItem], found: dict) -> None:
+        recorded = []
         with self.db.write_sessions() as session, session.begin():
             for item in self._reload(session, rows):
                 ev = found.get(item.ref)
@@ -417,8 +432,10 @@ class Relay:
                     item.tx_hash = "0x" + bytes(ev["transactionHash"]).hex()
                     item.block_number = ev["blockNumber"]
                     item.last_error = None
+                    recorded.append(item)
                 else:
                     item.last_error = f"delivered on chain; its {lane.event_name} log was not found"
+        self._recorded.extend((lane, item) for item in recorded)  # checked by the next ``watch``
         if self.on_delivered is not None and rows:
             try:
                 self.on_delivered(lane.kind.value, list(rows))
@@ -455,8 +472,15 @@ class Relay:
                 item.last_error = error
 
     def verify_recent(self) -> int:
-        """Put back to pending any recorded delivery the chain no longer has."""
-        return sum(self._verify_lane(lane) for lane in self.lanes)
+        """Put back to pending any recorded delivery the chain no longer has (the last
+        ``verify_window`` per lane); re-record those of the last ``reorg_window`` blocks that
+        the chain has in another transaction now. Returns how many went back to pending."""
+        lost = sum(self._verify_lane(lane) for lane in self.lanes)
+        if self._head is None:
+            self._look_at_head()
+        lowest = self._head[0] - self.reorg_window
+        ready = [lane for lane in self.lanes if lane.ready]
+        return lost + sum(self._confirm(lane, self._recent(lane, lowest)) for lane in ready)
 
     def _verify_lane(self, lane: Lane) -> int:
         if not lane.ready:
@@ -478,13 +502,128 @@ class Relay:
             return 0
         delivered = self._delivered(lane, [r.ref for r in rows])
         lost = [r for r in rows if not delivered[r.ref]]
-        if lost:
-            log.warning("relay: %d recorded %ss are not on chain any more; re-queuing", len(lost), lane.kind)
-            with self.db.write_sessions() as session, session.begin():
-                for item in self._reload(session, lost):
-                    item.status = OutboxStatus.PENDING.value
-                    item.last_error = f"lost from chain (was {item.tx_hash}); re-queued"
-                    item.tx_hash = None
-                    item.block_number = None
-                    item.done_at = None
+        self._requeue(lane, lost)
         return len(lost)
+
+    def _requeue(self, lane: Lane, lost: Sequence[OutboxItem]) -> None:
+        """Back to pending, unless someone changed the row since it was read as delivered."""
+        if not lost:
+            return
+        log.warning("relay: %d recorded %ss are not on chain any more; re-queuing", len(lost), lane.kind)
+        checked = {r.id: r.tx_hash for r in lost}
+        with self.db.write_sessions() as session, session.begin():
+            for item in self._reload(session, lost):
+                if item.status != OutboxStatus.DONE.value or item.tx_hash != checked[item.id]:
+                    continue
+                item.status = OutboxStatus.PENDING.value
+                item.last_error = f"lost from chain (was {item.tx_hash}); re-queued"
+                item.tx_hash = None
+                item.block_number = None
+                item.done_at = None
+
+    # --- reorgs -----------------------------------------------------------------------------
+
+    def _look_at_head(self) -> tuple[int, bytes] | None:
+        """Remember the chain head; returns the previous one."""
+        previous = self._head
+        head = self.w3.eth.get_block("latest")
+        self._head = (head["number"], bytes(head["hash"]))
+        return previous
+
+    def _still_on_chain(self, block: tuple[int, bytes]) -> bool:
+        number, block_hash = block
+        if block_hash == self._head[1]:
+            return True
+        if number > self._head[0]:
+            return False
+        try:
+            return bytes(self.w3.eth.get_block(number)["hash"]) == block_hash
+        except BlockNotFound:
+            return False
+
+    def watch(self) -> int:
+        """Re-check deliveries a reorg may have undone; returns how many went back to pending.
+
+        Every pass checks what this relay recorded in its previous pass (a receipt can come
+        from a block that is replaced before the record); when the block last seen as the head
+        is no longer on the chain (a reorg, or a node restarted from an older state), also
+        every delivery recorded in the ``reorg_window`` blocks below it, by any relay. A
+        delivery whose transaction is no longer on the chain goes back to pending if its ref
+        is unused, or is re-recorded where the chain has it now (another relay re-made it)."""
+        previous = self._look_at_head()
+        own, self._recorded = self._recorded, []
+        if previous is None:
+            return 0
+        rows: dict[Lane, dict[int, OutboxItem]] = {}
+        for lane, item in own:
+            rows.setdefault(lane, {})[item.id] = item
+        if not self._still_on_chain(previous):
+            lowest = min(previous[0], self._head[0]) - self.reorg_window
+            log.warning("relay: block %d was replaced (reorg or node restart); re-checking deliveries "
+                        "from block %d", previous[0], lowest)
+            for lane in self.lanes:
+                if lane.ready:
+                    rows.setdefault(lane, {}).update((r.id, r) for r in self._recent(lane, lowest))
+        return sum(self._confirm(lane, list(items.values())) for lane, items in rows.items())
+
+    def _recent(self, lane: Lane, lowest_block: int) -> list[OutboxItem]:
+        """The lane's deliveries recorded in blocks from ``lowest_block`` on."""
+        with self.db.read_sessions() as session:
+            return session.scalars(
+                select(OutboxItem)
+                .where(
+                    OutboxItem.status == OutboxStatus.DONE.value,
+                    OutboxItem.kind == lane.kind.value,
+                    OutboxItem.contract_address == lane.contract.address,
+                    OutboxItem.block_number >= lowest_block,
+                )
+                .order_by(OutboxItem.id.desc())
+                .limit(self.verify_window)
+            ).all()
+
+    def _confirm(self, lane: Lane, rows: Sequence[OutboxItem]) -> int:
+        """Rows whose recorded transaction has no receipt in their recorded block any more:
+        re-queued when their ref is unused, re-recorded from the logs otherwise."""
+        if not rows:
+            return 0
+        receipts: dict[str, int | None] = {}
+        for tx_hash in {r.tx_hash for r in rows}:
+            try:
+                receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+                receipts[tx_hash] = receipt["blockNumber"] if receipt["status"] == 1 else None
+            except TransactionNotFound:
+                receipts[tx_hash] = None
+        suspect = [r for r in rows if receipts[r.tx_hash] != r.block_number]
+        if not suspect:
+            return 0
+        delivered = self._delivered(lane, [r.ref for r in suspect])
+        lost = [r for r in suspect if not delivered[r.ref]]
+        if lost:
+            # A reset chain is no reorg: stop (ChainError) rather than deliver anything again.
+            with self.db.read_sessions() as session:
+                current_deployment(session, self.w3)
+        self._requeue(lane, lost)
+        moved = [r for r in suspect if delivered[r.ref]]
+        if moved:
+            self._rerecord(lane, moved)
+        return len(lost)
+
+    def _rerecord(self, lane: Lane, rows: Sequence[OutboxItem]) -> None:
+        """Point rows at the transaction that holds their event on the chain as it is now."""
+        lowest = min(r.block_number for r in rows)
+        logs = lane.event().get_logs(
+            from_block=max(lane.from_block, lowest - self.reorg_window),
+            to_block="latest",
+            argument_filters={lane.ref_arg: [lane.log_key(r.ref) for r in rows]},
+        )
+        found = {lane.ref_of(ev["args"]): ev for ev in logs}
+        checked = {r.id: r.tx_hash for r in rows}
+        log.warning("relay: %d %s deliveries are in another transaction now; re-recorded",
+                    len(found), lane.kind)
+        with self.db.write_sessions() as session, session.begin():
+            for item in self._reload(session, rows):
+                ev = found.get(item.ref)
+                if ev is None or item.status != OutboxStatus.DONE.value or item.tx_hash != checked[item.id]:
+                    continue
+                item.tx_hash = "0x" + bytes(ev["transactionHash"]).hex()
+                item.block_number = ev["blockNumber"]
