@@ -257,7 +257,7 @@ def _safe_link(link: str | None) -> str | None:
 def notifications():
     rows = notes.recent(db_session(), current_user.id, limit=100)
     return render_template(
-        "notifications/index.html", notifications=rows, form=PlainForm(), when=_local, safe_link=_safe_link,
+        "notifications/index.html", notifications=rows, when=_local, safe_link=_safe_link,
         categories=CATEGORIES, category_of=notes.category_of,
     )
 
