@@ -16,7 +16,9 @@ REWARD_MINTED = "0x" + Web3.keccak(text="RewardMinted(address,uint256,bytes32)")
 def cast(*args: str) -> str:
     """foundry's `cast`, the auditors' tool, from node_modules."""
     binary = foundry_binary("cast")
-    done = subprocess.run([binary, *args], check=True, capture_output=True, text=True, timeout=30)
+    done = subprocess.run([binary, *args], capture_output=True, text=True, timeout=30)
+    if done.returncode != 0:
+        raise RuntimeError(f"cast {' '.join(args[:3])}: {done.stderr.strip()}")
     return done.stdout.strip()
 
 
