@@ -72,6 +72,7 @@ def create_app(config: dict | None = None) -> Flask:
     from web import api, audit, auth, cli, errors, live, openapi, portal
     from web.boards import register as register_boards
     from web.booking import register as register_booking
+    from web.kpi import register as register_kpi
     from web.loyalty import register as register_loyalty
     from web.notifications import register as register_notifications
     from web.polls import register as register_polls
@@ -92,6 +93,7 @@ def create_app(config: dict | None = None) -> Flask:
     live.register(app)
     register_notifications(app)  # after live: it follows new notifications there without Redis
     register_boards(app)
+    register_kpi(app)  # staff KPI dashboard, its CSV and API (#9)
     cli.register(app)
     audit.register(app)  # auditor pages, audit API, audit-log hook, reconcile commands (#7)
 
