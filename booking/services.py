@@ -975,6 +975,45 @@ def cancel_series(
         return cancelled, kept
 
 
+def release_member(
+    session: Session, *, member_id: int, actor_id: int, reason: str, now: dt.datetime | None = None,
+    policy: BookingPolicy = DEFAULT_POLICY,
+) -> tuple[list[int], list[int]]:
+    """Account erasure (community.privacy), in the caller's transaction: the member leaves
+    every waitlist first (so a freed slot is never offered back to them), then each booking
+    that has not started is cancelled, always refunded, and its slot offered to the next
+    person waiting. Returns (cancelled booking ids, waitlist entry ids left)."""
+    now = _now(now)
+    entries = session.scalars(
+        select(WaitlistEntry).where(
+            WaitlistEntry.member_id == member_id,
+            WaitlistEntry.state.in_((WaitState.WAITING.value, WaitState.OFFERED.value)),
+        ).order_by(WaitlistEntry.id)
+    ).all()
+    for entry in entries:
+        entry.state = WaitState.LEFT.value
+    session.flush()
+    bookings = session.scalars(
+        select(Booking)
+        .where(
+            Booking.member_id == member_id,
+            Booking.state.in_((State.PENDING.value, State.OFFERED.value, State.CONFIRMED.value)),
+            Booking.starts_at > now,
+        )
+        .order_by(Booking.starts_at, Booking.id)
+        .with_for_update()
+    ).all()
+    for booking in bookings:
+        booking.state = State.CANCELLED.value
+        booking.cancelled_at = now
+        booking.cancelled_by_id = actor_id
+        booking.cancel_reason = reason
+        booking.expires_at = None
+        _refund(session, booking)
+        _release(session, booking, now, policy)
+    return [b.id for b in bookings], [e.id for e in entries]
+
+
 def _rank(session: Session, member_id: int) -> int:
     tier = loyalty.member_tier(session, member_id)
     return tier.rank if tier is not None else 0

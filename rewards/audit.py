@@ -600,40 +600,73 @@ def verify_audit_log(session: Session) -> list[str]:
     return verify_chain(rows, head.value if head else None)
 
 
-def audit_log_page(session: Session, viewer: User, *, limit: int = 200) -> list[dict]:
+LOG_ROLES = ("system", "member", "staff", "auditor", "admin")
+
+
+def audit_log_search(
+    session: Session,
+    viewer: User,
+    *,
+    actor: object = None,
+    role: str | None = None,
+    action: str | None = None,
+    subject: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    before: object = None,
+    limit: int = 50,
+) -> dict:
+    """The action log newest first with filters, ``{items, next}``; ``next`` is the
+    ``before`` cursor (a row id) of the next page. ``action`` and ``subject`` (the target:
+    a path or e.g. ``user 12``) match a part, case-insensitively."""
     _require_auditor(viewer)
-    return [log_row_dict(r) for r in session.scalars(select(AuditLogRow).order_by(AuditLogRow.id.desc())
-                                                      .limit(limit))]
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 500:
+        raise InvalidInput("limit must be between 1 and 500")
+    query = select(AuditLogRow)
+    if actor is not None:
+        if not is_row_id(actor):
+            raise InvalidInput("actor must be a user id")
+        query = query.where(AuditLogRow.actor_id == actor)
+    if role:
+        if role not in LOG_ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(LOG_ROLES)}")
+        query = query.where(AuditLogRow.actor_role == role)
+    if action:
+        query = query.where(func.lower(AuditLogRow.action).contains(action.lower(), autoescape=True))
+    if subject:
+        query = query.where(func.lower(AuditLogRow.subject).contains(subject.lower(), autoescape=True))
+    if since is not None:
+        query = query.where(AuditLogRow.at >= since)
+    if until is not None:
+        query = query.where(AuditLogRow.at < until)
+    if before is not None:
+        if not is_row_id(before):
+            raise InvalidInput("before must be a row id")
+        query = query.where(AuditLogRow.id < before)
+    rows = session.scalars(query.order_by(AuditLogRow.id.desc()).limit(limit + 1)).all()
+    return {"items": [log_row_dict(r) for r in rows[:limit]],
+            "next": rows[limit - 1].id if len(rows) > limit else None}
+
+
+def audit_log_actions(session: Session) -> list[str]:
+    """The distinct actions logged so far, for the filter's suggestions."""
+    return list(session.scalars(select(AuditLogRow.action).distinct().order_by(AuditLogRow.action)))
+
+
+def audit_log_page(session: Session, viewer: User, *, limit: int = 200) -> list[dict]:
+    return audit_log_search(session, viewer, limit=limit)["items"]
 
 
 # --- GDPR erasure ----------------------------------------------------------------------------
 
 
 def erase_member(uow: UnitOfWork, *, admin_id: int, member_id: object) -> None:
-    """Remove a member's personal data: name, e-mail, password and the custodial key (so the
-    address no longer leads to a person). The user row stays as a pseudonymous shell with
-    its id and address, so ledger rows, reconciliation and proofs stay valid."""
-    with uow:
-        session = uow.session
-        admin = session.get(User, admin_id)
-        if admin is None or not admin.is_admin:
-            raise Forbidden("only admins erase members")
-        if not is_row_id(member_id) or (member := session.get(User, member_id)) is None:
-            raise NotFound(f"member {member_id} not found")
-        if member.id == admin.id:
-            raise Conflict("an admin cannot erase their own account")
-        if session.get(Erasure, member.id) is not None:
-            raise Conflict(f"member {member.id} is already erased")
-        member.email = f"erased-{member.id}@erased.invalid"
-        member.display_name = f"erased member {member.id}"
-        member.password_hash = "!erased"
-        member.active = False
-        wallet = session.scalars(select(Wallet).where(Wallet.user_id == member.id)).one_or_none()
-        if wallet is not None:
-            wallet.encrypted_key = b""
-        session.add(Erasure(user_id=member.id, erased_by_id=admin.id))
-        append_action(session, admin, "member.erase", f"user {member.id}", {})
-        uow.commit()
+    """An admin erases a member: ``community.privacy.erase_by_admin`` (one implementation of
+    erasure). The user row stays as a pseudonymous shell with its id and address, so ledger
+    rows, reconciliation and proofs stay valid."""
+    from community.privacy import erase_by_admin
+
+    erase_by_admin(uow, admin_id=admin_id, member_id=member_id)
 
 
 def erased_ids(session: Session) -> set[int]:

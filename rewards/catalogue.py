@@ -239,18 +239,36 @@ def cancel_redemption(
             raise Forbidden("you can only cancel your own redemptions")
         if redemption.state != RedemptionState.REQUESTED:
             raise WrongState(f"redemption {redemption.id} is {redemption.state}, not requested")
-        item = _locked_item(session, redemption.item_id)
-        if item.stock is not None:
-            item.stock += 1
-        if redemption.price > 0:
-            refund = refund_credits(
-                session, member_id=redemption.member_id, amount=redemption.price, cause="redemption refund",
-                source_key=f"redemption:{redemption.id}:refund",
-            )
-            redemption.refund_entry_id = refund.id
-        _decide(redemption, actor_id, RedemptionState.CANCELLED, note)
+        _cancel(session, redemption, actor_id, note)
         uow.commit()
         return redemption
+
+
+def _cancel(session: Session, redemption: Redemption, actor_id: int, note: object) -> None:
+    item = _locked_item(session, redemption.item_id)
+    if item.stock is not None:
+        item.stock += 1
+    if redemption.price > 0:
+        refund = refund_credits(
+            session, member_id=redemption.member_id, amount=redemption.price, cause="redemption refund",
+            source_key=f"redemption:{redemption.id}:refund",
+        )
+        redemption.refund_entry_id = refund.id
+    _decide(redemption, actor_id, RedemptionState.CANCELLED, note)
+
+
+def cancel_open_redemptions(session: Session, *, member_id: int, actor_id: int, note: str) -> list[int]:
+    """Account erasure (community.privacy): the member's requested redemptions are cancelled
+    and refunded in the caller's transaction, as a cancellation by staff would be."""
+    open_ = session.scalars(
+        select(Redemption)
+        .where(Redemption.member_id == member_id, Redemption.state == RedemptionState.REQUESTED.value)
+        .order_by(Redemption.id)
+        .with_for_update()
+    ).all()
+    for redemption in open_:
+        _cancel(session, redemption, actor_id, note)
+    return [r.id for r in open_]
 
 
 def _decide(redemption: Redemption, actor_id: int, state: RedemptionState, note: object) -> None:

@@ -12,6 +12,7 @@ personal data). The row is written in its own transaction right after the featur
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -24,7 +25,7 @@ from flask import Blueprint, Flask, current_app, g, render_template, request, se
 from flask.cli import with_appcontext
 from flask_login import current_user
 
-from community.errors import DomainError
+from community.errors import DomainError, Forbidden
 from community.models import User
 from rewards import audit
 from web import chain_reader, database, db_session, unit_of_work, vault
@@ -38,7 +39,8 @@ auditor_required = _requires("is_auditor", "only auditors see the audit pages")
 MUTATING = ("POST", "PUT", "PATCH", "DELETE")
 # Endpoints that are not admin actions, or that write their own audit row in the service.
 NOT_LOGGED = {"auth.login", "auth.logout", "auth.register", "api.issue_token", "audit_api.close_epoch",
-              "audit_api.export", "audit_api.erase", "audit.export", "audit.close_epoch"}
+              "audit_api.export", "audit_api.erase", "audit.export", "audit.close_epoch",
+              "account.erase", "account.admin_erase", "account_api.api_erase"}
 
 
 def _acting_user():
@@ -157,17 +159,49 @@ def close_epoch():
     try:
         result = audit.close_epoch(unit_of_work(), actor_id=current_user.id)
         flash(f"Epoch {result['epoch']} closed with {result['entry_count']} entries; anchoring is queued.")
+    except Forbidden:
+        raise  # auditors read; only admins close epochs: a 403, not a flash
     except DomainError as exc:
         flash(str(exc), "error")
     return redirect(url_for("audit.epochs"))
 
 
+def log_filters(args) -> dict:
+    """Query arguments of the action log (page and API); a date-only ``until`` includes that day."""
+
+    def row_id(name):
+        raw = (args.get(name) or "").strip()
+        return int(raw) if raw.isdigit() and len(raw) < 19 else (raw or None)
+
+    until_raw = (args.get("until") or "").strip()
+    until = audit.parse_day(until_raw, "until")
+    if until is not None and len(until_raw) == 10:
+        until += dt.timedelta(days=1)
+    limit = (args.get("limit") or "").strip()
+    return {
+        "actor": row_id("actor"), "role": (args.get("role") or "").strip() or None,
+        "action": (args.get("action") or "").strip() or None,
+        "subject": (args.get("subject") or "").strip() or None,
+        "since": audit.parse_day((args.get("from") or "").strip(), "from"), "until": until,
+        "before": row_id("before"), "limit": int(limit) if limit.isdigit() and len(limit) < 6 else 50,
+    }
+
+
 @bp.get("/log")
 @auditor_required
 def audit_log():
+    """The hash-chained action log: who did what to which target, filtered and paged."""
     session = db_session()
-    return render_template("audit/log.html", rows=audit.audit_log_page(session, current_user),
-                           problems=audit.verify_audit_log(session))
+    error, status = None, 200
+    page = {"items": [], "next": None}
+    try:
+        page = audit.audit_log_search(session, current_user, **log_filters(request.args))
+    except DomainError as exc:
+        error, status = str(exc), 400
+    keep = {k: v for k, v in request.args.items() if k not in ("before",) and v}
+    return render_template("audit/log.html", page=page, error=error, args=request.args, keep=keep,
+                           roles=audit.LOG_ROLES, actions=audit.audit_log_actions(session),
+                           problems=audit.verify_audit_log(session)), status
 
 
 @bp.get("/exports")
@@ -261,10 +295,11 @@ def close_epoch_command(if_due: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    from web import audit_api
+    from web import account, audit_api
 
     app.register_blueprint(bp)
     app.register_blueprint(audit_api.bp)
+    account.register(app)  # the member's data export and erasure; admins' erasure (#9)
     app.after_request(record_action)
     from web.cli import kopa  # the commands join the existing `flask kopa` group
 

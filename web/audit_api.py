@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
+from community import privacy
 from community.errors import Forbidden
 from rewards import audit
-from web import db_session, unit_of_work
+from web import bus, db_session, evidence_root, unit_of_work
 from web.api import token_required
-from web.audit import audit_report, build_export
+from web.audit import audit_report, build_export, log_filters
+from web.booking import policy
 from web.extensions import csrf
 from web.openapi import op
 
@@ -55,8 +57,8 @@ def validators():
 @token_required
 def audit_log():
     session = db_session()
-    rows = audit.audit_log_page(session, g.api_user)
-    return jsonify({"items": rows, "problems": audit.verify_audit_log(session)})
+    page = audit.audit_log_search(session, g.api_user, **log_filters(request.args))
+    return jsonify(items=page["items"], next=page["next"], problems=audit.verify_audit_log(session))
 
 
 @bp.get("/audit/export")
@@ -73,7 +75,10 @@ def export():
 @token_required
 def erase(user_id: int):
     """GDPR erasure (admin): personal data goes, the pseudonymous ledger stays."""
-    audit.erase_member(unit_of_work(), admin_id=g.api_user.id, member_id=user_id)
+    uow = unit_of_work()
+    privacy.erase_by_admin(uow, admin_id=g.api_user.id, member_id=user_id, policy=policy(),
+                           evidence_root=evidence_root())
+    bus.dispatch(uow.events)
     return jsonify(id=user_id, erased=True)
 
 
@@ -99,7 +104,12 @@ OPENAPI_PATHS = {
         "get": op("Validator statistics: approvals, rate, median time, four-eyes overrides, self-dealing",
                   errors=(401, 403))
     },
-    "/api/v1/audit/log": {"get": op("The hash-chained audit log and its verification", errors=(401, 403))},
+    "/api/v1/audit/log": {
+        "get": op("The hash-chained action log newest first, {items, next, problems}; filters: actor (user "
+                  "id), role, action and subject (parts of them), from/until (dates), before (cursor), limit",
+                  query=("actor", "role", "action", "subject", "from", "until", "before", "limit"),
+                  errors=(400, 401, 403))
+    },
     "/api/v1/audit/export": {
         "get": op("Ledger export (CSV and JSON) for a period with a manifest signed by the platform key",
                   query=("from", "until"), errors=(400, 401, 403))
