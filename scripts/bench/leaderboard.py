@@ -35,11 +35,15 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
+from common import figure  # noqa: E402
 
 from community.demo import DEMO_PASSWORD  # noqa: E402
 from rewards.chain.anvil import Anvil, free_port  # noqa: E402
 
 BOARD = {"scope": "community", "period": "week"}
+LIVE_P95_TARGET_MS, QUERY_TARGET_MS = 150, 20
+# `name value unit` lines printed after the human-readable output (make bench, #8).
+SUMMARY: list[tuple[str, float, str]] = []
 MEMBERS = ["member1@kopa.local", "member2@kopa.local", "member3@kopa.local", "member4@kopa.local",
            "member5@kopa.local"]
 
@@ -241,12 +245,20 @@ def live(args) -> None:
         print(f"approvals: {len(sent)} at {args.rate}/s over {args.duration:.0f} s; clients: {connected}; "
               f"distinct versions pushed: {len(versions)}")
         print(f"delivered/expected: {delivered}/{expected} (lost {expected - delivered})")
+        SUMMARY.extend([("leaderboard_live_clients", connected, "clients"),
+                        ("leaderboard_live_delivered", delivered, "pushes"),
+                        ("leaderboard_live_lost", expected - delivered, "pushes")])
         if latencies:
             p50, p95, p99 = (percentile(latencies, q) for q in (50, 95, 99))
             print(f"latency approval->delivery ms: p50 {p50:.1f}  p95 {p95:.1f}  p99 {p99:.1f}  "
                   f"max {max(latencies):.1f}")
             print(f"approval HTTP round trip ms (commit, invalidation, board recompute, emit to the room): "
                   f"p50 {percentile(round_trips, 50):.1f}  p95 {percentile(round_trips, 95):.1f}")
+            SUMMARY.extend([("leaderboard_live_latency_p50", p50, "ms"),
+                            ("leaderboard_live_latency_p95", p95, "ms"),
+                            ("leaderboard_live_latency_p99", p99, "ms"),
+                            ("leaderboard_live_p95_vs_target", p95 / LIVE_P95_TARGET_MS, "ratio"),
+                            ("leaderboard_approval_round_trip_p95", percentile(round_trips, 95), "ms")])
 
 
 def cached_reads(args) -> None:
@@ -275,6 +287,7 @@ def cached_reads(args) -> None:
         db.dispose()
         n, statements = _cached_read_statements(url, 300)
         print(f"cached board requests: {n}, SQL statements run: {statements}")
+        SUMMARY.append(("leaderboard_cached_read_sql_statements", statements, "statements"))
 
 
 # --- uncached query at scale ---------------------------------------------------------------------
@@ -405,6 +418,9 @@ def query(args) -> None:
                     t = time.perf_counter()
                     mine = place(session, key, args.members // 2)
                     place_times.append((time.perf_counter() - t) * 1000)
+            name = f"leaderboard_query_{key.scope.replace(':', '')}_{key.period}_{key.dimension or 'all'}"
+            SUMMARY.extend([(f"{name}_median", statistics.median(times), "ms"),
+                            (f"{name}_vs_target", statistics.median(times) / QUERY_TARGET_MS, "ratio")])
             print(f"uncached board {key.scope}/{key.period}/{key.dimension or 'all dims'} (top {len(rows)}): "
                   f"median {statistics.median(times):.1f} ms, min {min(times):.1f} ms; one member's place "
                   f"(rank {mine and mine['rank']} of {mine and mine['of']}): median "
@@ -416,6 +432,9 @@ def query(args) -> None:
                     t = time.perf_counter()
                     rows = compute_rows(session, key, limit=TOP_N, public_only=True)
                     times.append((time.perf_counter() - t) * 1000)
+            name = f"leaderboard_query_teams_{key.period}"
+            SUMMARY.extend([(f"{name}_median", statistics.median(times), "ms"),
+                            (f"{name}_vs_target", statistics.median(times) / QUERY_TARGET_MS, "ratio")])
             print(f"uncached board {key.scope}/{key.period} ({len(rows)} of {TEAMS} teams of 2,000): "
                   f"median {statistics.median(times):.1f} ms")
         db.dispose()
@@ -446,6 +465,10 @@ def main() -> None:
         cached_reads(args)
     if not args.skip_query:
         query(args)
+    print(f"-- figures (targets: live p95 <= {LIVE_P95_TARGET_MS} ms, 0 lost; board query <= "
+          f"{QUERY_TARGET_MS} ms)")
+    for name, value, unit in SUMMARY:
+        figure(name, value, unit)
 
 
 if __name__ == "__main__":
