@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CONTRACTS := $(wildcard contracts/*.sol)
 
-.PHONY: install run test test-contracts test-app test-slow lint build clean chromium
+.PHONY: install run test test-contracts test-app lint build clean chromium bench
 
 install: $(STAMPS)/python $(STAMPS)/npm $(SOLCX_BINARY_PATH)/solc-v0.8.30 build/contracts/KopaCredits.json
 
@@ -66,19 +66,34 @@ test: install chromium
 	$(BIN)/python scripts/contract_tests.py
 	@echo "==> lint (ruff)"
 	$(BIN)/ruff check .
-	@echo "==> app tests (pytest: real anvil, SQLite, PostgreSQL, chromium; slow suites: make test-slow)"
-	@$(PYTEST) -m "not slow"
+	@echo "==> app tests (pytest: real anvil, SQLite, PostgreSQL, chromium)"
+	@$(PYTEST)
 
 test-contracts: install
 	$(BIN)/python scripts/contract_tests.py
 
 test-app: install chromium
-	@$(PYTEST) -m "not slow"
+	@$(PYTEST)
 
-# The reliability suites (docs/reliability.md): faults, killed workers, the production
-# topology. Under 10 minutes; each test's time is listed at the end.
-test-slow: install chromium
-	@$(PYTEST) -m slow -v --durations=0
+# Every benchmark of #8, one after the other (about 15 minutes on 2 quiet cores; run it on a
+# quiet machine). Each prints `name value unit` lines with its ratio to the reference measured
+# in the same run; docs/benchmarks.md records them. The leaderboard's query part needs
+# PostgreSQL (KOPA_TEST_POSTGRES_URL, or a server on 127.0.0.1:5432) and is skipped without.
+BENCH := $(BIN)/python scripts/bench
+bench: install
+	@echo "==> gas (scripts/bench/gas.py)"
+	$(BENCH)/gas.py
+	@echo "==> relay (scripts/bench/relay_throughput.py: 5,000 approvals)"
+	$(BENCH)/relay_throughput.py
+	@echo "==> HTTP (scripts/bench/http_bench.py: one worker and two)"
+	$(BENCH)/http_bench.py
+	@echo "==> leaderboards (scripts/bench/leaderboard.py: 500 clients, 60 s)"
+	@url="$${KOPA_TEST_POSTGRES_URL:-$$($(BIN)/python scripts/postgres_probe.py $(PG_CANDIDATE))}"; \
+	if [ -n "$$url" ]; then set -x; $(BENCH)/leaderboard.py --clients 500 --duration 60 --pg-url "$$url"; \
+	else echo "no PostgreSQL answers: the board query part is skipped"; set -x; \
+	  $(BENCH)/leaderboard.py --clients 500 --duration 60 --skip-query; fi
+	@echo "==> audit (scripts/bench/audit.py: 100k-row chain and Merkle root, 10k holders)"
+	$(BENCH)/audit.py
 
 lint: install
 	$(BIN)/ruff check .
