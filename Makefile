@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CONTRACTS := $(wildcard contracts/*.sol)
 
-.PHONY: install run test test-contracts test-app lint build clean chromium bench
+.PHONY: install run test test-contracts test-app test-slow lint build clean chromium bench
 
 install: $(STAMPS)/python $(STAMPS)/npm $(SOLCX_BINARY_PATH)/solc-v0.8.30 build/contracts/KopaCredits.json
 
@@ -66,14 +66,19 @@ test: install chromium
 	$(BIN)/python scripts/contract_tests.py
 	@echo "==> lint (ruff)"
 	$(BIN)/ruff check .
-	@echo "==> app tests (pytest: real anvil, SQLite, PostgreSQL, chromium)"
-	@$(PYTEST)
+	@echo "==> app tests (pytest: real anvil, SQLite, PostgreSQL, chromium; slow suites: make test-slow)"
+	@$(PYTEST) -m "not slow"
 
 test-contracts: install
 	$(BIN)/python scripts/contract_tests.py
 
 test-app: install chromium
-	@$(PYTEST)
+	@$(PYTEST) -m "not slow"
+
+# The reliability suites (docs/reliability.md): faults, killed workers, the production
+# topology. Under 10 minutes; each test's time is listed at the end.
+test-slow: install chromium
+	@$(PYTEST) -m slow -v --durations=0
 
 # Every benchmark of #8, one after the other (about 15 minutes on 2 quiet cores; run it on a
 # quiet machine). Each prints `name value unit` lines with its ratio to the reference measured
