@@ -7,6 +7,7 @@ import datetime as dt
 
 from community.db import as_utc
 from community.errors import InvalidInput
+from community.i18n import N_
 
 
 def parse_instant(value: object, field: str) -> dt.datetime:
@@ -18,12 +19,16 @@ def parse_instant(value: object, field: str) -> dt.datetime:
             parsed = dt.datetime.fromisoformat(value.strip())
         except ValueError:
             raise InvalidInput(
-                f"{field} must be an ISO 8601 date and time with an offset, e.g. 2026-12-01T10:00:00+02:00"
+                N_(
+                    "%(field)s must be an ISO 8601 date and time with an offset, e.g. "
+                    "2026-12-01T10:00:00+02:00",
+                    field=field,
+                )
             ) from None
     else:
-        raise InvalidInput(f"{field} must be an ISO 8601 date and time with an offset")
+        raise InvalidInput(N_("%(field)s must be an ISO 8601 date and time with an offset", field=field))
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise InvalidInput(f"{field} has no UTC offset: add one, e.g. +02:00 or Z")
+        raise InvalidInput(N_("%(field)s has no UTC offset: add one, e.g. +02:00 or Z", field=field))
     return parsed.astimezone(dt.UTC)
 
 

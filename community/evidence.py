@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from community.errors import InvalidInput, TooLarge
+from community.i18n import N_
 
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
 
@@ -46,21 +47,23 @@ class StoredEvidence:
 def check_evidence(filename: str, data: bytes) -> tuple[str, str]:
     """(safe filename, content type), or InvalidInput / TooLarge saying what is wrong."""
     if len(data) > MAX_EVIDENCE_BYTES:
-        raise TooLarge(f"the file is {len(data) / 1048576:.1f} MB; evidence files may be at most 10 MB")
+        raise TooLarge(N_("the file is %(size).1f MB; evidence files may be at most 10 MB",
+                          size=len(data) / 1048576))
     if not data:
         raise InvalidInput("the evidence file is empty")
     name = os.path.basename((filename or "").replace("\\", "/")).strip()
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if ext not in ALLOWED_TYPES:
-        raise InvalidInput(f"files of this type are not accepted; allowed types: {ALLOWED_LIST}")
+        raise InvalidInput(N_("files of this type are not accepted; allowed types: %(allowed_list)s",
+                              allowed_list=ALLOWED_LIST))
     content_type, magic = ALLOWED_TYPES[ext]
     if magic is None:
         try:
             data[:65536].decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidInput(f"the file is not UTF-8 text as a .{ext} file must be") from None
+            raise InvalidInput(N_("the file is not UTF-8 text as a .%(ext)s file must be", ext=ext)) from None
     elif not any(data.startswith(m) for m in magic):
-        raise InvalidInput(f"the file's content is not a {ext.upper()} file")
+        raise InvalidInput(N_("the file's content is not a %(kind)s file", kind=ext.upper()))
     safe = "".join(c if c.isalnum() or c in "._- " else "_" for c in name)[:200] or f"evidence.{ext}"
     return safe, content_type
 

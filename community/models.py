@@ -84,6 +84,7 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     board_opt_out: Mapped[bool | None] = mapped_column()  # leaderboards (#6): hidden from others
     board_pseudonym: Mapped[str | None] = mapped_column(String(40))  # shown instead of display_name
+    locale: Mapped[str | None] = mapped_column(String(8))  # chosen language; NULL: the browser decides
 
     __table_args__ = (
         CheckConstraint("role IN ('member', 'staff', 'auditor', 'admin')", name="role_known"),

@@ -39,6 +39,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from community.db import Base, Database, UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import InvalidInput, NotFound
+from community.i18n import N_, translated
+from community.models import User
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +148,10 @@ def notify(session: Session, user_id: int, kind: str, text: str, link: str | Non
         default = CATEGORIES[category]
         on, mode = (choice.email, choice.mode) if choice is not None else (default.email, default.mode)
         email = mode if on else None
+    # Written in the recipient's chosen language (English when they chose none): the
+    # notification centre and the e-mail show it as stored.
+    recipient = session.get(User, user_id)
+    text = translated(text, recipient.locale if recipient is not None else None)
     note = Notification(user_id=user_id, kind=kind[:40], text=text, link=link, email=email)
     session.add(note)
     session.info.setdefault(PENDING_KEY, []).append(note)
@@ -168,7 +174,7 @@ def mark_read(uow: UnitOfWork, *, user_id: int, notification_id: object) -> Noti
     with uow:
         note = uow.session.get(Notification, notification_id)
         if note is None or note.user_id != user_id:
-            raise NotFound(f"notification {notification_id} not found")
+            raise NotFound(N_("notification %(notification_id)s not found", notification_id=notification_id))
         if note.read_at is None:
             note.read_at = utcnow()
         uow.commit()
@@ -270,19 +276,20 @@ def set_preferences(uow: UnitOfWork, *, user_id: int, changes: object) -> dict[s
     parsed: dict[str, tuple[bool | None, str | None]] = {}
     for key, change in changes.items():
         if key not in CATEGORIES:
-            raise InvalidInput(f"unknown category {key!r}; one of {', '.join(CATEGORIES)}")
+            raise InvalidInput(N_("unknown category %(key)r; one of %(categories)s",
+                                  key=key, categories=', '.join(CATEGORIES)))
         if not isinstance(change, dict):
-            raise InvalidInput(f"{key}: must be an object with email and/or mode")
+            raise InvalidInput(N_("%(key)s: must be an object with email and/or mode", key=key))
         unknown = set(change) - {"email", "mode", "in_app", "label"}
         if unknown:
-            raise InvalidInput(f"{key}: unknown field {sorted(unknown)[0]!r}")
+            raise InvalidInput(N_("%(key)s: unknown field %(unknown)r", key=key, unknown=sorted(unknown)[0]))
         if "in_app" in change and change["in_app"] is not True:
-            raise InvalidInput(f"{key}: in-app notifications are always on")
+            raise InvalidInput(N_("%(key)s: in-app notifications are always on", key=key))
         email, mode = change.get("email"), change.get("mode")
         if email is not None and not isinstance(email, bool):
-            raise InvalidInput(f"{key}.email must be true or false")
+            raise InvalidInput(N_("%(key)s.email must be true or false", key=key))
         if mode is not None and mode not in MODES:
-            raise InvalidInput(f"{key}.mode must be one of {', '.join(MODES)}")
+            raise InvalidInput(N_("%(key)s.mode must be one of %(modes)s", key=key, modes=', '.join(MODES)))
         parsed[key] = (email, mode)
     with uow:
         session = uow.session

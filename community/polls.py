@@ -20,6 +20,7 @@ from community.access import NodePath, can
 from community.db import UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.events import LedgerChanged
+from community.i18n import N_, Msg
 from community.models import Permission, Process, User
 from community.poll_models import (
     Poll,
@@ -66,13 +67,14 @@ def _flag(value: object, field_: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise InvalidInput(f"{field_} must be true or false")
+        raise InvalidInput(N_("%(field)s must be true or false", field=field_))
     return value
 
 
 def _whole(value: object, field_: str, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise InvalidInput(f"{field_} must be a whole number from {low} to {high}")
+        raise InvalidInput(N_("%(field)s must be a whole number from %(low)s to %(high)s",
+                              field=field_, low=low, high=high))
     return value
 
 
@@ -81,7 +83,7 @@ def _options(value: object) -> list[str]:
         raise InvalidInput("options must be a list of texts")
     labels = [text(v, "each option", MAX_OPTION_LABEL, required=True) for v in value]
     if not 2 <= len(labels) <= MAX_OPTIONS:
-        raise InvalidInput(f"a poll needs from 2 to {MAX_OPTIONS} options")
+        raise InvalidInput(N_("a poll needs from 2 to %(max_options)s options", max_options=MAX_OPTIONS))
     if len({label.casefold() for label in labels}) != len(labels):
         raise InvalidInput("options must differ from each other")
     return labels
@@ -174,12 +176,13 @@ def _check_choices(poll: Poll, option_ids: list[int]) -> None:
     known = {o.id for o in poll.options}
     unknown = [i for i in option_ids if i not in known]
     if unknown:
-        raise InvalidInput(f"option {unknown[0]} is not an option of poll {poll.id}")
+        raise InvalidInput(N_("option %(unknown)s is not an option of poll %(poll)s",
+                              unknown=unknown[0], poll=poll.id))
     if poll.kind == PollKind.SINGLE and len(option_ids) != 1:
         raise InvalidInput("this poll takes exactly one choice")
     limit = poll.max_choices or len(poll.options)
     if len(option_ids) > limit:
-        raise InvalidInput(f"choose at most {limit} options")
+        raise InvalidInput(N_("choose at most %(limit)s options", limit=limit))
 
 
 def _answer_text(poll: Poll, value: object) -> str | None:
@@ -192,9 +195,11 @@ def _answer_text(poll: Poll, value: object) -> str | None:
 def _require_open(poll: Poll, now: dt.datetime) -> None:
     state = poll.state(now)
     if state == PollState.SCHEDULED:
-        raise Conflict(f"poll {poll.id} opens at {_stamp(as_utc(poll.opens_at))}")
+        raise Conflict(N_("poll %(poll)s opens at %(opens_at)s",
+                          poll=poll.id, opens_at=_stamp(as_utc(poll.opens_at))))
     if state == PollState.CLOSED:
-        raise Conflict(f"poll {poll.id} closed at {_stamp(poll.ends_at())}")
+        raise Conflict(N_("poll %(poll)s closed at %(ends_at)s",
+                          poll=poll.id, ends_at=_stamp(poll.ends_at())))
 
 
 def _stamp(when: dt.datetime) -> str:
@@ -204,7 +209,7 @@ def _stamp(when: dt.datetime) -> str:
 def _staff(session: Session, actor_id: object, doing: str) -> User:
     actor = get_row(session, User, actor_id, "user")
     if not actor.is_staff:
-        raise Forbidden(f"only staff {doing}")
+        raise Forbidden(N_("only staff %(doing)s", doing=Msg(doing)))  # doing: the _staff:3 keyword
     return actor
 
 
@@ -239,7 +244,7 @@ def update_poll(uow: UnitOfWork, *, actor_id: int, poll_id: object, **fields: ob
         _staff(session, actor_id, "edit polls")
         poll = get_row(session, Poll, poll_id, "poll")
         if poll.state(now) != PollState.SCHEDULED:
-            raise Conflict(f"poll {poll.id} has already opened; it can only be closed now")
+            raise Conflict(N_("poll %(poll)s has already opened; it can only be closed now", poll=poll.id))
         if spec.process_id is not None:
             get_row(session, Process, spec.process_id, "process")
         _apply(poll, spec)
@@ -269,7 +274,7 @@ def close_poll(uow: UnitOfWork, *, actor_id: int, poll_id: object) -> None:
         actor = _staff(session, actor_id, "close polls")
         poll = get_row(session, Poll, poll_id, "poll")
         if poll.state(now) == PollState.CLOSED:
-            raise Conflict(f"poll {poll.id} is already closed")
+            raise Conflict(N_("poll %(poll)s is already closed", poll=poll.id))
         poll.closed_at = now
         poll.closed_by_id = actor.id
         uow.commit()
@@ -288,7 +293,7 @@ def vote(uow: UnitOfWork, *, member_id: int, poll_id: object, choices: object, t
         user = get_row(session, User, member_id, "user")
         poll = get_row(session, Poll, poll_id, "poll")
         if not _may_vote(session, user, poll):
-            raise Forbidden(f"poll {poll.id} belongs to a process you cannot take part in")
+            raise Forbidden(N_("poll %(poll)s belongs to a process you cannot take part in", poll=poll.id))
         _require_open(poll, now)
         _check_choices(poll, option_ids)
         answer_text = _answer_text(poll, text)
@@ -380,7 +385,7 @@ def _answer(
 def _kiosk_poll(session: Session, poll_id: object) -> Poll:
     poll = get_row(session, Poll, poll_id, "poll")
     if not poll.kiosk_enabled:
-        raise NotFound(f"poll {poll.id} has no kiosk")
+        raise NotFound(N_("poll %(poll)s has no kiosk", poll=poll.id))
     return poll
 
 
@@ -478,14 +483,14 @@ def _hidden_because(poll: Poll, user: User, voted: bool, now: dt.datetime) -> st
     if _sees_everything(user) or poll.state(now) == PollState.CLOSED:
         return None
     if poll.results_visibility == ResultsVisibility.AFTER_VOTE:
-        return None if voted else "Results are shown once you have voted."
-    return f"Results are shown after the poll closes ({_stamp(poll.ends_at())})."
+        return None if voted else N_("Results are shown once you have voted.")
+    return N_("Results are shown after the poll closes (%(when)s).", when=_stamp(poll.ends_at()))
 
 
 def _visible_poll(session: Session, user: User, poll_id: object) -> Poll:
     poll = get_row(session, Poll, poll_id, "poll")
     if not _may_vote(session, user, poll):
-        raise Forbidden(f"poll {poll.id} belongs to a process you cannot take part in")
+        raise Forbidden(N_("poll %(poll)s belongs to a process you cannot take part in", poll=poll.id))
     return poll
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from community.access import NodePath, can, path_of, path_of_task, permission, require
 from community.db import UnitOfWork, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
+from community.i18n import N_
 from community.models import (
     COMPLEXITIES,
     Contribution,
@@ -51,11 +52,12 @@ def _date(value: object, name: str) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD)")
+        raise InvalidInput(N_("%(name)s must be a date (YYYY-MM-DD)", name=name))
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"{name} must be a date (YYYY-MM-DD), not {value[:20]!r}") from None
+        raise InvalidInput(N_("%(name)s must be a date (YYYY-MM-DD), not %(value)r",
+                              name=name, value=value[:20])) from None
 
 
 def _dates(starts: object, ends: object) -> tuple[dt.date | None, dt.date | None]:
@@ -69,7 +71,8 @@ def complexity_of(value: object) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or value not in COMPLEXITIES:
-        raise InvalidInput(f"complexity must be one of {', '.join(map(str, COMPLEXITIES))}")
+        raise InvalidInput(N_("complexity must be one of %(complexities)s",
+                              complexities=', '.join(map(str, COMPLEXITIES))))
     return value
 
 
@@ -109,7 +112,7 @@ def create_process(
     if template in ("", None):
         template = None
     elif template not in TEMPLATES:
-        raise InvalidInput(f"template must be one of {', '.join(TEMPLATES)}")
+        raise InvalidInput(N_("template must be one of %(templates)s", templates=', '.join(TEMPLATES)))
     start, end = _dates(starts_on, ends_on)
     with uow:
         session = uow.session
@@ -247,7 +250,7 @@ def update_process_settings(
 ) -> None:
     for name, value in (("four_eyes_threshold", four_eyes_threshold), ("points_cap", points_cap)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise InvalidInput(f"{name} must be a positive whole number or empty")
+            raise InvalidInput(N_("%(name)s must be a positive whole number or empty", name=name))
     if cap_period not in ("week", "month"):
         raise InvalidInput("cap_period must be week or month")
     if membership is not None and membership not in {m.value for m in Membership}:
@@ -415,7 +418,8 @@ def create_task(
 def _node(session: Session, kind: object, node_id: object, *, process_too: bool = False):
     kinds = ("process", "phase", "objective", "task") if process_too else ("phase", "objective", "task")
     if kind not in kinds:
-        raise InvalidInput(f"node kind must be {', '.join(kinds[:-1])} or {kinds[-1]}")
+        raise InvalidInput(N_("node kind must be %(kinds)s or %(last)s",
+                              kinds=', '.join(kinds[:-1]), last=kinds[-1]))
     return get(session, NODE_MODELS[kind], node_id, kind)
 
 
@@ -443,7 +447,8 @@ def set_status(uow: UnitOfWork, *, actor_id: int, kind: object, node_id: object,
             unmet = _unmet_prerequisites(session, kind, node.id)
             if unmet:
                 names = ", ".join(f"'{n.title}'" for n in unmet)
-                raise Conflict(f"{kind} '{node.title}' cannot start before {names} is done")
+                raise Conflict(N_("%(kind)s '%(title)s' cannot start before %(names)s is done",
+                                  kind=kind, title=node.title, names=names))
         node.status = status
         uow.commit()
 
@@ -619,12 +624,12 @@ def create_team(
 ) -> int:
     name = text(name, "name", 120)
     if kind not in {k.value for k in TeamKind}:
-        raise InvalidInput(f"kind must be one of {', '.join(k.value for k in TeamKind)}")
+        raise InvalidInput(N_("kind must be one of %(values)s", values=', '.join(k.value for k in TeamKind)))
     with uow:
         session = uow.session
         get(session, User, actor_id, "user")
         if session.scalar(select(Team.id).where(Team.name == name)) is not None:
-            raise Conflict(f"a team called {name!r} already exists")
+            raise Conflict(N_("a team called %(name)r already exists", name=name))
         team = Team(name=name, kind=kind, description=text(description, "description", 2000, required=False))
         session.add(team)
         session.flush()
@@ -715,7 +720,8 @@ def grant_permission(
         if node_kind != "process":
             node = _node(session, node_kind, node_id)
             if path_of(session, node_kind, node.id).process_id != process.id:
-                raise InvalidInput(f"{node_kind} {node.id} is not in process {process.id}")
+                raise InvalidInput(N_("%(node_kind)s %(node)s is not in process %(process)s",
+                                      node_kind=node_kind, node=node.id, process=process.id))
             setattr(grant, f"{node_kind}_id", node.id)
         if team_id not in (None, ""):
             grant.team_id = get(session, Team, team_id, "team").id
@@ -764,7 +770,7 @@ def apply_to_process(uow: UnitOfWork, *, user_id: int, process_id: object, messa
             )
         ).first()
         if existing is not None:
-            raise Conflict(f"you already applied to this process ({existing.state})")
+            raise Conflict(N_("you already applied to this process (%(state)s)", state=existing.state))
         state = "accepted" if process.membership == Membership.OPEN else "pending"
         session.add(
             ProcessApplication(
@@ -792,7 +798,8 @@ def decide_application(uow: UnitOfWork, *, actor_id: int, application_id: object
             "only the process's managers decide applications",
         )
         if application.state != "pending":
-            raise Conflict(f"application {application.id} is already {application.state}")
+            raise Conflict(N_("application %(application)s is already %(state)s",
+                              application=application.id, state=application.state))
         application.state = "accepted" if accept else "declined"
         application.decided_by_id = actor_id
         application.decided_at = utcnow()

@@ -26,6 +26,7 @@ from community.events import (
     LedgerChanged,
 )
 from community.evidence import StoredEvidence
+from community.i18n import LANGUAGES, N_, NP_, Msg
 from community.models import (
     LEVELS,
     ApiToken,
@@ -79,7 +80,8 @@ def register_member(
         raise InvalidInput("email is not a valid address")
     name = checked_text(display_name, "display name", 80)
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters")
+        raise InvalidInput(N_("password must have at least %(min_password)s characters",
+                              min_password=MIN_PASSWORD))
     if len(password) > 256:
         raise InvalidInput("password is longer than 256 characters")
     with uow:
@@ -135,7 +137,7 @@ def user_for_token(session: Session, token: object) -> User | None:
 
 def set_role(uow: UnitOfWork, *, actor_id: int, user_id: object, role: object) -> None:
     if role not in {r.value for r in Role}:
-        raise InvalidInput(f"role must be one of {', '.join(r.value for r in Role)}")
+        raise InvalidInput(N_("role must be one of %(values)s", values=', '.join(r.value for r in Role)))
     with uow:
         session = uow.session
         actor = get_row(session, User, actor_id, "user")
@@ -147,6 +149,16 @@ def set_role(uow: UnitOfWork, *, actor_id: int, user_id: object, role: object) -
             if admins <= 1:
                 raise Conflict("the last admin cannot give up the admin role")
         user.role = str(role)
+        uow.commit()
+
+
+def set_locale(uow: UnitOfWork, *, user_id: int, locale: object) -> None:
+    """The language a member reads pages and e-mail in; None leaves it to their browser."""
+    if locale is not None and locale not in LANGUAGES:
+        raise InvalidInput(N_("language must be one of %(languages)s", languages=", ".join(LANGUAGES)))
+    with uow:
+        user = get_row(uow.session, User, user_id, "user")
+        user.locale = locale
         uow.commit()
 
 
@@ -180,7 +192,7 @@ def _co_contributors(session: Session, member_id: int, emails: object) -> list[U
     for email in emails:
         user = session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
         if user is None:
-            raise InvalidInput(f"no member has the e-mail address {email.strip()[:254]!r}")
+            raise InvalidInput(N_("no member has the e-mail address %(email)r", email=email.strip()[:254]))
         if user.id == member_id:
             raise InvalidInput("you are already the contributor; do not list yourself as co-contributor")
         if user not in users:
@@ -241,7 +253,7 @@ def submit_contribution(
         task = get_row(session, Task, task_id, "task")
         path = access.path_of_task(session, task)
         if not access.can(session, member, Permission.VIEW, path):
-            raise NotFound(f"task {task.id} not found")
+            raise NotFound(N_("task %(task)s not found", task=task.id))
         access.require(
             session,
             member,
@@ -250,10 +262,11 @@ def submit_contribution(
             "you may not contribute to this task: join the process or ask its team for access",
         )
         if not task.open or task.status == "done":
-            raise Conflict(f"task {task.id} is closed for contributions")
+            raise Conflict(N_("task %(task)s is closed for contributions", task=task.id))
         blocked = processes.task_blocked_by(session, task)
         if blocked:
-            raise Conflict(f"task {task.id} opens when {', '.join(blocked)} is done")
+            raise Conflict(N_("task %(task)s opens when %(blocked)s is done",
+                              task=task.id, blocked=', '.join(blocked)))
         hour_ago = utcnow() - dt.timedelta(hours=1)
         recent = session.scalar(
             select(func.count())
@@ -262,8 +275,11 @@ def submit_contribution(
         )
         if recent >= policy.submissions_per_hour:
             raise RateLimited(
-                f"you have submitted {recent} contributions in the last hour; the limit is "
-                f"{policy.submissions_per_hour} per hour, please try again later"
+                N_(
+                    "you have submitted %(recent)s contributions in the last hour; the limit is "
+                    "%(submissions_per_hour)s per hour, please try again later",
+                    recent=recent, submissions_per_hour=policy.submissions_per_hour,
+                )
             )
         contribution = Contribution(
             task_id=task.id,
@@ -321,7 +337,8 @@ def _load_for_decision(
 def _require_state(contribution: Contribution, allowed: tuple[S, ...], action: str) -> None:
     if contribution.state not in allowed:
         names = " or ".join(s.value for s in allowed)
-        raise Conflict(f"contribution {contribution.id} is {contribution.state}; {action} needs it {names}")
+        raise Conflict(N_("contribution %(contribution)s is %(state)s; %(action)s needs it %(names)s",
+                          contribution=contribution.id, state=contribution.state, action=action, names=names))
 
 
 def default_level(session: Session, contribution: Contribution) -> str:
@@ -464,12 +481,13 @@ def approve_contribution(
             )
             entry_ids.extend(e.id for e in entries)
             record_streak(session, member_id)
-            _tell(
-                session, member_id, contribution, "contribution_approved",
-                f"was approved: {_points(sum(e.points for e in entries))}"
-                + (" (minted on chain shortly)" if entries else "") + ".",
-                comment,
+            points = sum(e.points for e in entries)
+            what = (
+                NP_("was approved: %(num)s point (minted on chain shortly).",
+                    "was approved: %(num)s points (minted on chain shortly).", points)
+                if entries else NP_("was approved: %(num)s point.", "was approved: %(num)s points.", points)
             )
+            _tell(session, member_id, contribution, "contribution_approved", what, comment)
         uow.publish(
             ContributionApproved(
                 contribution.id, contribution.member_id, validator.id, entry_ids[0] if entry_ids else None
@@ -480,17 +498,14 @@ def approve_contribution(
         return entry_ids
 
 
-def _points(n: int) -> str:
-    return f"{n} point{'s' if n != 1 else ''}"
-
-
 def _tell(
-    session: Session, member_id: int, contribution: Contribution, kind: str, what: str, comment: str | None
+    session: Session, member_id: int, contribution: Contribution, kind: str, what: Msg, comment: str | None
 ) -> None:
     """A contribution-decided notification for one member, in the decision's transaction."""
-    text = f"Your contribution to “{contribution.task.title}” {what}"
+    text = N_("Your contribution to “%(task)s” %(what)s", task=contribution.task.title, what=what)
     if comment:
-        text += f" Comment: {comment if len(comment) <= 500 else comment[:499] + '…'}"
+        comment = comment if len(comment) <= 500 else comment[:499] + "…"
+        text = N_("%(text)s Comment: %(comment)s", text=text, comment=comment)
     notify(session, member_id, kind, text, f"/contributions/{contribution.id}")
 
 
@@ -498,7 +513,7 @@ def _optional_comment(comment: object) -> str | None:
     if comment is not None and not isinstance(comment, str):
         raise InvalidInput("comment must be text")
     if comment and len(comment) > MAX_TEXT:
-        raise InvalidInput(f"comment is longer than {MAX_TEXT} characters")
+        raise InvalidInput(N_("comment is longer than %(max_text)s characters", max_text=MAX_TEXT))
     return (comment or "").strip() or None
 
 
@@ -520,7 +535,8 @@ def reject_contribution(
         contribution.decision_comment = comment
         _tell(
             session, contribution.member_id, contribution, "contribution_rejected",
-            "was rejected" + (" again on appeal." if contribution.appealed_at else "; you may appeal once."),
+            N_("was rejected again on appeal.") if contribution.appealed_at
+            else N_("was rejected; you may appeal once."),
             comment,
         )
         uow.publish(ContributionRejected(contribution.id, contribution.member_id, validator.id))
@@ -538,7 +554,7 @@ def request_changes(uow: UnitOfWork, *, validator_id: int, contribution_id: obje
         contribution.decision_comment = comment
         _tell(
             session, contribution.member_id, contribution, "contribution_changes_requested",
-            "needs changes: edit and resubmit it.", comment,
+            N_("needs changes: edit and resubmit it."), comment,
         )
         uow.commit()
 
@@ -576,7 +592,8 @@ def appeal_contribution(uow: UnitOfWork, *, member_id: int, contribution_id: obj
         session = uow.session
         contribution = _own_contribution(session, member_id, contribution_id)
         if contribution.appealed_at is not None:
-            raise Conflict(f"contribution {contribution.id} was already appealed once")
+            raise Conflict(N_("contribution %(contribution)s was already appealed once",
+                              contribution=contribution.id))
         _require_state(contribution, (S.REJECTED,), "an appeal")
         contribution.appeal_reason = reason
         contribution.appealed_at = utcnow()
@@ -623,7 +640,9 @@ def revoke_contribution(
             taken = sum(e.points for e in originals if e.member_id == member_id)
             _tell(
                 session, member_id, contribution, "contribution_revoked",
-                "was revoked" + (f": its {_points(taken)} are taken back." if taken else "."),
+                NP_("was revoked: its %(num)s point are taken back.",
+                    "was revoked: its %(num)s points are taken back.", taken)
+                if taken else N_("was revoked."),
                 comment,
             )
         uow.publish(ContributionRevoked(contribution.id, contribution.member_id, validator.id))

@@ -5,13 +5,15 @@ Phases run in order: each phase after the first has the previous one as prerequi
 
 from __future__ import annotations
 
+from community.i18n import N_
+
 TemplateTask = tuple[str, int]
 TemplateObjective = tuple[str, list[TemplateTask]]
 TemplatePhase = tuple[str, str, list[TemplateObjective]]
 
 TEMPLATES: dict[str, tuple[str, list[TemplatePhase]]] = {
     "co-creation": (
-        "Default co-creation: engage, design, build, sustain, evaluate",
+        N_("Default co-creation: engage, design, build, sustain, evaluate"),
         [
             (
                 "Engage",
@@ -56,7 +58,7 @@ TEMPLATES: dict[str, tuple[str, list[TemplatePhase]]] = {
         ],
     ),
     "hackathon": (
-        "Hackathon: challenge, teams, build weekend, demo, follow-up",
+        N_("Hackathon: challenge, teams, build weekend, demo, follow-up"),
         [
             (
                 "Prepare",
@@ -96,7 +98,7 @@ TEMPLATES: dict[str, tuple[str, list[TemplatePhase]]] = {
         ],
     ),
     "service-description": (
-        "Service-description improvement: find confusing texts, rewrite, test",
+        N_("Service-description improvement: find confusing texts, rewrite, test"),
         [
             (
                 "Find",

@@ -9,15 +9,16 @@ from sqlalchemy.orm import Session
 
 from community.db import as_utc, is_row_id
 from community.errors import InvalidInput, NotFound
+from community.i18n import N_, Msg
 
 
 def get_row(session: Session, model: type, id_: object, what: str):
     """The row, or NotFound naming ``what`` (ids that are not row ids never reach the database)."""
     if not is_row_id(id_):
-        raise NotFound(f"{what} not found")
+        raise NotFound(N_("%(what)s not found", what=Msg(what)))
     obj = session.get(model, id_)
     if obj is None:
-        raise NotFound(f"{what} {id_} not found")
+        raise NotFound(N_("%(what)s %(id)s not found", what=Msg(what), id=id_))
     return obj
 
 
@@ -26,12 +27,12 @@ def text(value: object, name: str, max_len: int, *, required: bool = True) -> st
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput(f"{name} must be text")
+        raise InvalidInput(N_("%(name)s must be text", name=name))
     value = value.strip()
     if required and not value:
-        raise InvalidInput(f"{name} must not be empty")
+        raise InvalidInput(N_("%(name)s must not be empty", name=name))
     if len(value) > max_len:
-        raise InvalidInput(f"{name} is longer than {max_len} characters")
+        raise InvalidInput(N_("%(name)s is longer than %(max_len)s characters", name=name, max_len=max_len))
     return value
 
 
@@ -43,9 +44,10 @@ def when(value: object, name: str) -> dt.datetime | None:
         try:
             value = dt.datetime.fromisoformat(value.strip())
         except ValueError:
-            raise InvalidInput(f"{name} must be an ISO 8601 date-time, e.g. 2030-05-01T18:00:00Z") from None
+            raise InvalidInput(N_("%(name)s must be an ISO 8601 date-time, e.g. 2030-05-01T18:00:00Z",
+                                  name=name)) from None
     if not isinstance(value, dt.datetime):
-        raise InvalidInput(f"{name} must be an ISO 8601 date-time")
+        raise InvalidInput(N_("%(name)s must be an ISO 8601 date-time", name=name))
     return as_utc(value).astimezone(dt.UTC)
 
 
@@ -54,8 +56,8 @@ def web_url(value: object, name: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > 2000:
-        raise InvalidInput(f"{name} must be a URL of at most 2000 characters")
+        raise InvalidInput(N_("%(name)s must be a URL of at most 2000 characters", name=name))
     parsed = urlparse(value.strip())
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidInput(f"{name} must be an http or https URL")
+        raise InvalidInput(N_("%(name)s must be an http or https URL", name=name))
     return value.strip()

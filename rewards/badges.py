@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from community.db import UnitOfWork, as_utc, is_row_id
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
+from community.i18n import N_
 from community.models import Contribution, ContributionCoContributor, ContributionState, User
 from community.validation import text
 from rewards.ledger import chain_ref, instance_id, lock_wallet, points_total
@@ -183,7 +184,7 @@ def parse_thresholds(value: object) -> list[int]:
     if not isinstance(value, list) or not value:
         raise InvalidInput("give at least one threshold")
     if len(value) > MAX_LEVELS:
-        raise InvalidInput(f"a badge has at most {MAX_LEVELS} levels")
+        raise InvalidInput(N_("a badge has at most %(max_levels)s levels", max_levels=MAX_LEVELS))
     for t in value:
         if not isinstance(t, int) or isinstance(t, bool) or not 1 <= t <= 1_000_000_000:
             raise InvalidInput("each threshold must be a whole number from 1 to 1000000000")
@@ -194,7 +195,8 @@ def parse_thresholds(value: object) -> list[int]:
 
 def _metric(value: object) -> str:
     if value not in {m.value for m in BadgeMetric}:
-        raise InvalidInput(f"metric must be one of {', '.join(m.value for m in BadgeMetric)}")
+        raise InvalidInput(N_("metric must be one of %(values)s",
+                              values=', '.join(m.value for m in BadgeMetric)))
     return str(value)
 
 
@@ -212,7 +214,8 @@ def _set_levels(session: Session, badge: Badge, thresholds: list[int]) -> None:
                 select(func.count()).where(BadgeAward.badge_level_id == existing[number].id)
             )
             if held:
-                raise Conflict(f"level {number} of {badge.name} is already held by members; it stays")
+                raise Conflict(N_("level %(number)s of %(name)s is already held by members; it stays",
+                                  number=number, name=badge.name))
             badge.levels.remove(existing[number])
     for number, threshold in enumerate(thresholds, start=1):
         level = existing.get(number)
@@ -248,16 +251,16 @@ def save_badge(
         clash = session.scalar(select(Badge.id).where(func.lower(Badge.name) == name.lower()))
         if badge_id is None:
             if clash is not None:
-                raise Conflict(f"a badge called {name} already exists")
+                raise Conflict(N_("a badge called %(name)s already exists", name=name))
             badge = Badge(name=name, description=description, metric=metric, active=active)
             session.add(badge)
             session.flush()
         else:
             badge = session.get(Badge, badge_id) if is_row_id(badge_id) else None
             if badge is None:
-                raise NotFound(f"badge {badge_id} not found")
+                raise NotFound(N_("badge %(badge_id)s not found", badge_id=badge_id))
             if clash is not None and clash != badge.id:
-                raise Conflict(f"a badge called {name} already exists")
+                raise Conflict(N_("a badge called %(name)s already exists", name=name))
             if metric != badge.metric:
                 raise Conflict("the metric of an existing badge cannot change; create a new badge")
             badge.name, badge.description, badge.active = name, description, active

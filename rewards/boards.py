@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from community.db import Base, UnitOfWork, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
+from community.i18n import N_
 from community.models import User
 
 PSEUDONYM_MAX = 40
@@ -132,7 +133,8 @@ def update_board_profile(
         raise InvalidInput("pseudonym must be text")
     pseudonym = (pseudonym or "").strip() or None
     if pseudonym is not None and not 2 <= len(pseudonym) <= PSEUDONYM_MAX:
-        raise InvalidInput(f"a pseudonym has 2 to {PSEUDONYM_MAX} characters")
+        raise InvalidInput(N_("a pseudonym has 2 to %(pseudonym_max)s characters",
+                              pseudonym_max=PSEUDONYM_MAX))
     with uow:
         session = uow.session
         member = session.get(User, member_id) if is_row_id(member_id) else None

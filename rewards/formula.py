@@ -31,6 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from community.errors import InvalidInput
+from community.i18n import N_, Msg
 
 MAX_LENGTH = 500
 MAX_DEPTH = 32  # nested parentheses, calls and unary signs
@@ -49,7 +50,8 @@ class FormulaError(InvalidInput):
         self.reason = reason
         self.position = position
         self.where = where
-        super().__init__(f"{where}{reason} at position {position}")
+        super().__init__(N_("%(where)s%(reason)s at position %(position)s", where=where,
+                            reason=reason if isinstance(reason, Msg) else Msg(reason), position=position))
 
     def located(self, where: str) -> FormulaError:
         """The same error with a prefix naming where the formula lives (rule, field)."""
@@ -99,9 +101,10 @@ def tokenize(source: str) -> Iterator[Token]:
         if number:
             text = number.group()
             if _NAME.match(source, number.end()) or source.startswith(".", number.end()):
-                raise FormulaError(f"malformed number {source[i:number.end() + 1]!r}", i)
+                raise FormulaError(N_("malformed number %(source)r", source=source[i:number.end() + 1]), i)
             if len(text.replace(".", "").lstrip("0")) > MAX_NUMBER_DIGITS:
-                raise FormulaError(f"number {text} has more than {MAX_NUMBER_DIGITS} digits", i)
+                raise FormulaError(N_("number %(text)s has more than %(max_number_digits)s digits",
+                                      text=text, max_number_digits=MAX_NUMBER_DIGITS), i)
             yield Token("number", text, i)
             i = number.end()
             continue
@@ -180,18 +183,19 @@ class _Parser:
         if token.kind == "end":
             return FormulaError("unexpected end of formula", token.pos)
         what = f"name {token.text!r}" if token.kind == "name" else repr(token.text)
-        return FormulaError(f"unexpected {what}", token.pos)
+        return FormulaError(N_("unexpected %(what)s", what=what), token.pos)
 
     def expect(self, text: str) -> Token:
         if self.token.kind != "op" or self.token.text != text:
             error = self.unexpected()
-            raise FormulaError(f"{error.reason}, expected {text!r}", error.position)
+            raise FormulaError(N_("%(reason)s, expected %(text)r",
+                                  reason=error.reason, text=text), error.position)
         return self.advance()
 
     def nested(self, pos: int) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise FormulaError(f"nested more than {MAX_DEPTH} levels deep", pos)
+            raise FormulaError(N_("nested more than %(max_depth)s levels deep", max_depth=MAX_DEPTH), pos)
 
     def formula(self) -> Node:
         if self.token.kind == "end":
@@ -256,7 +260,8 @@ class _Parser:
     def call(self, name: Token) -> Call:
         if name.text not in FUNCTIONS:
             raise FormulaError(
-                f"unknown function {name.text!r} (only {', '.join(FUNCTIONS)} can be called)", name.pos
+                N_("unknown function %(text)r (only %(functions)s can be called)",
+                   text=name.text, functions=', '.join(FUNCTIONS)), name.pos
             )
         self.nested(name.pos)
         self.expect("(")
@@ -267,7 +272,7 @@ class _Parser:
         self.expect(")")
         self.depth -= 1
         if name.text in ("min", "max") and len(args) < 2:
-            raise FormulaError(f"{name.text}() needs at least two arguments", name.pos)
+            raise FormulaError(N_("%(text)s() needs at least two arguments", text=name.text), name.pos)
         if name.text == "round" and len(args) > 2:
             raise FormulaError("round() takes a value and at most a number of digits", name.pos)
         return Call(name.text, tuple(args), name.pos)
@@ -285,7 +290,8 @@ def round_half_up(value: float, digits: int = 0) -> float:
 
 def _checked(value: float, pos: int) -> float:
     if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
-        raise FormulaError(f"the result is out of range (more than {MAX_MAGNITUDE:.0e})", pos)
+        raise FormulaError(N_("the result is out of range (more than %(max_magnitude).0e)",
+                              max_magnitude=MAX_MAGNITUDE), pos)
     return value
 
 
@@ -294,7 +300,7 @@ def _evaluate(node: Node, env: Mapping[str, float]) -> float:
         return node.value
     if isinstance(node, Name):
         if node.name not in env:
-            raise FormulaError(f"no value for {node.name!r}", node.pos)
+            raise FormulaError(N_("no value for %(name)r", name=node.name), node.pos)
         return _checked(float(env[node.name]), node.pos)
     if isinstance(node, Unary):
         value = _evaluate(node.operand, env)
@@ -365,7 +371,8 @@ class Formula:
         for name in sorted(_names(self.tree), key=lambda n: n.pos):
             if name.name not in allowed:
                 known = ", ".join(allowed) if allowed else "none"
-                raise FormulaError(f"unknown name {name.name!r} (inputs here: {known})", name.pos)
+                raise FormulaError(N_("unknown name %(name)r (inputs here: %(known)s)",
+                                      name=name.name, known=known), name.pos)
 
     def evaluate(self, env: Mapping[str, float]) -> float:
         return _evaluate(self.tree, env)
@@ -381,5 +388,6 @@ def parse(source: object) -> Formula:
     if not isinstance(source, str):
         raise FormulaError("the formula must be text", 0)
     if len(source) > MAX_LENGTH:
-        raise FormulaError(f"the formula is longer than {MAX_LENGTH} characters", MAX_LENGTH)
+        raise FormulaError(N_("the formula is longer than %(max_length)s characters",
+                              max_length=MAX_LENGTH), MAX_LENGTH)
     return _parse(source)

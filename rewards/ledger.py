@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from community.errors import InsufficientCredits, InvalidInput
+from community.i18n import N_
 from rewards.models import LedgerEntry, OutboxItem, OutboxKind, OutboxStatus, Setting, Wallet
 
 # The spine's only scoring rule: a task's points value, awarded on approval.
@@ -169,7 +170,7 @@ def lock_wallet(session: Session, member_id: int) -> Wallet:
         select(Wallet).where(Wallet.user_id == member_id).with_for_update()
     ).one_or_none()
     if wallet is None:
-        raise InvalidInput(f"member {member_id} has no wallet")
+        raise InvalidInput(N_("member %(member_id)s has no wallet", member_id=member_id))
     return wallet
 
 
@@ -187,8 +188,11 @@ def spend_credits(
     available = spendable_credits(session, member_id) - extra_held
     if amount > available:
         raise InsufficientCredits(
-            f"this costs {amount} credits but you have {max(available, 0)} available "
-            "(confirmed on chain, minus spends and holds still pending)"
+            N_(
+                "this costs %(amount)s credits but you have %(available)s available (confirmed on chain, "
+                "minus spends and holds still pending)",
+                amount=amount, available=max(available, 0),
+            )
         )
     return record_entry(
         session, member_id=member_id, points=-amount, cause=cause, source_key=source_key,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from community.db import UnitOfWork, is_row_id
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
+from community.i18n import N_
 from community.models import User
 from rewards.ledger import points_total
 from rewards.loyalty_models import TierRow
@@ -96,7 +97,8 @@ def discounted_price(price: int, tier: Tier | None) -> int:
 
 def _whole(value: object, field: str, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise InvalidInput(f"{field} must be a whole number from {low} to {high}")
+        raise InvalidInput(N_("%(field)s must be a whole number from %(low)s to %(high)s",
+                              field=field, low=low, high=high))
     return value
 
 
@@ -118,11 +120,11 @@ def _check_order(session: Session, row_id: int | None, name: str, min_points: in
     """A higher threshold must mean a better rank, or 'best tier reached' would be ambiguous."""
     others = [r for r in session.scalars(select(TierRow)) if r.id != row_id]
     if any(r.name.lower() == name.lower() for r in others):
-        raise Conflict(f"another tier is already called {name}")
+        raise Conflict(N_("another tier is already called %(name)s", name=name))
     if any(r.min_points == min_points for r in others):
-        raise Conflict(f"another tier already starts at {min_points} points")
+        raise Conflict(N_("another tier already starts at %(min_points)s points", min_points=min_points))
     if any(r.rank == rank for r in others):
-        raise Conflict(f"another tier already has rank {rank}")
+        raise Conflict(N_("another tier already has rank %(rank)s", rank=rank))
     ordered = sorted([(r.min_points, r.rank) for r in others] + [(min_points, rank)])
     ranks = [r for _, r in ordered]
     if ranks != sorted(ranks):
@@ -152,7 +154,7 @@ def save_tier(
         if tier_id is not None:
             row = session.get(TierRow, tier_id) if is_row_id(tier_id) else None
             if row is None:
-                raise NotFound(f"tier {tier_id} not found")
+                raise NotFound(N_("tier %(tier_id)s not found", tier_id=tier_id))
         _check_order(session, row.id if row else None, name, min_points, rank)
         if row is None:
             row = TierRow()
@@ -170,7 +172,7 @@ def delete_tier(uow: UnitOfWork, *, actor_id: int, tier_id: object) -> None:
         _require_admin(session, actor_id)
         row = session.get(TierRow, tier_id) if is_row_id(tier_id) else None
         if row is None:
-            raise NotFound(f"tier {tier_id} not found")
+            raise NotFound(N_("tier %(tier_id)s not found", tier_id=tier_id))
         session.delete(row)
         session.info.pop("kopa.tiers", None)
         uow.commit()

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from community.db import Database
+from community.i18n import N_, NP_
 from community.notifications import notify
 from rewards.models import LedgerEntry
 
@@ -34,18 +35,17 @@ def notify_minted(db: Database, entry_ids: Iterable[int]) -> int:
         for member_id in sorted(set(earned) | set(refunded)):
             parts = []
             if earned[member_id]:
-                parts.append(f"{_points(earned[member_id])} you earned")
+                parts.append(NP_("%(num)s point you earned", "%(num)s points you earned", earned[member_id]))
             if refunded[member_id]:
-                parts.append(f"{_points(refunded[member_id])} refunded")
+                parts.append(NP_("%(num)s point refunded", "%(num)s points refunded", refunded[member_id]))
+            what = parts[0] if len(parts) == 1 else N_("%(first)s and %(second)s", first=parts[0],
+                                                         second=parts[1])
             notify(
                 session,
                 member_id,
                 "points_minted",
-                f"Minted on chain: {' and '.join(parts)} are now credits in your wallet.",
+                N_("Minted on chain: %(what)s are now credits in your wallet.", what=what),
                 "/wallet",
             )
         return len(set(earned) | set(refunded))
 
-
-def _points(n: int) -> str:
-    return f"{n} point{'s' if n != 1 else ''}"

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from community.db import UnitOfWork, as_utc, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
+from community.i18n import N_, Msg
 from community.models import User
 from rewards.formula import Formula, FormulaError, parse, round_half_up
 from rewards.ledger import SPENDING, lock_wallet
@@ -130,7 +131,10 @@ class Definition:
 
 
 def _fail(where: str, field_: str, problem: str) -> RuleInvalid:
-    return RuleInvalid(f"{where}{field_}: {problem}", field_.split(".")[0])
+    """``problem`` is marked for translation by the ``_fail:3`` keyword (scripts/i18n.py)."""
+    problem = problem if isinstance(problem, Msg) else Msg(problem)
+    return RuleInvalid(N_("%(where)s%(field)s: %(problem)s",
+                          where=where, field=field_, problem=problem), field_.split(".")[0])
 
 
 def _is_number(value: object) -> bool:
@@ -163,19 +167,21 @@ def _condition(where: str, key: str, kind: str, raw: object) -> object:
             "number": _is_number(value),
         }[kind]
         if not ok:
-            expected = {"id": "ids (whole numbers)", "key": "ids or names", "name": "names",
-                        "number": "numbers"}[kind]
-            raise _fail(where, name, f"{value!r} is not allowed here: give {expected}")
+            expected = {"id": N_("ids (whole numbers)"), "key": N_("ids or names"), "name": N_("names"),
+                        "number": N_("numbers")}[kind]
+            raise _fail(where, name, N_("%(value)r is not allowed here: give %(expected)s",
+                                        value=value, expected=expected))
     return sorted(set(values), key=lambda v: (str(type(v)), v))
 
 
 def validate_definition(data: object, *, where: str = "") -> Definition:
     """A rule version's fields checked one by one; errors name the field (and ``where``)."""
     if not isinstance(data, Mapping):
-        raise RuleInvalid(f"{where}a rule must be an object with fields {', '.join(DEFINITION_FIELDS)}")
+        raise RuleInvalid(N_("%(where)sa rule must be an object with fields %(definition_fields)s",
+                             where=where, definition_fields=', '.join(DEFINITION_FIELDS)))
     event = data.get("event")
     if event not in EVENT_INPUTS:
-        raise _fail(where, "event", f"must be one of {', '.join(EVENT_INPUTS)}")
+        raise _fail(where, "event", N_("must be one of %(events)s", events=", ".join(EVENT_INPUTS)))
     title = data.get("title")
     if not isinstance(title, str) or not title.strip() or len(title.strip()) > 200:
         raise _fail(where, "title", "must be text of 1 to 200 characters")
@@ -184,7 +190,7 @@ def validate_definition(data: object, *, where: str = "") -> Definition:
         raise _fail(where, "dimension", "must be a lowercase name (letters, digits, - and _), "
                     "at most 40 characters")
     if dimension == SPENDING:
-        raise _fail(where, "dimension", f"{SPENDING!r} is reserved for spending credits")
+        raise _fail(where, "dimension", N_("%(name)r is reserved for spending credits", name=SPENDING))
     source = data.get("formula")
     if not isinstance(source, str) or not source.strip():
         raise _fail(where, "formula", "must not be empty")
@@ -199,8 +205,8 @@ def validate_definition(data: object, *, where: str = "") -> Definition:
     conditions = {}
     for key in sorted(raw_conditions, key=str):
         if key not in allowed:
-            raise _fail(where, f"conditions.{key}",
-                        f"unknown for {event} events (known: {', '.join(sorted(allowed))})")
+            raise _fail(where, f"conditions.{key}", N_("unknown for %(event)s events (known: %(known)s)",
+                                                        event=event, known=", ".join(sorted(allowed))))
         conditions[key] = _condition(where, key, allowed[key], raw_conditions[key])
     cap_period = cap_points = None
     cap = data.get("cap")
@@ -209,9 +215,9 @@ def validate_definition(data: object, *, where: str = "") -> Definition:
             raise _fail(where, "cap", "must be {period, points} or empty")
         cap_period, cap_points = cap.get("period"), cap.get("points")
         if cap_period not in CAP_PERIODS:
-            raise _fail(where, "cap.period", f"must be one of {', '.join(CAP_PERIODS)}")
+            raise _fail(where, "cap.period", N_("must be one of %(periods)s", periods=", ".join(CAP_PERIODS)))
         if not isinstance(cap_points, int) or isinstance(cap_points, bool) or not 0 < cap_points <= MAX_CAP:
-            raise _fail(where, "cap.points", f"must be a whole number from 1 to {MAX_CAP}")
+            raise _fail(where, "cap.points", N_("must be a whole number from 1 to %(max)s", max=MAX_CAP))
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         raise _fail(where, "enabled", "must be true or false")
@@ -221,7 +227,7 @@ def validate_definition(data: object, *, where: str = "") -> Definition:
     unknown = set(data) - set(DEFINITION_FIELDS)
     if unknown:
         known = ", ".join(DEFINITION_FIELDS)
-        raise _fail(where, sorted(unknown, key=str)[0], f"unknown field (fields: {known})")
+        raise _fail(where, sorted(unknown, key=str)[0], N_("unknown field (fields: %(known)s)", known=known))
     return Definition(
         title=title.strip(), event=event, conditions=conditions, dimension=dimension,
         formula=source.strip(), cap_period=cap_period, cap_points=cap_points, enabled=enabled,
@@ -364,7 +370,8 @@ def _score(
             raw = rule.formula.evaluate(inputs)
             points = max(0, int(round_half_up(raw)))
             if points > MAX_AWARD:
-                raise FormulaError(f"the award {points} is more than {MAX_AWARD}", 0)
+                raise FormulaError(N_("the award %(points)s is more than %(max_award)s",
+                                      points=points, max_award=MAX_AWARD), 0)
         except FormulaError as error:
             errors.append(f"rule {rule.rule_id} v{rule.version}: {error.message}")
             log.warning("scoring rule %s v%s failed: %s", rule.rule_id, rule.version, error.message)
@@ -565,17 +572,17 @@ class PreviewReport:
 
 def _get_rule(session: Session, rule_id: object) -> ScoringRule:
     if not isinstance(rule_id, str) or not RULE_ID_RE.match(rule_id):
-        raise NotFound(f"rule {rule_id!r} not found")
+        raise NotFound(N_("rule %(rule_id)r not found", rule_id=rule_id))
     rule = session.get(ScoringRule, rule_id)
     if rule is None:
-        raise NotFound(f"rule {rule_id!r} not found")
+        raise NotFound(N_("rule %(rule_id)r not found", rule_id=rule_id))
     return rule
 
 
 def _get_version(rule: ScoringRule, version: object) -> RuleVersion:
     found = next((v for v in rule.versions if v.version == version), None)
     if found is None or isinstance(version, bool):
-        raise NotFound(f"rule {rule.id!r} has no version {version!r}")
+        raise NotFound(N_("rule %(rule)r has no version %(version)r", rule=rule.id, version=version))
     return found
 
 
@@ -660,8 +667,13 @@ def _check_new_rule_id(session: Session, rule_id: object) -> str:
         )
     taken = session.scalar(select(LedgerEntry.id).where(LedgerEntry.rule_id == rule_id).limit(1))
     if taken is not None:
-        raise Conflict(f"id: {rule_id!r} already names entries in the ledger that no scoring rule made; "
-                       "choose another id")
+        raise Conflict(
+            N_(
+                "id: %(rule_id)r already names entries in the ledger that no scoring rule made; "
+                "choose another id",
+                rule_id=rule_id,
+            )
+        )
     return rule_id
 
 
@@ -677,7 +689,8 @@ def _add_version(
         try:
             session.flush()
         except IntegrityError:
-            raise Conflict(f"rule {rule_id!r} was just created by someone else; try again") from None
+            raise Conflict(N_("rule %(rule_id)r was just created by someone else; try again",
+                              rule_id=rule_id)) from None
     number = (session.scalar(select(func.max(RuleVersion.version)).where(RuleVersion.rule_id == rule_id))
               or 0) + 1
     version = RuleVersion(
@@ -696,13 +709,19 @@ def _add_version(
 def _publish(session: Session, actor: User, rule: ScoringRule, version: RuleVersion) -> None:
     if version.published_at is not None:
         raise Conflict(
-            f"rule {rule.id!r} version {version.version} was published before; "
-            "save its definition again as a new version to bring it back"
+            N_(
+                "rule %(rule)r version %(version)s was published before; save its definition again as a new "
+                "version to bring it back",
+                rule=rule.id, version=version.version,
+            )
         )
     if rule.current_version is not None and version.version < rule.current_version:
         raise Conflict(
-            f"rule {rule.id!r} version {version.version} is older than the current version "
-            f"{rule.current_version}; save it again as a new version to publish it"
+            N_(
+                "rule %(rule)r version %(version)s is older than the current version %(current_version)s; "
+                "save it again as a new version to publish it",
+                rule=rule.id, version=version.version, current_version=rule.current_version,
+            )
         )
     version.published_at = utcnow()
     version.published_by_id = actor.id
@@ -721,7 +740,7 @@ def save_rule(
         actor = _require_admin(uow.session, actor_id)
         rid = rule_id if isinstance(rule_id, str) else ""
         if new and uow.session.get(ScoringRule, rid) is not None:
-            raise RuleInvalid(f"id: a rule {rid!r} exists already; edit it instead", "id")
+            raise RuleInvalid(N_("id: a rule %(rid)r exists already; edit it instead", rid=rid), "id")
         version = _add_version(uow.session, actor, rid, definition, publish=publish)
         uow.commit()
         return version.rule_id, version.version
@@ -753,7 +772,7 @@ def preview_rule(
         drafts = [v for v in rule.versions if v.published_at is None
                   and v.version > (rule.current_version or 0)]
         if not drafts:
-            raise NotFound(f"rule {rule.id!r} has no draft newer than its current version")
+            raise NotFound(N_("rule %(rule)r has no draft newer than its current version", rule=rule.id))
         version = drafts[-1].version
     if not isinstance(version, int) or isinstance(version, bool):
         raise InvalidInput("version must be a whole number")
@@ -778,7 +797,7 @@ def rule_for(session: Session, *, actor_id: int, rule_id: object) -> tuple[Scori
     rule = _get_rule(session, rule_id)
     drafts = _sees_drafts(session, actor_id)
     if not drafts and rule.current is None:
-        raise NotFound(f"rule {rule_id!r} not found")
+        raise NotFound(N_("rule %(rule_id)r not found", rule_id=rule_id))
     return rule, drafts
 
 
@@ -868,7 +887,8 @@ def parse_rules_document(text: object, fmt: str | None = None) -> list[tuple[str
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("the rules document is empty")
     if len(text.encode()) > MAX_IMPORT_BYTES:
-        raise InvalidInput(f"the rules document is larger than {MAX_IMPORT_BYTES // 1024} KiB")
+        raise InvalidInput(N_("the rules document is larger than %(value)s KiB",
+                              value=MAX_IMPORT_BYTES // 1024))
     try:
         document = json.loads(text) if fmt == "json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as error:
@@ -878,27 +898,30 @@ def parse_rules_document(text: object, fmt: str | None = None) -> list[tuple[str
             where = f" (line {mark.line + 1}, column {mark.column + 1})"
         elif isinstance(error, json.JSONDecodeError):
             where = f" (line {error.lineno}, column {error.colno})"
-        raise InvalidInput(f"the rules document is not valid {fmt or 'YAML'}{where}") from None
+        raise InvalidInput(N_("the rules document is not valid %(value)s%(where)s",
+                              value=fmt or 'YAML', where=where)) from None
     items = document.get("rules") if isinstance(document, dict) else document
     if not isinstance(items, list):
         raise InvalidInput("the rules document must have a list under 'rules'")
     if len(items) > MAX_IMPORT_RULES:
-        raise InvalidInput(f"at most {MAX_IMPORT_RULES} rules per import")
+        raise InvalidInput(N_("at most %(max_import_rules)s rules per import",
+                              max_import_rules=MAX_IMPORT_RULES))
     parsed = []
     seen = set()
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise InvalidInput(f"rules[{index}]: must be an object")
+            raise InvalidInput(N_("rules[%(index)s]: must be an object", index=index))
         rule_id = item.get("id")
         where = f"rules[{index}] {rule_id!r}: " if isinstance(rule_id, str) else f"rules[{index}]: "
         if not isinstance(rule_id, str) or not RULE_ID_RE.match(rule_id):
-            raise RuleInvalid(f"{where}id: must be 1 to 80 lowercase letters, digits and dashes", "id")
+            raise RuleInvalid(N_("%(where)sid: must be 1 to 80 lowercase letters, digits and dashes",
+                                 where=where), "id")
         if rule_id in seen:
-            raise RuleInvalid(f"{where}id: appears twice", "id")
+            raise RuleInvalid(N_("%(where)sid: appears twice", where=where), "id")
         seen.add(rule_id)
         published = item.get("published", True)
         if not isinstance(published, bool):
-            raise RuleInvalid(f"{where}published: must be true or false", "published")
+            raise RuleInvalid(N_("%(where)spublished: must be true or false", where=where), "published")
         fields = {k: v for k, v in item.items() if k not in ("id", "published", "version")}
         parsed.append((rule_id, validate_definition(fields, where=where), published))
     return parsed

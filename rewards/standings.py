@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from community.db import as_utc, utcnow
 from community.errors import InvalidInput, NotFound
+from community.i18n import N_
 from community.models import Membership, Process, Team, TeamMember, User
 from rewards.ledger import SPENDING
 
@@ -49,7 +50,7 @@ class BoardKey:
         if not isinstance(scope, str) or not _SCOPE.match(scope):
             raise InvalidInput("scope must be community, teams, process:<id> or team:<id>")
         if period not in PERIODS:
-            raise InvalidInput(f"period must be one of {', '.join(PERIODS)}")
+            raise InvalidInput(N_("period must be one of %(periods)s", periods=', '.join(PERIODS)))
         if dimension is not None and (not isinstance(dimension, str) or not _DIMENSION.match(dimension)):
             raise InvalidInput("dimension must be 1-40 lowercase letters, digits, - or _")
         if dimension == SPENDING:
@@ -150,12 +151,12 @@ def _scope_target(session: Session, scope: str) -> tuple[str, bool, int | None]:
     if kind == "process":
         process = session.get(Process, target_id)
         if process is None:
-            raise NotFound(f"process {target_id} does not exist")
+            raise NotFound(N_("process %(target_id)s does not exist", target_id=target_id))
         # Invite-only processes are nobody's business on a wall screen.
         return process.title, process.membership != Membership.INVITE, target_id
     team = session.get(Team, target_id)
     if team is None:
-        raise NotFound(f"team {target_id} does not exist")
+        raise NotFound(N_("team %(target_id)s does not exist", target_id=target_id))
     return team.name, True, target_id
 
 

@@ -57,6 +57,9 @@ def create_app(config: dict | None = None) -> Flask:
         namespace=app.config["KOPA_DATABASE_URL"],
     )
 
+    from web import i18n
+
+    i18n.init_app(app)  # before the blueprints: forms and pages translate through it
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"

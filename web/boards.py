@@ -8,6 +8,8 @@ runs no SQL at all.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -26,15 +28,21 @@ from web.openapi import op
 bp = Blueprint("boards", __name__)
 api_bp = Blueprint("boards_api", __name__, url_prefix="/api/v1")
 
-PERIOD_NAMES = {"week": "This week", "month": "This month", "all": "All time",
-                "last_week": "Last week's winners", "last_month": "Last month's winners"}
+PERIOD_NAMES = {"week": _l("This week"), "month": _l("This month"), "all": _l("All time"),
+                "last_week": _l("Last week's winners"), "last_month": _l("Last month's winners")}
 WALL_ROTATION_SECONDS = 15
+
+
+def period_names() -> dict[str, str]:
+    """Period names in the reader's language (the wall hands them to its script as JSON)."""
+    return {key: str(name) for key, name in PERIOD_NAMES.items()}
+
 WALL_PROCESSES = 6
 
 
 class ProfileForm(FlaskForm):
-    pseudonym = StringField("Pseudonym on leaderboards", validators=[Optional(), Length(min=2, max=40)])
-    opt_out = BooleanField("Leave me out of leaderboards others see")
+    pseudonym = StringField(_l("Pseudonym on leaderboards"), validators=[Optional(), Length(min=2, max=40)])
+    opt_out = BooleanField(_l("Leave me out of leaderboards others see"))
 
 
 class FreezeForm(FlaskForm):
@@ -93,7 +101,7 @@ def leaderboard_page():
         my_teams = set(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user.id)))
     return render_template(
         "leaderboard.html", board=board, standings=board.standings()[:TOP_N], key=key,
-        me=place(session, key, user.id) if user is not None else None, periods=PERIOD_NAMES,
+        me=place(session, key, user.id) if user is not None else None, periods=period_names(),
         processes=processes, teams=teams, my_teams=my_teams, freeze_form=FreezeForm(),
     )
 
@@ -112,7 +120,7 @@ def _freeze_action(action) -> object:
     back = url_for("portal.leaderboard", scope=form.scope.data or None, period=form.period.data or None,
                    dimension=form.dimension.data or None)
     if not form.validate_on_submit():
-        flash("The form expired; try again.", "error")
+        flash(_("The form expired; try again."), "error")
         return redirect(back)
     try:
         key = BoardKey.parse(form.scope.data, form.period.data, form.dimension.data)
@@ -124,8 +132,8 @@ def _freeze_action(action) -> object:
         flash(exc.message, "error")
     else:
         bus.dispatch(uow.events)
-        flash("Board frozen: viewers see it as it stands now." if action is boards.freeze_board
-              else "Board unfrozen: viewers see live standings again.", "ok")
+        flash(_("Board frozen: viewers see it as it stands now.") if action is boards.freeze_board
+              else _("Board unfrozen: viewers see live standings again."), "ok")
     return redirect(back)
 
 
@@ -158,7 +166,7 @@ def profile():
             form.pseudonym.errors = [*form.pseudonym.errors, exc.message]
         else:
             bus.dispatch(uow.events)
-            flash("Profile saved.", "ok")
+            flash(_("Profile saved."), "ok")
             return redirect(url_for("boards.profile"))
     status = 400 if form.errors else 200
     return render_template("boards/profile.html", form=form), status
@@ -180,7 +188,7 @@ def wall():
     seconds = request.args.get("seconds", "")
     seconds = min(max(int(seconds), 5), 300) if seconds.isdigit() else WALL_ROTATION_SECONDS
     return render_template(
-        "boards/wall.html", board=first, standings=first.standings()[:10], periods=PERIOD_NAMES,
+        "boards/wall.html", board=first, standings=first.standings()[:10], periods=period_names(),
         rotation=[{"scope": k.scope, "period": k.period} for k in rotation], seconds=seconds,
     )
 

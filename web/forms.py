@@ -1,5 +1,7 @@
 """Page forms (Flask-WTF gives each one a CSRF token)."""
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -20,73 +22,78 @@ from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional,
 from community.evidence import ALLOWED_LIST, ALLOWED_TYPES
 from community.models import COMPLEXITIES, LEVELS, Membership, NodeStatus, Role, TeamKind
 from community.templates import TEMPLATES
+from web.i18n import lazy_label
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
 
 
 class RegisterForm(FlaskForm):
-    display_name = StringField("Display name", validators=[DataRequired(), Length(max=80)])
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    display_name = StringField(_l("Display name"), validators=[DataRequired(), Length(max=80)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(
-        "Password",
+        _l("Password"),
         validators=[
             DataRequired(),
-            Length(min=10, max=256, message="Password must have at least 10 (at most 256) characters."),
+            Length(min=10, max=256, message=_l("Password must have at least 10 (at most 256) characters.")),
         ],
     )
 
 
 class ContributionForm(FlaskForm):
-    text = TextAreaField("What did you do?", validators=[DataRequired(), Length(max=10_000)])
+    text = TextAreaField(_l("What did you do?"), validators=[DataRequired(), Length(max=10_000)])
     evidence_url = URLField(
-        "Evidence link (optional)",
+        _l("Evidence link (optional)"),
         validators=[Optional(), URL(require_tld=False), Length(max=2000)],
     )
     evidence_file = FileField(
-        "Evidence file (optional)",
-        description=f"At most 10 MB; accepted types: {ALLOWED_LIST}.",
+        _l("Evidence file (optional)"),
+        description=_l("At most 10 MB; accepted types: %(types)s.", types=ALLOWED_LIST),
         render_kw={"accept": ",".join(f".{ext}" for ext in ALLOWED_TYPES)},
     )
     co_contributors = StringField(
-        "Co-contributors (optional)",
-        description="E-mail addresses of members who did this with you, separated by commas.",
+        _l("Co-contributors (optional)"),
+        description=_l("E-mail addresses of members who did this with you, separated by commas."),
         validators=[Optional(), Length(max=5000)],
     )
 
 
-LEVEL_CHOICES = [(level, level) for level in LEVELS]
+LEVEL_CHOICES = [(level, lazy_label(level)) for level in LEVELS]
 
 
 class DecisionForm(FlaskForm):
-    comment = TextAreaField("Comment", validators=[Optional(), Length(max=10_000)])
+    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=10_000)])
     level = SelectField(
-        "Level", choices=[("", "default"), *LEVEL_CHOICES], validators=[Optional()], validate_choice=True
+        _l("Level"),
+        choices=[("", _l("default")), *LEVEL_CHOICES],
+        validators=[Optional()],
+        validate_choice=True,
     )
 
 
 class CommentForm(FlaskForm):
     """Revocation: the reason is kept with the transition."""
 
-    comment = TextAreaField("Why is it revoked?", validators=[DataRequired(), Length(max=10_000)])
+    comment = TextAreaField(_l("Why is it revoked?"), validators=[DataRequired(), Length(max=10_000)])
 
 
 class ResubmitForm(FlaskForm):
-    text = TextAreaField("Your revised contribution", validators=[DataRequired(), Length(max=10_000)])
+    text = TextAreaField(_l("Your revised contribution"), validators=[DataRequired(), Length(max=10_000)])
     evidence_url = URLField(
-        "New evidence link (optional)", validators=[Optional(), URL(require_tld=False), Length(max=2000)]
+        _l("New evidence link (optional)"), validators=[Optional(), URL(require_tld=False), Length(max=2000)]
     )
 
 
 class AppealForm(FlaskForm):
-    reason = TextAreaField("Why should the rejection be reconsidered?",
+    reason = TextAreaField(
+        _l("Why should the rejection be reconsidered?"),
                            validators=[DataRequired(), Length(max=10_000)])
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[(r.value, r.value) for r in Role])
+    role = SelectField(_l("Role"), choices=[(r.value, lazy_label(r.value)) for r in Role])
 
 
 class PlainForm(FlaskForm):
@@ -96,138 +103,144 @@ class PlainForm(FlaskForm):
 # --- processes ---------------------------------------------------------------------------------
 
 MEMBERSHIP_CHOICES = [
-    (Membership.OPEN.value, "Open: every member may contribute"),
-    (Membership.APPLICATION.value, "By application: managers accept members"),
-    (Membership.INVITE.value, "By invitation: only granted teams and people"),
+    (Membership.OPEN.value, _l("Open: every member may contribute")),
+    (Membership.APPLICATION.value, _l("By application: managers accept members")),
+    (Membership.INVITE.value, _l("By invitation: only granted teams and people")),
 ]
 STATUS_CHOICES = [
-    (NodeStatus.NOT_STARTED.value, "not started"),
-    (NodeStatus.IN_PROGRESS.value, "in progress"),
-    (NodeStatus.DONE.value, "done"),
+    (NodeStatus.NOT_STARTED.value, _l("not started")),
+    (NodeStatus.IN_PROGRESS.value, _l("in progress")),
+    (NodeStatus.DONE.value, _l("done")),
 ]
-PERMISSION_CHOICES = [("view", "view"), ("contribute", "contribute"), ("manage", "manage")]
-TEAM_KIND_CHOICES = [(k.value, k.value.replace("_", " ")) for k in TeamKind]
+PERMISSION_CHOICES = [("view", _l("view")), ("contribute", _l("contribute")), ("manage", _l("manage"))]
+TEAM_KIND_CHOICES = [(k.value, lazy_label(k.value)) for k in TeamKind]
+TEMPLATE_CHOICES = [(key, lazy_label(name)) for key, (name, _tree) in TEMPLATES.items()]
 
 
 def _ends_after_start(form, field) -> None:
     start = form.starts_on.data
     if field.data and start and field.data < start:
-        raise ValidationError("The end date is before the start date.")
+        raise ValidationError(_("The end date is before the start date."))
 
 
 class _Dated:
-    starts_on = DateField("Starts on (optional)", validators=[Optional()])
-    ends_on = DateField("Ends on (optional)", validators=[Optional(), _ends_after_start])
+    starts_on = DateField(_l("Starts on (optional)"), validators=[Optional()])
+    ends_on = DateField(_l("Ends on (optional)"), validators=[Optional(), _ends_after_start])
 
 
 class ProcessForm(FlaskForm, _Dated):
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=10_000)])
-    membership = SelectField("Who may take part", choices=MEMBERSHIP_CHOICES)
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=10_000)])
+    membership = SelectField(_l("Who may take part"), choices=MEMBERSHIP_CHOICES)
     template = SelectField(
-        "Start from",
-        choices=[("", "An empty process"), *((key, label) for key, (label, _) in TEMPLATES.items())],
+        _l("Start from"),
+        choices=[("", _l("An empty process")), *TEMPLATE_CHOICES],
         validators=[Optional()],
     )
-    organisation = StringField("Organisation (optional)", validators=[Optional(), Length(max=200)])
+    organisation = StringField(_l("Organisation (optional)"), validators=[Optional(), Length(max=200)])
 
 
 class CloneForm(FlaskForm):
-    title = StringField("Title of the copy (optional)", validators=[Optional(), Length(max=200)])
+    title = StringField(_l("Title of the copy (optional)"), validators=[Optional(), Length(max=200)])
 
 
 class PhaseForm(FlaskForm, _Dated):
-    title = StringField("Phase title", validators=[DataRequired(), Length(max=200)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=10_000)])
+    title = StringField(_l("Phase title"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=10_000)])
 
 
 class ObjectiveForm(FlaskForm, _Dated):
-    phase_id = SelectField("Phase", coerce=int)
-    title = StringField("Objective title", validators=[DataRequired(), Length(max=200)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=10_000)])
+    phase_id = SelectField(_l("Phase"), coerce=int)
+    title = StringField(_l("Objective title"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=10_000)])
 
 
 class TaskForm(FlaskForm, _Dated):
-    objective_id = SelectField("Objective", coerce=int)
-    title = StringField("Task title", validators=[DataRequired(), Length(max=200)])
-    complexity = SelectField("Complexity", choices=[(str(c), str(c)) for c in COMPLEXITIES], default="20")
-    description = TextAreaField("Description", validators=[Optional(), Length(max=10_000)])
-    resources = SelectMultipleField("Resources from the library (optional)", coerce=int,
+    objective_id = SelectField(_l("Objective"), coerce=int)
+    title = StringField(_l("Task title"), validators=[DataRequired(), Length(max=200)])
+    complexity = SelectField(_l("Complexity"), choices=[(str(c), str(c)) for c in COMPLEXITIES], default="20")
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=10_000)])
+    resources = SelectMultipleField(_l("Resources from the library (optional)"), coerce=int,
                                     validators=[Optional()])
 
 
 class StatusForm(FlaskForm):
     kind = HiddenField(validators=[DataRequired()])
     node_id = HiddenField(validators=[DataRequired()])
-    status = SelectField("Status", choices=STATUS_CHOICES)
+    status = SelectField(_l("Status"), choices=STATUS_CHOICES)
 
 
 class PrerequisiteForm(FlaskForm):
-    node = SelectField("This step")
-    requires = SelectField("cannot start before this one is done")
+    node = SelectField(_l("This step"))
+    requires = SelectField(_l("cannot start before this one is done"))
 
     def validate_requires(self, field) -> None:
         if (self.node.data or "").split(":")[0] != (field.data or "").split(":")[0]:
-            raise ValidationError("Link two steps of the same kind: phase to phase, objective to objective, "
-                                  "task to task.")
+            raise ValidationError(
+                _("Link two steps of the same kind: phase to phase, objective to objective, task to task.")
+            )
 
 
 class SettingsForm(FlaskForm):
-    membership = SelectField("Who may take part", choices=MEMBERSHIP_CHOICES)
+    membership = SelectField(_l("Who may take part"), choices=MEMBERSHIP_CHOICES)
     four_eyes_threshold = IntegerField(
-        "Four-eyes threshold in points (empty: the instance default)",
+        _l("Four-eyes threshold in points (empty: the instance default)"),
         validators=[Optional(), NumberRange(min=1, max=1_000_000)],
     )
     points_cap = IntegerField(
-        "Points cap per member and period (empty: no cap)",
+        _l("Points cap per member and period (empty: no cap)"),
         validators=[Optional(), NumberRange(min=1, max=1_000_000)],
     )
-    cap_period = SelectField("Cap period", choices=[("week", "week"), ("month", "month")])
+    cap_period = SelectField(_l("Cap period"), choices=[("week", _l("week")), ("month", _l("month"))])
 
 
 class GrantForm(FlaskForm):
-    team_id = SelectField("Team", validators=[Optional()])
-    user_email = EmailField("or one person's e-mail", validators=[Optional(), Length(max=254)])
-    permission = SelectField("Permission", choices=PERMISSION_CHOICES)
-    node = SelectField("On")
+    team_id = SelectField(_l("Team"), validators=[Optional()])
+    user_email = EmailField(_l("or one person's e-mail"), validators=[Optional(), Length(max=254)])
+    permission = SelectField(_l("Permission"), choices=PERMISSION_CHOICES)
+    node = SelectField(_l("On"))
 
 
 class JoinForm(FlaskForm):
-    message = TextAreaField("Message to the organisers (optional)", validators=[Optional(), Length(max=2000)])
+    message = TextAreaField(
+        _l("Message to the organisers (optional)"), validators=[Optional(), Length(max=2000)]
+    )
 
 
 class StoryForm(FlaskForm):
-    summary = TextAreaField("Summary", validators=[DataRequired(), Length(max=5000)])
-    outcomes = TextAreaField("Outcomes", validators=[DataRequired(), Length(max=5000)])
+    summary = TextAreaField(_l("Summary"), validators=[DataRequired(), Length(max=5000)])
+    outcomes = TextAreaField(_l("Outcomes"), validators=[DataRequired(), Length(max=5000)])
 
 
 # --- teams, library --------------------------------------------------------------------------
 
 
 class TeamForm(FlaskForm):
-    name = StringField("Team name", validators=[DataRequired(), Length(max=120)])
-    kind = SelectField("Kind", choices=TEAM_KIND_CHOICES)
-    description = TextAreaField("Description (optional)", validators=[Optional(), Length(max=2000)])
+    name = StringField(_l("Team name"), validators=[DataRequired(), Length(max=120)])
+    kind = SelectField(_l("Kind"), choices=TEAM_KIND_CHOICES)
+    description = TextAreaField(_l("Description (optional)"), validators=[Optional(), Length(max=2000)])
 
 
 class TeamMemberForm(FlaskForm):
-    email = EmailField("Member's e-mail", validators=[DataRequired(), Length(max=254)])
-    is_admin = BooleanField("Team admin")
+    email = EmailField(_l("Member's e-mail"), validators=[DataRequired(), Length(max=254)])
+    is_admin = BooleanField(_l("Team admin"))
 
 
 class LibraryItemForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    kind = SelectField("Kind", choices=[("guide", "guide"), ("template", "template"), ("tool", "tool")])
-    link = URLField("Link", validators=[DataRequired(), URL(require_tld=False), Length(max=2000)])
-    description = TextAreaField("Description (optional)", validators=[Optional(), Length(max=5000)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    kind = SelectField(
+        _l("Kind"), choices=[("guide", _l("guide")), ("template", _l("template")), ("tool", _l("tool"))]
+    )
+    link = URLField(_l("Link"), validators=[DataRequired(), URL(require_tld=False), Length(max=2000)])
+    description = TextAreaField(_l("Description (optional)"), validators=[Optional(), Length(max=5000)])
     languages = StringField(
-        "Languages",
+        _l("Languages"),
         default="en",
-        description="Language codes separated by commas, e.g. lv, en.",
+        description=_l("Language codes separated by commas, e.g. lv, en."),
         validators=[DataRequired(), Length(max=100)],
     )
 
 
 class RatingForm(FlaskForm):
-    stars = SelectField("Stars", choices=[(str(n), str(n)) for n in range(1, 6)])
+    stars = SelectField(_l("Stars"), choices=[(str(n), str(n)) for n in range(1, 6)])
     next = HiddenField()

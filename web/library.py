@@ -4,6 +4,7 @@ the published success stories."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -63,7 +64,7 @@ def add():
     except DomainError as exc:
         form.form_errors.append(exc.message)
         return _library_page(form, status_of(exc))
-    flash("Resource added to the library.", "ok")
+    flash(_("Resource added to the library."), "ok")
     return redirect(url_for("library.index"))
 
 
@@ -80,14 +81,14 @@ def rate(item_id: int):
     _get_or_404(LibraryItem, item_id)
     form = RatingForm()
     if not form.validate_on_submit():
-        return _library_page(status=400, rating_error=(item_id, "Choose from 1 to 5 stars."))
+        return _library_page(status=400, rating_error=(item_id, _("Choose from 1 to 5 stars.")))
     try:
         processes.rate_library_item(
             unit_of_work(), user_id=current_user.id, item_id=item_id, stars=form.stars.data
         )
     except DomainError as exc:
         return _library_page(status=status_of(exc), rating_error=(item_id, exc.message))
-    flash(f"Thank you: you gave {form.stars.data} of 5 stars.", "ok")
+    flash(_("Thank you: you gave %(stars)s of 5 stars.", stars=form.stars.data), "ok")
     return redirect(_local(form.next.data) or url_for("library.index", _anchor=f"item-{item_id}"))
 
 

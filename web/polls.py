@@ -23,6 +23,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -42,7 +44,7 @@ from community.db import as_utc
 from community.errors import Conflict, DomainError
 from community.models import Process
 from community.poll_models import PollKind, ResultsVisibility
-from web import bus, db_session, unit_of_work
+from web import bus, db_session, i18n, unit_of_work
 from web.errors import status_of
 from web.extensions import limiter
 from web.forms import PlainForm
@@ -53,7 +55,7 @@ kiosk_bp = Blueprint("kiosk", __name__)
 
 KIOSK_RATE_DEFAULT = "30/minute"
 KIOSK_RESET_SECONDS = 8
-KIOSK_LIMIT_MESSAGE = (
+KIOSK_LIMIT_MESSAGE = _l(
     "This screen has taken many answers in a short time. Please wait a minute and try again."
 )
 
@@ -71,34 +73,37 @@ def register(app: Flask) -> None:
 
 class VoteForm(FlaskForm):
     # Options are rendered by hand (big radio buttons or checkboxes); the service checks them.
-    choice = SelectMultipleField("Your choice", coerce=int, validate_choice=False)
-    text = TextAreaField("In your own words (optional)", validators=[Optional(), Length(max=2000)])
+    choice = SelectMultipleField(_l("Your choice"), coerce=int, validate_choice=False)
+    text = TextAreaField(_l("In your own words (optional)"), validators=[Optional(), Length(max=2000)])
 
 
 class PollForm(FlaskForm):
-    question = StringField("Question", validators=[DataRequired(), Length(max=300)])
-    description = TextAreaField("Background (optional)", validators=[Optional(), Length(max=5000)])
-    options = TextAreaField("Options, one per line", validators=[DataRequired(), Length(max=5000)])
+    question = StringField(_l("Question"), validators=[DataRequired(), Length(max=300)])
+    description = TextAreaField(_l("Background (optional)"), validators=[Optional(), Length(max=5000)])
+    options = TextAreaField(_l("Options, one per line"), validators=[DataRequired(), Length(max=5000)])
     kind = SelectField(
-        "Answers",
-        choices=[(PollKind.SINGLE.value, "one choice"), (PollKind.MULTIPLE.value, "several choices")],
+        _l("Answers"),
+        choices=[(PollKind.SINGLE.value, _l("one choice")), (PollKind.MULTIPLE.value, _l("several choices"))],
     )
-    max_choices = IntegerField("At most this many choices (several choices; empty: any)",
-                               validators=[Optional()])
-    allow_text = BooleanField("Also ask for a written answer")
-    process_id = SelectField("Attached to", coerce=int)
-    opens_at = DateTimeLocalField("Opens (UTC; empty: now)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
-    closes_at = DateTimeLocalField("Closes (UTC)", format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
+    max_choices = IntegerField(
+        _l("At most this many choices (several choices; empty: any)"), validators=[Optional()]
+    )
+    allow_text = BooleanField(_l("Also ask for a written answer"))
+    process_id = SelectField(_l("Attached to"), coerce=int)
+    opens_at = DateTimeLocalField(
+        _l("Opens (UTC; empty: now)"), format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    closes_at = DateTimeLocalField(_l("Closes (UTC)"), format="%Y-%m-%dT%H:%M", validators=[DataRequired()])
     results_visibility = SelectField(
-        "Results are shown",
+        _l("Results are shown"),
         choices=[
-            (ResultsVisibility.AFTER_VOTE.value, "to each member once they have voted"),
-            (ResultsVisibility.AFTER_CLOSE.value, "only after the poll closes"),
+            (ResultsVisibility.AFTER_VOTE.value, _l("to each member once they have voted")),
+            (ResultsVisibility.AFTER_CLOSE.value, _l("only after the poll closes")),
         ],
     )
-    points = IntegerField("Participation points for voting (0: none)", default=0,
+    points = IntegerField(_l("Participation points for voting (0: none)"), default=0,
                           validators=[NumberRange(min=0, max=polls.MAX_POINTS)])
-    kiosk_enabled = BooleanField("Offer a kiosk screen for anonymous answers")
+    kiosk_enabled = BooleanField(_l("Offer a kiosk screen for anonymous answers"))
 
     def fields_for_service(self) -> dict:
         def utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -137,13 +142,13 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
 
 @bp.app_template_filter("poll_time")
 def poll_time(value: dt.datetime | None) -> str:
-    return _naive_utc(value).strftime("%Y-%m-%d %H:%M UTC") if value else ""
+    return f"{i18n.when(_naive_utc(value), dt.UTC)} UTC" if value else ""
 
 
 def _poll_form(poll=None) -> PollForm:
     form = PollForm()
     processes = db_session().execute(select(Process.id, Process.title).order_by(Process.id))
-    form.process_id.choices = [(0, "no process (standalone)")] + [(pid, title) for pid, title in processes]
+    form.process_id.choices = [(0, _("no process (standalone)"))] + [(pid, title) for pid, title in processes]
     if poll is not None and not form.is_submitted():
         form.question.data = poll.question
         form.description.data = poll.description
@@ -187,7 +192,7 @@ def poll(poll_id: int):
             status = status_of(exc)
         else:
             bus.dispatch(uow.events)
-            flash("Thank you for voting.", "ok")
+            flash(_("Thank you for voting."), "ok")
             return redirect(url_for("polls.poll", poll_id=poll_id), code=303)
     elif form.is_submitted():
         status = 400
@@ -224,7 +229,7 @@ def create():
                 raise
             form.show_error(exc)
         else:
-            flash("The poll is ready.", "ok")
+            flash(_("The poll is ready."), "ok")
             return redirect(url_for("polls.results", poll_id=poll_id), code=303)
     status = 400 if form.errors else 200
     return render_template("polls/form.html", form=form, poll=None), status
@@ -246,7 +251,7 @@ def edit(poll_id: int):
             form.show_error(exc)
             status = status_of(exc)
         else:
-            flash("The poll is updated.", "ok")
+            flash(_("The poll is updated."), "ok")
             return redirect(url_for("polls.results", poll_id=poll_id), code=303)
     elif form.errors:
         status = 400
@@ -261,7 +266,7 @@ def close(poll_id: int):
     except Conflict as exc:
         flash(exc.message, "error")
     else:
-        flash(f"Poll {poll_id} is closed.", "ok")
+        flash(_("Poll %(id)s is closed.", id=poll_id), "ok")
     return redirect(url_for("polls.staff_index"), code=303)
 
 
@@ -302,7 +307,7 @@ def kiosk_answer(poll_id: int):
     form = VoteForm()
     if not form.validate_on_submit():
         message = " ".join(e for errors in form.errors.values() for e in errors)
-        return _render_kiosk(poll_id, form, message or "Please choose an answer.", 400)
+        return _render_kiosk(poll_id, form, message or _("Please choose an answer."), 400)
     try:
         polls.kiosk_answer(
             unit_of_work(), poll_id=poll_id, kiosk_session=session.get(_session_key(poll_id)),
@@ -325,5 +330,5 @@ def kiosk_next(poll_id: int):
 @kiosk_bp.errorhandler(429)
 def _kiosk_busy(exc):
     poll_id = (request.view_args or {}).get("poll_id")
-    message = getattr(exc, "description", None) or KIOSK_LIMIT_MESSAGE
+    message = getattr(exc, "description", None) or str(KIOSK_LIMIT_MESSAGE)
     return _render_kiosk(poll_id, message=message, status=429)

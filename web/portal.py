@@ -17,6 +17,8 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +27,7 @@ from community import access, processes, services
 from community.db import is_row_id
 from community.errors import DomainError, Forbidden, NotFound
 from community.evidence import MAX_EVIDENCE_BYTES, discard, evidence_path, store_evidence
+from community.i18n import N_, Msg
 from community.models import Contribution, ContributionState, Permission, Process, Task, User
 from rewards.ledger import pending_points, points_total
 from rewards.models import LedgerEntry
@@ -50,6 +53,7 @@ from web.forms import (
     ResubmitForm,
     RoleForm,
 )
+from web.i18n import label, translate
 
 bp = Blueprint("portal", __name__)
 
@@ -81,7 +85,8 @@ admin_required = _requires("is_admin", "this page is for admins")
 def _get_or_404(model: type, id_: int):
     obj = db_session().get(model, id_) if is_row_id(id_) else None
     if obj is None:
-        abort(404, description=f"{model.__name__.lower()} {id_} not found")
+        what = Msg(model.__name__.lower())
+        abort(404, description=translate(N_("%(what)s %(id)s not found", what=what, id=id_)))
     return obj
 
 
@@ -104,7 +109,7 @@ def _visible_task(task_id: int) -> Task:
     session = db_session()
     task_ = _get_or_404(Task, task_id)
     if not access.can(session, _user(), Permission.VIEW, access.path_of_task(session, task_)):
-        abort(404, description=f"task {task_id} not found")
+        abort(404, description=translate(N_("%(what)s %(id)s not found", what=N_("task"), id=task_id)))
     return task_
 
 
@@ -149,7 +154,7 @@ def task(task_id: int):
     if form.validate_on_submit():
         status = _submit(form, task_id)
         if status is None:
-            flash("Thank you! Your contribution is waiting for validation.", "ok")
+            flash(_("Thank you! Your contribution is waiting for validation."), "ok")
             return redirect(url_for("portal.my_contributions"))
     elif form.errors:
         status = 400
@@ -278,7 +283,7 @@ def resubmit(contribution_id: int):
             text=form.text.data,
             evidence_url=form.evidence_url.data or None,
         ),
-        "Resubmitted: your contribution is waiting for validation again.",
+        _("Resubmitted: your contribution is waiting for validation again."),
     )
 
 
@@ -293,7 +298,7 @@ def appeal(contribution_id: int):
         lambda uow: services.appeal_contribution(
             uow, member_id=current_user.id, contribution_id=contribution_id, reason=form.reason.data
         ),
-        "Your appeal is with the city staff: a different member of staff will decide it.",
+        _("Your appeal is with the city staff: a different member of staff will decide it."),
     )
 
 
@@ -314,7 +319,7 @@ def revoke(contribution_id: int):
             raise
         return _detail(contribution, status_of(exc), exc.message, revoke_form=form)
     bus.dispatch(uow.events)
-    flash(f"Contribution {contribution_id} revoked; its points are taken back.", "ok")
+    flash(_("Contribution %(id)s revoked; its points are taken back.", id=contribution_id), "ok")
     return redirect(url_for("portal.contribution_detail", contribution_id=contribution_id))
 
 
@@ -403,9 +408,9 @@ def validation_queue():
 
 
 DECISIONS = {
-    "approve": "approved",
-    "reject": "rejected",
-    "request-changes": "sent back for changes",
+    "approve": _l("Contribution %(id)s approved."),
+    "reject": _l("Contribution %(id)s rejected."),
+    "request-changes": _l("Contribution %(id)s sent back for changes."),
 }
 
 
@@ -441,10 +446,10 @@ def decide(contribution_id: int, decision: str):
     with database().read_sessions() as session:  # the request's session predates the commit
         state = session.scalar(select(Contribution.state).where(Contribution.id == contribution_id))
     if state == S.AWAITING_SECOND:
-        flash(f"Contribution {contribution_id} has your approval and now awaits a second approval "
-              "by another member of staff.", "ok")
+        flash(_("Contribution %(id)s has your approval and now awaits a second approval "
+                "by another member of staff.", id=contribution_id), "ok")
     else:
-        flash(f"Contribution {contribution_id} {DECISIONS[decision]}.", "ok")
+        flash(str(DECISIONS[decision]) % {"id": contribution_id}, "ok")
     return redirect(url_for("portal.validation_queue"))
 
 
@@ -494,14 +499,14 @@ def users():
 def set_role(user_id: int):
     form = RoleForm()
     if not form.validate_on_submit():
-        flash("Choose one of the listed roles.", "error")
+        flash(_("Choose one of the listed roles."), "error")
         return redirect(url_for("portal.users"))
     try:
         services.set_role(unit_of_work(), actor_id=current_user.id, user_id=user_id, role=form.role.data)
     except DomainError as exc:
         flash(exc.message, "error")
     else:
-        flash(f"User {user_id} is now {form.role.data}.", "ok")
+        flash(_("User %(id)s is now %(role)s.", id=user_id, role=label(form.role.data)), "ok")
     return redirect(url_for("portal.users"))
 
 

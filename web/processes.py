@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,16 +45,19 @@ from web.forms import (
     StoryForm,
     TaskForm,
 )
+from web.i18n import label
 from web.portal import _get_or_404, _user, staff_required
 
 bp = Blueprint("processes", __name__)
 
 PERMISSION_LABELS = {
-    Permission.VIEW: "view",
-    Permission.CONTRIBUTE: "contribute",
-    Permission.MANAGE: "manage",
+    Permission.VIEW: _l("view"),
+    Permission.CONTRIBUTE: _l("contribute"),
+    Permission.MANAGE: _l("manage"),
 }
-KIND_LABELS = {"process": "Process", "phase": "Phase", "objective": "Objective", "task": "Task"}
+KIND_LABELS = {
+    "process": _l("Process"), "phase": _l("Phase"), "objective": _l("Objective"), "task": _l("Task"),
+}
 
 
 def register(app: Flask) -> None:
@@ -75,13 +80,17 @@ def _walk(tree: processes.TreeNode):
 
 
 def _node_labels(tree: processes.TreeNode) -> dict[tuple[str, int], str]:
-    labels: dict[tuple[str, int], str] = {("process", tree.id): "the whole process"}
+    labels: dict[tuple[str, int], str] = {("process", tree.id): _("the whole process")}
     for phase in tree.children:
-        labels["phase", phase.id] = f"Phase · {phase.title}"
+        labels["phase", phase.id] = _("Phase · %(phase)s", phase=phase.title)
         for objective in phase.children:
-            labels["objective", objective.id] = f"Objective · {phase.title} › {objective.title}"
+            labels["objective", objective.id] = _(
+                "Objective · %(phase)s › %(objective)s", phase=phase.title, objective=objective.title
+            )
             for task in objective.children:
-                labels["task", task.id] = f"Task · {objective.title} › {task.title}"
+                labels["task", task.id] = _(
+                    "Task · %(objective)s › %(task)s", objective=objective.title, task=task.title
+                )
     return labels
 
 
@@ -150,7 +159,7 @@ def _page(process: Process, status: int = 200, status_error: tuple | None = None
     session = db_session()
     user = _user()
     if not processes.may_view(session, user, process.id):
-        abort(404, description=f"process {process.id} not found")
+        abort(404, description=_("process %(id)s not found", id=process.id))
     tree = processes.process_tree(session, process)
     path = NodePath(process.id)
     may_manage = user is not None and access.can(session, user, Permission.MANAGE, path)
@@ -214,7 +223,7 @@ def _page(process: Process, status: int = 200, status_error: tuple | None = None
 
 def _may_view_or_404(process: Process) -> None:
     if not processes.may_view(db_session(), _user(), process.id):
-        abort(404, description=f"process {process.id} not found")
+        abort(404, description=_("process %(id)s not found", id=process.id))
 
 
 def _require_manager(process: Process) -> None:
@@ -301,7 +310,7 @@ def new():
             form.form_errors.append(exc.message)
             status = status_of(exc)
         else:
-            flash("Process created. Add phases, objectives and tasks, then invite people.", "ok")
+            flash(_("Process created. Add phases, objectives and tasks, then invite people."), "ok")
             return redirect(url_for("processes.process", process_id=process_id))
     elif form.errors:
         status = 400
@@ -322,7 +331,7 @@ def clone(process_id: int):
         lambda uow, form: processes.clone_process(
             uow, actor_id=current_user.id, source_id=process_id, title=form.title.data or None
         ),
-        "Process cloned: this is the copy, with fresh statuses and no contributions.",
+        _("Process cloned: this is the copy, with fresh statuses and no contributions."),
         managers_only=False,
         target=lambda new_id: url_for("processes.process", process_id=new_id),
     )
@@ -337,8 +346,8 @@ def join(process_id: int):
         lambda uow, form: processes.apply_to_process(
             uow, user_id=current_user.id, process_id=process_id, message=form.message.data or ""
         ),
-        lambda state: "You have joined the process." if state == "accepted"
-        else "Your application is pending: the process's managers will decide.",
+        lambda state: _("You have joined the process.") if state == "accepted"
+        else _("Your application is pending: the process's managers will decide."),
         managers_only=False,
         anchor="join",
     )
@@ -359,7 +368,7 @@ def add_phase(process_id: int):
             starts_on=form.starts_on.data,
             ends_on=form.ends_on.data,
         ),
-        "Phase added.",
+        _("Phase added."),
         anchor="tree",
     )
 
@@ -379,7 +388,7 @@ def add_objective(process_id: int):
             starts_on=form.starts_on.data,
             ends_on=form.ends_on.data,
         ),
-        "Objective added.",
+        _("Objective added."),
         anchor="tree",
     )
 
@@ -401,7 +410,7 @@ def add_task(process_id: int):
             ends_on=form.ends_on.data,
             library_item_ids=form.resources.data or [],
         ),
-        "Task added.",
+        _("Task added."),
         anchor="tree",
     )
 
@@ -416,7 +425,7 @@ def set_status(process_id: int):
     nodes = {(n.kind, n.id) for n in _walk(processes.process_tree(session, process))}
     node = (form.kind.data, int(form.node_id.data)) if (form.node_id.data or "").isdigit() else None
     if not form.validate_on_submit() or node not in nodes:
-        return _page(process, 400, status_error=(node, "Choose a status for a step of this process."))
+        return _page(process, 400, status_error=(node, _("Choose a status for a step of this process.")))
     try:
         processes.set_status(
             unit_of_work(), actor_id=current_user.id, kind=node[0], node_id=node[1], status=form.status.data
@@ -425,7 +434,7 @@ def set_status(process_id: int):
         raise
     except DomainError as exc:
         return _page(process, status_of(exc), status_error=(node, exc.message))
-    flash(f"{KIND_LABELS[node[0]]} is now {form.status.data.replace('_', ' ')}.", "ok")
+    flash(_("%(step)s is now %(status)s.", step=KIND_LABELS[node[0]], status=label(form.status.data)), "ok")
     return redirect(url_for("processes.process", process_id=process_id, _anchor=f"{node[0]}-{node[1]}"))
 
 
@@ -439,7 +448,7 @@ def add_prerequisite(process_id: int):
             uow, actor_id=current_user.id, kind=kind, node_id=node_id, requires_id=requires_id
         )
 
-    return _handle(process_id, "prerequisite_form", call, "Prerequisite added.", anchor="tree")
+    return _handle(process_id, "prerequisite_form", call, _("Prerequisite added."), anchor="tree")
 
 
 @bp.post("/processes/<int:process_id>/settings")
@@ -457,7 +466,7 @@ def settings(process_id: int):
             cap_period=form.cap_period.data,
             membership=form.membership.data,
         ),
-        "Settings saved.",
+        _("Settings saved."),
         anchor="settings",
     )
 
@@ -478,7 +487,7 @@ def grant(process_id: int):
             node_id=node_id,
         )
 
-    return _handle(process_id, "grant_form", call, "Permission granted.", anchor="grants")
+    return _handle(process_id, "grant_form", call, _("Permission granted."), anchor="grants")
 
 
 @bp.post("/grants/<int:grant_id>/revoke")
@@ -487,7 +496,7 @@ def revoke_grant(grant_id: int):
     grant_ = _get_or_404(Grant, grant_id)
     process_id = grant_.process_id
     if not PlainForm().validate_on_submit():
-        abort(400, description="The form has expired; please try again.")
+        abort(400, description=_("The form has expired; please try again."))
     try:
         processes.revoke_grant(unit_of_work(), actor_id=current_user.id, grant_id=grant_id)
     except (Forbidden, Unauthorized):
@@ -495,7 +504,7 @@ def revoke_grant(grant_id: int):
     except DomainError as exc:
         flash(exc.message, "error")
     else:
-        flash("Permission removed.", "ok")
+        flash(_("Permission removed."), "ok")
     return redirect(url_for("processes.process", process_id=process_id, _anchor="grants"))
 
 
@@ -505,7 +514,7 @@ def decide_application(application_id: int, decision: str):
     application = _get_or_404(ProcessApplication, application_id)
     process_id = application.process_id
     if not PlainForm().validate_on_submit():
-        abort(400, description="The form has expired; please try again.")
+        abort(400, description=_("The form has expired; please try again."))
     try:
         processes.decide_application(
             unit_of_work(),
@@ -518,7 +527,7 @@ def decide_application(application_id: int, decision: str):
     except DomainError as exc:
         flash(exc.message, "error")
     else:
-        flash(f"Application {decision}ed.", "ok")
+        flash(_("Application accepted.") if decision == "accept" else _("Application declined."), "ok")
     return redirect(url_for("processes.process", process_id=process_id, _anchor="applications"))
 
 
@@ -535,7 +544,7 @@ def publish_story(process_id: int):
             summary=form.summary.data,
             outcomes=form.outcomes.data,
         ),
-        "Success story published.",
+        _("Success story published."),
         target=lambda _id: url_for("library.stories"),
     )
 
@@ -546,13 +555,13 @@ def opt_in(process_id: int, choice: str):
     process = _get_or_404(Process, process_id)
     _may_view_or_404(process)
     if not PlainForm().validate_on_submit():
-        abort(400, description="The form has expired; please try again.")
+        abort(400, description=_("The form has expired; please try again."))
     processes.opt_in_story(
         unit_of_work(), user_id=current_user.id, process_id=process_id, opt_in=choice == "in"
     )
     flash(
-        "You will be named in the success story." if choice == "in"
-        else "You will not be named in the success story.",
+        _("You will be named in the success story.") if choice == "in"
+        else _("You will not be named in the success story."),
         "ok",
     )
     return redirect(url_for("processes.process", process_id=process_id, _anchor="story"))

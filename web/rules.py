@@ -4,6 +4,7 @@ and export. Staff read and preview; admins change."""
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from community.errors import DomainError
@@ -70,7 +71,8 @@ def new():
     form = RuleForm()
     saved = _save(form, (form.rule_id.data or "").strip(), creating=True)
     if saved:
-        flash(f"Saved rule {saved[0]} as draft version {saved[1]}. Preview it, then publish.", "ok")
+        flash(_("Saved rule %(rule)s as draft version %(version)s. Preview it, then publish.",
+                rule=saved[0], version=saved[1]), "ok")
         return redirect(url_for("rules.preview", rule_id=saved[0], version=saved[1]))
     status = 400 if form.errors or form.form_errors else 200
     return render_template("rules_edit.html", form=form, rule=None, help=_inputs_help()), status
@@ -85,7 +87,8 @@ def edit(rule_id: str):
         form.fill_from(rule.latest)
     saved = _save(form, rule.id, creating=False)
     if saved:
-        flash(f"Saved draft version {saved[1]} of {saved[0]}. Preview it, then publish.", "ok")
+        flash(_("Saved draft version %(version)s of %(rule)s. Preview it, then publish.",
+                rule=saved[0], version=saved[1]), "ok")
         return redirect(url_for("rules.preview", rule_id=saved[0], version=saved[1]))
     status = 400 if form.errors or form.form_errors else 200
     return render_template("rules_edit.html", form=form, rule=rule, help=_inputs_help()), status
@@ -110,15 +113,15 @@ def preview(rule_id: str, version: int):
 @admin_required
 def publish(rule_id: str, version: int):
     if not PlainForm().validate_on_submit():
-        flash("The form has expired; please try again.", "error")
+        flash(_("The form has expired; please try again."), "error")
         return redirect(url_for("rules.preview", rule_id=rule_id, version=version))
     try:
         rules.publish_rule(unit_of_work(), actor_id=current_user.id, rule_id=rule_id, version=version)
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("rules.preview", rule_id=rule_id, version=version))
-    flash(f"Version {version} of {rule_id} is now current: new events score with it; past awards stay.",
-          "ok")
+    flash(_("Version %(version)s of %(rule)s is now current: new events score with it; past awards stay.",
+            version=version, rule=rule_id), "ok")
     return redirect(url_for("rules.detail", rule_id=rule_id))
 
 
@@ -138,7 +141,7 @@ def export():
 def import_document():
     form = ImportForm()
     if not form.validate_on_submit():
-        flash("The document is too large or the form has expired.", "error")
+        flash(_("The document is too large or the form has expired."), "error")
         return redirect(url_for("rules.index"))
     upload = request.files.get(form.upload.name)
     text = upload.read() if upload and upload.filename else (form.document.data or "")
@@ -147,9 +150,11 @@ def import_document():
         result = rules.import_rules(unit_of_work(), actor_id=current_user.id, text=text,
                                     fmt="json" if name.endswith(".json") else None)
     except DomainError as exc:
-        flash(f"Nothing was imported: {exc.message}", "error")
+        flash(_("Nothing was imported: %(reason)s", reason=exc.message), "error")
     else:
-        flash(f"Imported: {len(result.created)} new versions ({len(result.published)} published), "
-              f"{len(result.unchanged)} rules unchanged.", "ok")
+        counts = {"created": len(result.created), "published": len(result.published),
+                  "unchanged": len(result.unchanged)}
+        flash(_("Imported: %(created)s new versions (%(published)s published), "
+                "%(unchanged)s rules unchanged.", **counts), "ok")
     return redirect(url_for("rules.index"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import yaml
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
@@ -10,25 +11,35 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from rewards.formula import MAX_LENGTH
 from rewards.rules import CAP_PERIODS, EVENT_INPUTS, MAX_CAP, RuleInvalid, RuleVersion
+from web.i18n import lazy_label
 
 
 class RuleForm(FlaskForm):
-    rule_id = StringField("Rule id (lowercase letters, digits, dashes; fixed once created)",
-                          validators=[Optional(), Length(max=80)])
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    event = SelectField("Event", choices=[(kind, kind.replace("_", " ")) for kind in EVENT_INPUTS])
-    dimension = StringField("Dimension", default="participation", validators=[DataRequired(), Length(max=40)])
-    formula = StringField("Formula", validators=[DataRequired(), Length(max=MAX_LENGTH)])
+    rule_id = StringField(
+        _l("Rule id (lowercase letters, digits, dashes; fixed once created)"),
+        validators=[Optional(), Length(max=80)],
+    )
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    event = SelectField(_l("Event"), choices=[(kind, lazy_label(kind)) for kind in EVENT_INPUTS])
+    dimension = StringField(
+        _l("Dimension"), default="participation", validators=[DataRequired(), Length(max=40)]
+    )
+    formula = StringField(_l("Formula"), validators=[DataRequired(), Length(max=MAX_LENGTH)])
     conditions = TextAreaField(
-        "Conditions (YAML or JSON, e.g. {process_id: [3], complexity: {min: 40}}; empty = always)",
+        _l("Conditions (YAML or JSON, e.g. {process_id: [3], complexity: {min: 40}}; empty = always)"),
         validators=[Optional(), Length(max=10_000)],
     )
-    cap_period = SelectField("Cap period", choices=[("", "no cap"), *[(p, p) for p in CAP_PERIODS]],
-                             validators=[Optional()])
-    cap_points = IntegerField("Cap (points per member and period)",
-                              validators=[Optional(), NumberRange(1, MAX_CAP)])
-    enabled = BooleanField("Enabled", default=True)
-    note = TextAreaField("Why this change (kept with the version)", validators=[Optional(), Length(max=2000)])
+    cap_period = SelectField(
+        _l("Cap period"), choices=[("", _l("no cap")), *[(p, lazy_label(p)) for p in CAP_PERIODS]],
+        validators=[Optional()],
+    )
+    cap_points = IntegerField(
+        _l("Cap (points per member and period)"), validators=[Optional(), NumberRange(1, MAX_CAP)]
+    )
+    enabled = BooleanField(_l("Enabled"), default=True)
+    note = TextAreaField(
+        _l("Why this change (kept with the version)"), validators=[Optional(), Length(max=2000)]
+    )
 
     def fill_from(self, version: RuleVersion) -> None:
         self.title.data = version.title
@@ -61,5 +72,7 @@ class RuleForm(FlaskForm):
 
 
 class ImportForm(FlaskForm):
-    document = TextAreaField("Rules document (YAML or JSON)", validators=[Optional(), Length(max=512 * 1024)])
-    upload = FileField("…or a file")
+    document = TextAreaField(
+        _l("Rules document (YAML or JSON)"), validators=[Optional(), Length(max=512 * 1024)]
+    )
+    upload = FileField(_l("…or a file"))

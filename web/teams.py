@@ -4,6 +4,7 @@ promote them) and the permissions the team holds in processes."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -51,7 +52,7 @@ def create():
     except DomainError as exc:
         form.form_errors.append(exc.message)
         return _teams_page(form, status_of(exc))
-    flash("Team created; you are its admin.", "ok")
+    flash(_("Team created; you are its admin."), "ok")
     return redirect(url_for("teams.team", team_id=team_id))
 
 
@@ -113,7 +114,7 @@ def add_member(team_id: int):
     except DomainError as exc:
         form.form_errors.append(exc.message)
         return _team_page(team_, form, status_of(exc))
-    flash("Member added.", "ok")
+    flash(_("Member added."), "ok")
     return redirect(url_for("teams.team", team_id=team_id))
 
 
@@ -123,10 +124,10 @@ def member_action(team_id: int, user_id: int, action: str):
     team_ = _get_or_404(Team, team_id)
     _require_team_admin(team_)
     if not PlainForm().validate_on_submit():
-        abort(400, description="The form has expired; please try again.")
+        abort(400, description=_("The form has expired; please try again."))
     member = next((m for m in team_.members if m.user_id == user_id), None)
     if member is None:
-        abort(404, description="that user is not in the team")
+        abort(404, description=_("that user is not in the team"))
     try:
         if action == "remove":
             processes.remove_team_member(
@@ -141,5 +142,5 @@ def member_action(team_id: int, user_id: int, action: str):
         raise
     except DomainError as exc:
         return _team_page(team_, status=status_of(exc), error=exc.message)
-    flash("Member removed." if action == "remove" else "Member is now a team admin.", "ok")
+    flash(_("Member removed.") if action == "remove" else _("Member is now a team admin."), "ok")
     return redirect(url_for("teams.team", team_id=team_id))

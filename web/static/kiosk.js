@@ -6,9 +6,11 @@
   if (!form) { return; }
   var left = parseInt(form.getAttribute("data-reset-after"), 10) || 8;
   var note = document.getElementById("kiosk-countdown");
+  // "The screen resets in N seconds." for every N, in the page's language (web/i18n.py).
+  var sentences = JSON.parse((note && note.getAttribute("data-i18n")) || "[]");
   var timer = window.setInterval(function () {
     left -= 1;
-    if (note && left > 0) { note.textContent = "The screen resets in " + left + " second" + (left === 1 ? "" : "s") + "."; }
+    if (note && left > 0 && sentences[left - 1]) { note.textContent = sentences[left - 1]; }
     if (left <= 0) {
       window.clearInterval(timer);
       form.submit();

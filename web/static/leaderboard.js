@@ -7,6 +7,8 @@
   var status = document.getElementById("live-status");
   var myPlace = document.getElementById("my-place");
   if (!table || table.dataset.live !== "on" || typeof io === "undefined") return;
+  var text = JSON.parse(table.dataset.i18n || "{}");  // the page's language (web/i18n.py)
+  var lang = document.documentElement.lang;
   var board = { scope: table.dataset.scope, period: table.dataset.period };
   if (table.dataset.dimension) board.dimension = table.dataset.dimension;
 
@@ -16,6 +18,18 @@
   }
 
   var placeTimer = null;
+
+  // A translated sentence with %(name)s placeholders, filled with text or elements.
+  function fill(sentence, values) {
+    var parts = [];
+    sentence.split(/(%\(\w+\)s)/).forEach(function (part) {
+      var m = /^%\((\w+)\)s$/.exec(part);
+      if (!m) { parts.push(part.replace(/%%/g, "%")); return; }
+      var v = values[m[1]];
+      parts.push(typeof v === "number" ? v.toLocaleString(lang) : v);
+    });
+    return parts;
+  }
 
   // Every watcher asking at the same instant after a push would be a burst of rank queries:
   // spread them over a few seconds, and skip hidden tabs.
@@ -36,13 +50,13 @@
         myPlace.textContent = "";
         var me = data.me;
         if (!me) {
-          myPlace.append("You have no points on this board yet. ");
+          myPlace.append(text.none + " ");
         } else {
-          myPlace.append("Your place: ");
           var strong = document.createElement("strong");
           strong.textContent = String(me.rank);
-          myPlace.append(strong, " of " + me.of + " with " + me.points + " points" +
-            (me.next_place ? "; " + me.distance + " more to pass place " + me.next_place + ". " : " (first place). "));
+          var values = { rank: strong, of: String(me.of), points: me.points, distance: me.distance,
+                         next: String(me.next_place) };
+          myPlace.append.apply(myPlace, fill(me.next_place ? text.place : text.first, values).concat([" "]));
         }
         if (link) myPlace.append(link);
       })
@@ -56,26 +70,27 @@
     if (!payload.top.length) {
       var cell = body.insertRow().insertCell();
       cell.colSpan = 3;
-      cell.textContent = "No points awarded yet.";
+      cell.textContent = text.empty;
     }
     payload.top.forEach(function (s) {
       var row = body.insertRow();
-      [s.rank, s.member, s.points].forEach(function (value) {
-        row.insertCell().textContent = String(value);
+      [String(s.rank), s.member, s.points.toLocaleString(lang)].forEach(function (value) {
+        row.insertCell().textContent = value;
       });
     });
     table.dataset.version = String(payload.version);
-    status.textContent = "Live · updated " + new Date().toLocaleTimeString() + (payload.frozen ? " · frozen" : "");
+    status.textContent = fill(text.live, { time: new Date().toLocaleTimeString(lang) }).join("") +
+      (payload.frozen ? " · " + text.frozen : "");
     refreshMyPlace();
   }
 
   var socket = io("/leaderboard", { transports: ["websocket", "polling"], auth: { wall: true } });
   socket.on("connect", function () {
     socket.emit("watch", board, function (reply) {
-      if (reply && reply.error) status.textContent = "Live updates unavailable: " + reply.message;
+      if (reply && reply.error) status.textContent = fill(text.unavailable, { reason: reply.message }).join("");
     });
   });
   socket.on("leaderboard_updated", render);
-  socket.on("connect_error", function () { status.textContent = "Live updates unavailable; reload to refresh."; });
-  socket.on("disconnect", function () { status.textContent = "Reconnecting…"; });
+  socket.on("connect_error", function () { status.textContent = text.failed; });
+  socket.on("disconnect", function () { status.textContent = text.reconnecting; });
 })();

@@ -6,8 +6,9 @@
   if (!wall || typeof io === "undefined") return;
   var rotation = JSON.parse(wall.dataset.rotation || "[]");
   var seconds = parseInt(wall.dataset.seconds, 10) || 15;
-  var periods = { week: "This week", month: "This month", all: "All time",
-                  last_week: "Last week's winners", last_month: "Last month's winners" };
+  var text = JSON.parse(wall.dataset.i18n || "{}");  // the page's language (web/i18n.py)
+  var periods = text.periods || {};
+  var titles = text.titles || {};
   var boards = {};
   var current = 0;
   var title = document.getElementById("wall-title");
@@ -21,13 +22,13 @@
     var b = rotation[current];
     var payload = b && boards[keyOf(b)];
     if (!payload) return;
-    title.textContent = payload.title;
+    title.textContent = titles[payload.title] || payload.title;
     period.textContent = periods[payload.period] || payload.period;
     while (list.firstChild) list.removeChild(list.firstChild);
     if (!payload.top.length) {
       var empty = document.createElement("li");
       empty.className = "empty";
-      empty.textContent = "No points yet";
+      empty.textContent = text.empty || "No points yet";
       list.appendChild(empty);
     }
     payload.top.slice(0, 10).forEach(function (s) {
@@ -37,7 +38,7 @@
       name.textContent = s.member;
       var points = document.createElement("span");
       points.className = "points";
-      points.textContent = String(s.points);
+      points.textContent = s.points.toLocaleString(document.documentElement.lang);
       item.append(name, " ", points);
       list.appendChild(item);
     });
@@ -47,14 +48,14 @@
 
   var socket = io("/leaderboard", { transports: ["websocket", "polling"], auth: { wall: true } });
   socket.on("connect", function () {
-    status.textContent = "Live";
+    status.textContent = text.live || "Live";
     rotation.forEach(function (b) { socket.emit("watch", b); });
   });
   socket.on("leaderboard_updated", function (payload) {
     boards[keyOf(payload)] = payload;
     if (rotation[current] && keyOf(rotation[current]) === keyOf(payload)) show();
   });
-  socket.on("disconnect", function () { status.textContent = "Reconnecting…"; });
+  socket.on("disconnect", function () { status.textContent = text.reconnecting || "Reconnecting…"; });
   setInterval(function () {
     if (!rotation.length) return;
     current = (current + 1) % rotation.length;
