@@ -26,8 +26,7 @@ from web import (
     evidence_root,
     unit_of_work,
 )
-from web.auth import LOGIN_LIMIT
-from web.extensions import limiter
+from web.auth import login_per_account, login_per_address
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -101,7 +100,8 @@ def _contribution_json(c: Contribution) -> dict:
 
 
 @bp.post("/auth/token")
-@limiter.limit(LOGIN_LIMIT)
+@login_per_address
+@login_per_account
 def issue_token():
     data = json_body()
     user = services.authenticate(db_session(), data.get("email"), data.get("password"))

@@ -17,7 +17,36 @@ from web.forms import LoginForm, PlainForm, RegisterForm
 
 bp = Blueprint("auth", __name__)
 
-LOGIN_LIMIT = "20/minute;200/hour"
+LOGIN_LIMIT = "20/minute;200/hour"  # per client address
+ACCOUNT_LIMIT = "10/minute;50/hour"  # per e-mail address, whichever address tries it
+
+
+def _failed(response) -> bool:
+    """Only refused attempts count: a busy shared network can still log in."""
+    return response.status_code in (400, 401)
+
+
+def _account_key() -> str:
+    """The e-mail address tried, from the login form or the token request's JSON; empty
+    (no account limit: the address limit still applies) when there is none."""
+    if request.form.get("email") is not None:
+        email = request.form.get("email")
+    else:
+        data = request.get_json(silent=True, force=True)
+        email = data.get("email") if isinstance(data, dict) else None
+    return f"account:{email.strip().lower()}" if isinstance(email, str) and email.strip() else ""
+
+
+# Shared scopes: the login page and the API's token endpoint draw on the same allowances,
+# so an attacker gains nothing by switching between them.
+login_per_address = limiter.shared_limit(
+    LOGIN_LIMIT, scope="login-address", methods=["POST"], deduct_when=_failed,
+    error_message="Too many failed logins from your network: wait a minute and try again.",
+)
+login_per_account = limiter.shared_limit(
+    ACCOUNT_LIMIT, scope="login-account", key_func=_account_key, methods=["POST"], deduct_when=_failed,
+    error_message="Too many failed logins for this account: wait a few minutes and try again.",
+)
 
 
 @login_manager.user_loader
@@ -36,7 +65,8 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_LIMIT, methods=["POST"])
+@login_per_address
+@login_per_account
 def login():
     form = LoginForm()
     if form.validate_on_submit():

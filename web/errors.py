@@ -18,6 +18,7 @@ from community.errors import (
     TooLarge,
     Unauthorized,
 )
+from web import security
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ def error_response(status: int, error: str, message: str):
 
 
 def register(app: Flask) -> None:
+    security.register(app)  # every response, error pages included, carries the security headers
+
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         return error_response(status_of(exc), exc.code, exc.message)
