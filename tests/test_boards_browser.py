@@ -24,7 +24,8 @@ def test_wall_display_is_public_live_and_rotates(demo_server, browser):  # noqa:
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{demo_server}/wall?seconds=5")
-    page.wait_for_function("document.getElementById('wall').dataset.showing === 'community|week'")
+    # Locator waits, not wait_for_function: the pages' CSP forbids the eval it polls with.
+    page.locator("#wall[data-showing='community|week']").wait_for()
     assert page.locator("#wall-status").inner_text() == "Live"
     rotation = json.loads(page.locator("#wall").get_attribute("data-rotation"))
     assert rotation[:3] == [{"scope": "community", "period": p} for p in ("week", "month", "all")]
@@ -45,8 +46,7 @@ def test_wall_display_is_public_live_and_rotates(demo_server, browser):  # noqa:
     row = page.locator("#wall-board li", has_text="Ilze").filter(has_text=str(ilze["points"]))
     row.wait_for(timeout=5000)  # pushed to the wall, no reload
 
-    page.wait_for_function("document.getElementById('wall').dataset.showing === 'community|month'",
-                           timeout=12000)
+    page.locator("#wall[data-showing='community|month']").wait_for(timeout=12000)
     assert page.locator("#wall-period").inner_text() == "This month"
     page.screenshot(path=str(SHOTS / "wall-display.png"))
     context.close()

@@ -4,6 +4,7 @@ with the production cookie settings, and the leaderboard moves live without a re
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -69,7 +70,8 @@ def test_leaderboard_moves_live_after_staff_approval(demo_server, browser):
     page = context.new_page()
     login(page, demo_server, "member4@kopa.local")
     page.goto(f"{demo_server}/leaderboard")
-    page.wait_for_function("document.getElementById('live-status').textContent.startsWith('Live')")
+    # A locator wait, not wait_for_function: the pages' CSP forbids the eval it polls with.
+    page.locator("#live-status", has_text=re.compile(r"^Live")).wait_for()
 
     member = requests.post(f"{demo_server}/api/v1/auth/token",
                            json={"email": "member4@kopa.local", "password": DEMO_PASSWORD}, timeout=5).json()
