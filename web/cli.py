@@ -45,12 +45,17 @@ def _deployer_key(own_anvil: bool) -> str:
 
 
 def _deploy(own_anvil: bool) -> str:
-    from rewards.chain.client import connect
-    from rewards.chain.deploy import ensure_deployment
+    from rewards.chain.client import ChainError, connect
+    from rewards.chain.deploy import ANCHOR, BADGES, CREDITS, current_deployment, ensure_deployment
 
     w3 = connect(current_app.config["KOPA_RPC_URL"])
     minter = _minter()
     with database().write_sessions() as session:
+        try:  # all three there already: workers and restarts need no deployer key
+            credits, *_ = (current_deployment(session, w3, c) for c in (CREDITS, BADGES, ANCHOR))
+            return credits.address
+        except ChainError:
+            pass
         deployment = ensure_deployment(
             session, w3, deployer_key=_deployer_key(own_anvil), minter_address=minter.address
         )
