@@ -37,10 +37,11 @@ from booking.models import (
     WaitState,
 )
 from booking.policy import DEFAULT_POLICY, BookingPolicy
-from booking.timeutil import overlaps, parse_instant, span_text, utc
+from booking.timeutil import moment, overlaps, parse_instant, span_text, utc
 from community.db import UnitOfWork, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InsufficientCredits, InvalidInput, NotFound
 from community.events import LedgerChanged
+from community.i18n import N_, NP_, Moment, Msg, translated
 from community.models import User
 from community.notifications import notify
 from community.validation import get_row
@@ -105,7 +106,7 @@ def _locked_user(session: Session, user_id: object) -> User:
         raise NotFound("user not found")
     user = session.scalars(select(User).where(User.id == user_id).with_for_update()).one_or_none()
     if user is None or not user.active:
-        raise NotFound(f"user {user_id} not found")
+        raise NotFound(N_("user %(user_id)s not found", user_id=user_id))
     return user
 
 
@@ -119,14 +120,14 @@ def _locked_booking(session: Session, booking_id: object) -> Booking:
         .execution_options(populate_existing=True)
     ).one_or_none()
     if booking is None:
-        raise NotFound(f"booking {booking_id} not found")
+        raise NotFound(N_("booking %(booking_id)s not found", booking_id=booking_id))
     return booking
 
 
 def _resource(session: Session, resource_id: object, *, bookable: bool = True) -> Resource:
     resource = get_row(session, Resource, resource_id, "resource")
     if bookable and not resource.active:
-        raise NotFound(f"resource {resource_id} is not bookable")
+        raise NotFound(N_("resource %(resource_id)s is not bookable", resource_id=resource_id))
     return resource
 
 
@@ -138,7 +139,7 @@ def get_resource(session: Session, resource_id: object) -> Resource:
 def _staff(session: Session, actor_id: object, what: str) -> User:
     actor = get_row(session, User, actor_id, "user")
     if not actor.is_staff:
-        raise Forbidden(f"only staff {what}")
+        raise Forbidden(N_("only staff %(what)s", what=Msg(what)))  # what: the _staff:3 keyword
     return actor
 
 
@@ -160,19 +161,21 @@ def parse_hours(text: object) -> list[tuple[int, dt.time, dt.time]]:
         m = _HOURS_RE.match(part)
         if not m or m["d1"] not in WEEKDAYS or (m["d2"] and m["d2"] not in WEEKDAYS):
             raise InvalidInput(
-                f"cannot read opening hours {part.strip()!r}: write e.g. 'Mon-Fri 08:00-20:00'"
+                N_("cannot read opening hours %(part)r: write e.g. 'Mon-Fri 08:00-20:00'",
+                   part=part.strip())
             )
         try:
             opens = dt.time.fromisoformat(m["o"].zfill(5))
             closes = END_OF_DAY if m["c"] == "24:00" else dt.time.fromisoformat(m["c"].zfill(5))
         except ValueError:
-            raise InvalidInput(f"{part.strip()!r} has a time that does not exist") from None
+            raise InvalidInput(N_("%(part)r has a time that does not exist", part=part.strip())) from None
         if opens >= closes:
-            raise InvalidInput(f"{part.strip()!r}: opening must come before closing")
+            raise InvalidInput(N_("%(part)r: opening must come before closing", part=part.strip()))
         first = WEEKDAYS.index(m["d1"])
         last = WEEKDAYS.index(m["d2"]) if m["d2"] else first
         if last < first:
-            raise InvalidInput(f"{part.strip()!r}: write weekday ranges from Monday towards Sunday")
+            raise InvalidInput(N_("%(part)r: write weekday ranges from Monday towards Sunday",
+                                  part=part.strip()))
         result.extend((day, opens, closes) for day in range(first, last + 1))
     if not result:
         raise InvalidInput("opening hours must not be empty")
@@ -209,11 +212,12 @@ def _int_field(data: dict, name: str, default: int | None, lo: int, hi: int, *, 
     if value is None or value == "":
         if optional:
             return None
-        raise InvalidInput(f"{name} is required")
+        raise InvalidInput(N_("%(name)s is required", name=name))
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise InvalidInput(f"{name} must be a whole number from {lo} to {hi}")
+        raise InvalidInput(N_("%(name)s must be a whole number from %(lo)s to %(hi)s",
+                              name=name, lo=lo, hi=hi))
     return value
 
 
@@ -230,7 +234,7 @@ def _time_field(data: dict, name: str) -> dt.time | None:
     try:
         return dt.time.fromisoformat(str(value).zfill(5))
     except ValueError:
-        raise InvalidInput(f"{name} must be a time like 17:00") from None
+        raise InvalidInput(N_("%(name)s must be a time like 17:00", name=name)) from None
 
 
 def create_group(
@@ -246,7 +250,7 @@ def create_group(
         _staff(uow.session, actor_id, "manage resources")
         title = _text(data, "name", 120, required=True)
         if uow.session.scalar(select(ResourceGroup.id).where(ResourceGroup.name == title)) is not None:
-            raise Conflict(f"a group named {title!r} exists already")
+            raise Conflict(N_("a group named %(title)r exists already", title=title))
         group = ResourceGroup(
             name=title,
             max_hours_per_week=_int_field(data, "max_hours_per_week", None, 1, 168, optional=True),
@@ -279,7 +283,8 @@ def _apply_resource_fields(resource: Resource, data: dict) -> None:
     for name in ("min_minutes", "max_minutes"):
         if getattr(resource, name) % resource.slot_minutes:
             raise InvalidInput(
-                f"{name} must be a multiple of the slot length ({resource.slot_minutes} minutes)"
+                N_("%(name)s must be a multiple of the slot length (%(slot_minutes)s minutes)",
+                   name=name, slot_minutes=resource.slot_minutes)
             )
     if resource.min_minutes > resource.max_minutes:
         raise InvalidInput("min_minutes must not exceed max_minutes")
@@ -383,41 +388,46 @@ def _slot_rules(
         raise InvalidInput("a booking must end after it starts")
     minutes = (end - start) / dt.timedelta(minutes=1)
     if minutes < resource.min_minutes:
-        raise InvalidInput(f"{resource.name} is booked for at least {resource.min_minutes} minutes")
+        raise InvalidInput(N_("%(name)s is booked for at least %(min_minutes)s minutes",
+                              name=resource.name, min_minutes=resource.min_minutes))
     if minutes > resource.max_minutes:
-        raise InvalidInput(f"{resource.name} is booked for at most {resource.max_minutes} minutes")
+        raise InvalidInput(N_("%(name)s is booked for at most %(max_minutes)s minutes",
+                              name=resource.name, max_minutes=resource.max_minutes))
     s, e = start.astimezone(policy.tz), end.astimezone(policy.tz)
-    for moment in (s, e):
-        if moment.second or moment.microsecond or (moment.hour * 60 + moment.minute) % resource.slot_minutes:
+    for t in (s, e):
+        if t.second or t.microsecond or (t.hour * 60 + t.minute) % resource.slot_minutes:
             raise InvalidInput(
-                f"{resource.name} is booked in {resource.slot_minutes}-minute slots: "
-                f"start and end on the grid (e.g. {s:%H}:00)"
+                N_("%(name)s is booked in %(slot)s-minute slots: start and end on the grid "
+                   "(e.g. %(example)s)", name=resource.name, slot=resource.slot_minutes,
+                   example=moment(s.replace(minute=0, second=0, microsecond=0), policy.tz, "time"))
             )
     if start < now + dt.timedelta(minutes=resource.lead_minutes):
         raise InvalidInput(
-            f"{resource.name} must be booked at least {_duration(resource.lead_minutes)} ahead"
+            N_("%(name)s must be booked at least %(lead_minutes)s ahead",
+               name=resource.name, lead_minutes=_duration(resource.lead_minutes))
         )
     if start > now + dt.timedelta(days=resource.horizon_days):
-        raise InvalidInput(f"{resource.name} can be booked at most {resource.horizon_days} days ahead")
+        raise InvalidInput(N_("%(name)s can be booked at most %(horizon_days)s days ahead",
+                              name=resource.name, horizon_days=resource.horizon_days))
     if s.date() != e.date() and not (e.time() == dt.time(0) and e.date() == s.date() + dt.timedelta(days=1)):
         raise InvalidInput("a booking must start and end on the same day")
     intervals = [(h.opens, h.closes) for h in resource.hours if h.weekday == s.weekday()]
     if not intervals:
-        raise InvalidInput(f"{resource.name} is closed on {s:%A}s")
+        raise InvalidInput(N_("%(name)s is closed on %(day)ss", name=resource.name,
+                              day=moment(s, policy.tz, "weekday")))
     end_time = e.time() if e.date() == s.date() else dt.time.max
     if not any(o <= s.time() and end_time <= c for o, c in intervals):
         hours = ", ".join(f"{clock(o)}–{clock(c)}" for o, c in intervals)
-        raise InvalidInput(f"{resource.name} is open {hours} on {s:%A}s")
+        raise InvalidInput(N_("%(name)s is open %(hours)s on %(day)ss", name=resource.name, hours=hours,
+                              day=moment(s, policy.tz, "weekday")))
 
 
-def _duration(minutes: int) -> str:
+def _duration(minutes: int) -> Msg:
     if minutes % 1440 == 0:
-        days = minutes // 1440
-        return f"{days} day" + ("s" if days != 1 else "")
+        return NP_("%(num)s day", "%(num)s days", minutes // 1440)
     if minutes % 60 == 0:
-        hours = minutes // 60
-        return f"{hours} hour" + ("s" if hours != 1 else "")
-    return f"{minutes} minutes"
+        return NP_("%(num)s hour", "%(num)s hours", minutes // 60)
+    return N_("%(num)s minutes", num=minutes)
 
 
 def _blackout_in(
@@ -438,7 +448,7 @@ def _check_blackouts(
     if blackout is not None:
         why = f" ({blackout.reason})" if blackout.reason else ""
         when = span_text(utc(blackout.starts_at), utc(blackout.ends_at), policy.tz)
-        raise Conflict(f"{resource.name} is closed {when}{why}")
+        raise Conflict(N_("%(name)s is closed %(when)s%(why)s", name=resource.name, when=when, why=why))
 
 
 def _blocking_overlap(
@@ -460,7 +470,8 @@ def _taken(
 ) -> SlotTaken:
     if other is not None:
         start, end = utc(other.starts_at), utc(other.ends_at)
-    return SlotTaken(f"{resource.name} is already booked {span_text(start, end, policy.tz)}")
+    return SlotTaken(N_("%(name)s is already booked %(start)s",
+                        name=resource.name, start=span_text(start, end, policy.tz)))
 
 
 def _active_suspension(session: Session, member_id: int, now: dt.datetime) -> Suspension | None:
@@ -476,8 +487,10 @@ def _check_suspension(session: Session, member_id: int, now: dt.datetime, policy
     suspension = _active_suspension(session, member_id, now)
     if suspension is not None:
         until = utc(suspension.ends_at).astimezone(policy.tz)
+        until_text = Moment(f"{until:%a} {until.day} {until:%b %Y %H:%M}", until, "datetime", tz=policy.tz)
         raise BookingSuspended(
-            f"booking is suspended until {until:%a} {until.day} {until:%b %Y %H:%M} ({suspension.reason})"
+            N_("booking is suspended until %(until)s (%(reason)s)", until=until_text,
+               reason=suspension.reason)
         )
 
 
@@ -512,8 +525,11 @@ def _check_quotas(
         )
         if upcoming + 1 > group.max_concurrent:
             raise QuotaExceeded(
-                f"you already have {upcoming} upcoming booking{'s' if upcoming != 1 else ''} in "
-                f"{group.name}; the limit is {group.max_concurrent} at a time"
+                NP_("you already have %(num)s upcoming booking in %(name)s; "
+                    "the limit is %(limit)s at a time",
+                    "you already have %(num)s upcoming bookings in %(name)s; "
+                    "the limit is %(limit)s at a time",
+                    upcoming, name=group.name, limit=group.max_concurrent)
             )
     if group.max_hours_per_week is not None:
         first, last = _week_bounds(start, policy.tz)
@@ -522,8 +538,9 @@ def _check_quotas(
         if booked + (end - start) > dt.timedelta(hours=group.max_hours_per_week):
             hours = booked / dt.timedelta(hours=1)
             raise QuotaExceeded(
-                f"{group.name} allows {group.max_hours_per_week} hours a week per member; you have "
-                f"{hours:g} hours booked in the week of {first.astimezone(policy.tz):%d %b %Y}"
+                N_("%(name)s allows %(limit)s hours a week per member; you have %(hours)s hours booked "
+                   "in the week of %(week)s", name=group.name, limit=group.max_hours_per_week,
+                   hours=f"{hours:g}", week=moment(first, policy.tz, "date"))
             )
 
 
@@ -577,8 +594,11 @@ def _ensure_affordable(session: Session, member_id: int, credits: int) -> None:
     available = spendable_credits(session, member_id)
     if credits > available:
         raise InsufficientCredits(
-            f"this costs {credits} credits but you have {max(available, 0)} available "
-            "(confirmed on chain, minus spends and holds still pending)"
+            N_(
+                "this costs %(credits)s credits but you have %(available)s available (confirmed on chain, "
+                "minus spends and holds still pending)",
+                credits=credits, available=max(available, 0),
+            )
         )
 
 
@@ -770,10 +790,13 @@ def book_series(
                     )
             except (InvalidInput, Conflict, Forbidden) as exc:
                 if mode == "all":
-                    raise type(exc)(f"{day:%a %d %b %Y}: {exc.message}; nothing was booked") from None
-                skipped.append((day, exc.message))
+                    day_text = Moment(f"{day:%a %d %b %Y}", day, "date")
+                    raise type(exc)(N_("%(day)s: %(reason)s; nothing was booked", day=day_text,
+                                       reason=exc.english)) from None
+                skipped.append((day, exc.english))
         if not booked:
-            raise Conflict("none of the dates can be booked: " + "; ".join(f"{d}: {m}" for d, m in skipped))
+            raise Conflict(N_("none of the dates can be booked: %(dates)s",
+                              dates="; ".join(f"{d}: {m}" for d, m in skipped)))
         series.skipped = "\n".join(f"{d.isoformat()}: {m}" for d, m in skipped)
         result = SeriesResult(series.id, [_result(b) for b in booked], skipped)
         uow.commit()
@@ -830,14 +853,15 @@ def decide(
         if booking.member_id == staff.id:
             raise Forbidden("nobody approves their own booking")
         if booking.state != State.PENDING:
-            raise Conflict(f"booking {booking.id} is {booking.state}, not pending")
+            raise Conflict(N_("booking %(booking)s is %(state)s, not pending",
+                              booking=booking.id, state=booking.state))
         if utc(booking.expires_at) <= now:
             _expire(session, booking, now, policy)
             uow.commit()
-            raise TooLate(f"booking {booking.id} expired undecided and its slot was released")
-        where = (
-            f"{booking.resource.name}, {span_text(utc(booking.starts_at), utc(booking.ends_at), policy.tz)}"
-        )
+            raise TooLate(N_("booking %(booking)s expired undecided and its slot was released",
+                             booking=booking.id))
+        where = N_("%(name)s, %(when)s", name=booking.resource.name,
+                   when=span_text(utc(booking.starts_at), utc(booking.ends_at), policy.tz))
         if approve:
             if booking.credits:
                 # Its own hold is counted in spendable_credits; release it for this spend.
@@ -855,7 +879,8 @@ def decide(
                 session,
                 booking.member_id,
                 "booking_approved",
-                f"Your booking of {where} was approved." + (f" {text}" if text else ""),
+                N_("Your booking of %(where)s was approved. %(comment)s", where=where, comment=text) if text
+                else N_("Your booking of %(where)s was approved.", where=where),
                 _link(booking),
             )
         else:
@@ -864,7 +889,7 @@ def decide(
                 session,
                 booking.member_id,
                 "booking_declined",
-                f"Your booking of {where} was declined: {text}",
+                N_("Your booking of %(where)s was declined: %(comment)s", where=where, comment=text),
                 _link(booking),
             )
         booking.decided_at = now
@@ -907,7 +932,8 @@ def _cancel_one(
     if not own and not actor.is_staff:
         raise Forbidden("you can only cancel your own bookings")
     if booking.state not in (State.PENDING, State.OFFERED, State.CONFIRMED):
-        raise Conflict(f"booking {booking.id} is {booking.state.replace('_', ' ')} and cannot be cancelled")
+        raise Conflict(N_("booking %(booking)s is %(state)s and cannot be cancelled",
+                          booking=booking.id, state=booking.state.replace('_', ' ')))
     start = utc(booking.starts_at)
     text = _text({"reason": reason}, "reason", 2000, required=not own)
     if own:
@@ -915,8 +941,9 @@ def _cancel_one(
         if booking.state == State.CONFIRMED and now > deadline:
             local = deadline.astimezone(policy.tz)
             raise TooLate(
-                f"cancellations close {_duration(int(policy.cancel_deadline.total_seconds() // 60))} "
-                f"before the start ({local:%a %d %b %H:%M}); it is too late to cancel"
+                N_("cancellations close %(before)s before the start (%(deadline)s); it is too late to cancel",
+                   before=_duration(int(policy.cancel_deadline.total_seconds() // 60)),
+                   deadline=moment(local, policy.tz))
             )
     elif start <= now and booking.state == State.CONFIRMED:
         pass  # staff may still release a booking under way (e.g. the room is needed)
@@ -927,13 +954,16 @@ def _cancel_one(
     booking.expires_at = None
     _refund(session, booking)
     if not own:
+        span = span_text(start, utc(booking.ends_at), policy.tz)
         notify(
             session,
             booking.member_id,
             "booking_cancelled",
-            f"Staff cancelled your booking of {booking.resource.name}, "
-            f"{span_text(start, utc(booking.ends_at), policy.tz)}: {text}"
-            + (" Your credits were refunded." if booking.refund_entry_id else ""),
+            N_("Staff cancelled your booking of %(name)s, %(when)s: %(reason)s Your credits were refunded.",
+               name=booking.resource.name, when=span, reason=text)
+            if booking.refund_entry_id else
+            N_("Staff cancelled your booking of %(name)s, %(when)s: %(reason)s",
+               name=booking.resource.name, when=span, reason=text),
             _link(booking),
         )
     _release(session, booking, now, policy)
@@ -1073,8 +1103,9 @@ def _promote(
             session,
             entry.member_id,
             "waitlist_offer",
-            f"{resource.name} is free for you {span_text(s, e, policy.tz)}. "
-            f"Confirm by {until:%a %d %b %H:%M} or it goes to the next person waiting.",
+            N_("%(name)s is free for you %(when)s. Confirm by %(until)s or it goes to the next person "
+               "waiting.", name=resource.name, when=span_text(s, e, policy.tz),
+               until=moment(until, policy.tz)),
             _link(booking),
         )
         offered.append(booking)
@@ -1133,7 +1164,7 @@ def leave_waitlist(uow: UnitOfWork, *, member_id: int, entry_id: object) -> None
         if entry.member_id != member_id:
             raise Forbidden("you can only leave your own waitlist entries")
         if entry.state != WaitState.WAITING:
-            raise Conflict(f"this waitlist entry is {entry.state}")
+            raise Conflict(N_("this waitlist entry is %(state)s", state=entry.state))
         entry.state = WaitState.LEFT.value
         uow.commit()
 
@@ -1155,7 +1186,8 @@ def confirm_offer(
         if booking.member_id != member.id:
             raise Forbidden("this offer is for someone else")
         if booking.state != State.OFFERED:
-            raise Conflict(f"booking {booking.id} is {booking.state}, not an open offer")
+            raise Conflict(N_("booking %(booking)s is %(state)s, not an open offer",
+                              booking=booking.id, state=booking.state))
         if utc(booking.expires_at) <= now:
             _expire(session, booking, now, policy)
             uow.commit()
@@ -1221,18 +1253,18 @@ def check_in(
             raise Conflict("this booking is already checked in")
         if booking.state != State.CONFIRMED:
             raise Conflict(
-                f"booking {booking.id} is {booking.state.replace('_', ' ')}; only a confirmed "
-                "booking can be checked in"
+                N_("booking %(booking)s is %(state)s; only a confirmed booking can be checked in",
+                   booking=booking.id, state=booking.state.replace('_', ' '))
             )
         start, end = utc(booking.starts_at), utc(booking.ends_at)
         opens, closes = start - policy.checkin_before, start + policy.checkin_after
         if now < opens:
-            raise TooLate(
-                f"check-in opens at {opens.astimezone(policy.tz):%H:%M} on "
-                f"{opens.astimezone(policy.tz):%d %b}"
-            )
+            local = opens.astimezone(policy.tz)
+            raise TooLate(N_("check-in opens at %(time)s on %(day)s", time=moment(opens, policy.tz, "time"),
+                             day=Moment(f"{local:%d %b}", opens, "date", tz=policy.tz)))
         if now > closes:
-            raise TooLate(f"check-in closed at {closes.astimezone(policy.tz):%H:%M}; the slot was released")
+            raise TooLate(N_("check-in closed at %(time)s; the slot was released",
+                             time=moment(closes, policy.tz, "time")))
         booking.state = State.CHECKED_IN.value
         booking.checked_in_at = now
         hours = (end - start) / dt.timedelta(hours=1)
@@ -1263,11 +1295,13 @@ def _expire(session: Session, booking: Booking, now: dt.datetime, policy: Bookin
     was = booking.state
     booking.state = State.EXPIRED.value
     booking.expires_at = None
-    where = f"{booking.resource.name}, {span_text(utc(booking.starts_at), utc(booking.ends_at), policy.tz)}"
+    where = N_("%(name)s, %(when)s", name=booking.resource.name,
+               when=span_text(utc(booking.starts_at), utc(booking.ends_at), policy.tz))
     if was == State.PENDING:
-        text = f"Your booking of {where} was not decided in time and has expired; no credits were spent."
+        text = N_("Your booking of %(where)s was not decided in time and has expired; no credits were spent.",
+                  where=where)
     else:
-        text = f"Your waitlist offer for {where} ran out."
+        text = N_("Your waitlist offer for %(where)s ran out.", where=where)
     notify(session, booking.member_id, "booking_expired", text, _link(booking))
     _release(session, booking, now, policy)
 
@@ -1278,8 +1312,8 @@ def _no_show(session: Session, booking: Booking, now: dt.datetime, policy: Booki
         session,
         booking.member_id,
         "booking_no_show",
-        f"You did not check in to {booking.resource.name}, "
-        f"{span_text(utc(booking.starts_at), utc(booking.ends_at), policy.tz)}; the slot was released.",
+        N_("You did not check in to %(name)s, %(when)s; the slot was released.", name=booking.resource.name,
+           when=span_text(utc(booking.starts_at), utc(booking.ends_at), policy.tz)),
         _link(booking),
     )
     session.flush()
@@ -1305,8 +1339,8 @@ def _no_show(session: Session, booking: Booking, now: dt.datetime, policy: Booki
             session,
             booking.member_id,
             "booking_suspended",
-            f"After {recent} no-shows in {policy.no_show_window.days} days you cannot book until "
-            f"{local:%a %d %b %H:%M}.",
+            N_("After %(count)s no-shows in %(days)s days you cannot book until %(until)s.", count=recent,
+               days=policy.no_show_window.days, until=moment(local, policy.tz)),
             "/booking/mine",
         )
 
@@ -1392,17 +1426,19 @@ def send_due_reminders(
         ).all()
         for booking in due:
             when = span_text(utc(booking.starts_at), utc(booking.ends_at), policy.tz)
-            text = (
-                f"Reminder: {booking.resource.name}, {when}. Check in with code {booking.code} "
-                f"from {_duration(int(policy.checkin_before.total_seconds() // 60))} before the start."
+            text = N_(
+                "Reminder: %(name)s, %(when)s. Check in with code %(code)s from %(before)s before the start.",
+                name=booking.resource.name, when=when, code=booking.code,
+                before=_duration(int(policy.checkin_before.total_seconds() // 60)),
             )
-            notify(session, booking.member_id, "booking_reminder", text, _link(booking))
+            note = notify(session, booking.member_id, "booking_reminder", text, _link(booking))
             booking.reminded_at = now
+            subject = N_("Kopa: %(name)s %(when)s", name=booking.resource.name, when=when)
             mails.append(
                 (
                     booking.member.email,
-                    f"Kopa: {booking.resource.name} {when}",
-                    f"{text}\n\n{site_url}{_link(booking)}\n",
+                    translated(subject, booking.member.locale),  # the member's language, as the note
+                    f"{note.text}\n\n{site_url}{_link(booking)}\n",
                 )
             )
         uow.commit()
@@ -1505,7 +1541,7 @@ def availability(
     if starts_at >= ends_at:
         raise InvalidInput("'to' must be after 'from'")
     if ends_at - starts_at > policy.max_range:
-        raise InvalidInput(f"ask for at most {policy.max_range.days} days at a time")
+        raise InvalidInput(N_("ask for at most %(days)s days at a time", days=policy.max_range.days))
     resource = _resource(session, resource_id)
     opening = _opening_intervals(resource, starts_at, ends_at, policy)
     rows = session.scalars(

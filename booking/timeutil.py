@@ -7,7 +7,7 @@ import datetime as dt
 
 from community.db import as_utc
 from community.errors import InvalidInput
-from community.i18n import N_
+from community.i18n import N_, Moment
 
 
 def parse_instant(value: object, field: str) -> dt.datetime:
@@ -43,13 +43,25 @@ def overlaps(a_start: dt.datetime, a_end: dt.datetime, b_start: dt.datetime, b_e
     return a_start < b_end and b_start < a_end
 
 
-def span_text(start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> str:
-    """'Tue 1 Dec 2026 10:00–11:00' in local time (both days shown when they differ)."""
+def span_text(start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> Moment:
+    """'Tue 1 Dec 2026 10:00–11:00' in local time (both days shown when they differ); the web
+    layer writes it in the reader's language."""
     s, e = start.astimezone(tz), end.astimezone(tz)
     day = f"{s:%a} {s.day} {s:%b %Y}"
     if s.date() == e.date():
-        return f"{day} {s:%H:%M}–{e:%H:%M}"
-    return f"{day} {s:%H:%M} – {e:%a} {e.day} {e:%b %Y %H:%M}"
+        text = f"{day} {s:%H:%M}–{e:%H:%M}"
+    else:
+        text = f"{day} {s:%H:%M} – {e:%a} {e.day} {e:%b %Y %H:%M}"
+    return Moment(text, start, "span", end=end, tz=tz)
+
+
+def moment(value: dt.datetime, tz: dt.tzinfo, style: str = "datetime") -> Moment:
+    """An instant in a message: 'Tue 1 Dec 10:00' (datetime), '1 Dec 2026' (date), '10:00'
+    (time) or 'Tuesday' (weekday) in local time, in the reader's language on the web."""
+    local = value.astimezone(tz)
+    text = {"datetime": f"{local:%a %d %b %H:%M}", "date": f"{local:%d %b %Y}", "time": f"{local:%H:%M}",
+            "weekday": f"{local:%A}"}[style]
+    return Moment(text, value, style, tz=tz)
 
 
 def local_iso(value: dt.datetime, tz: dt.tzinfo) -> str:

@@ -52,6 +52,31 @@ def _rebuild(msgid: str, plural: str | None, num: int | None, params: dict[str, 
     return Msg(msgid, plural_=plural, num_=num, **params)
 
 
+class Moment(str):
+    """A date or time inside a message: the English text the domain writes, plus the instant
+    (and, for a span, its end) and the ``style`` to show it in, so the web layer writes it in
+    the reader's language. Styles: ``datetime``, ``date``, ``time``, ``weekday``, ``span``."""
+
+    value: object
+    style: str
+    end: object
+    tz: object
+
+    def __new__(
+        cls, text: str, value: object, style: str, *, end: object = None, tz: object = None
+    ) -> Moment:
+        self = super().__new__(cls, text)
+        self.value, self.style, self.end, self.tz = value, style, end, tz
+        return self
+
+    def __reduce__(self):
+        return (_moment, (str(self), self.value, self.style, self.end, self.tz))
+
+
+def _moment(text: str, value: object, style: str, end: object, tz: object) -> Moment:
+    return Moment(text, value, style, end=end, tz=tz)
+
+
 def N_(msgid: str, **params: object) -> Msg:
     """Mark ``msgid`` for translation; ``%(name)s`` placeholders are filled from ``params``.
     A value that is itself a ``Msg`` (a field name, say) is translated too."""

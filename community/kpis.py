@@ -30,6 +30,7 @@ from booking.services import _opening_intervals, _subtract
 from booking.timeutil import utc
 from community.db import as_utc, utcnow
 from community.errors import InvalidInput
+from community.i18n import N_
 from community.models import (
     Contribution,
     ContributionState,
@@ -62,22 +63,26 @@ USED = (State.CONFIRMED.value, State.CHECKED_IN.value)
 # The scalar indicators, in display order: key -> (label, meaning). The comparison view,
 # the CSV and the README use the same keys.
 INDICATORS: dict[str, tuple[str, str]] = {
-    "active_members": ("Active members", "members who submitted a contribution or answered a poll"),
-    "contributions": ("Contributions", "contributions submitted"),
-    "contributions_approved": ("Approved contributions", "of those submitted, approved now"),
-    "points_gini": ("Participation inequality (Gini)",
-                    "Gini coefficient of points earned per member (0 equal, 1 one member has all)"),
-    "first_time_share": ("First-time contributors", "share of contributors whose first contribution ever "
-                         "was in the period"),
-    "validations": ("Validations", "contributions first decided in the period"),
-    "validation_median_hours": ("Median time to validate (h)", "submission to first decision, median"),
-    "validation_p90_hours": ("90th percentile time to validate (h)", "submission to first decision, p90"),
-    "utilisation": ("Space utilisation", "booked (confirmed or checked-in) hours / opening hours"),
-    "no_show_rate": ("No-show rate", "no-shows / (no-shows + check-ins) of bookings starting in the period"),
-    "tokens_minted": ("Credits minted", "mints delivered on chain in the period"),
-    "tokens_burned": ("Credits burned", "burns delivered on chain in the period"),
-    "tokens_in_circulation": ("Credits in circulation",
-                              "delivered mints minus delivered burns up to the end of the period"),
+    "active_members": (N_("Active members"), N_("members who submitted a contribution or answered a poll")),
+    "contributions": (N_("Contributions"), N_("contributions submitted")),
+    "contributions_approved": (N_("Approved contributions"), N_("of those submitted, approved now")),
+    "points_gini": (N_("Participation inequality (Gini)"),
+                    N_("Gini coefficient of points earned per member (0 equal, 1 one member has all)")),
+    "first_time_share": (N_("First-time contributors"),
+                         N_("share of contributors whose first contribution ever was in the period")),
+    "validations": (N_("Validations"), N_("contributions first decided in the period")),
+    "validation_median_hours": (
+        N_("Median time to validate (h)")
+    , N_("submission to first decision, median")),
+    "validation_p90_hours": (N_("90th percentile time to validate (h)"),
+                             N_("submission to first decision, p90")),
+    "utilisation": (N_("Space utilisation"), N_("booked (confirmed or checked-in) hours / opening hours")),
+    "no_show_rate": (N_("No-show rate"),
+                     N_("no-shows / (no-shows + check-ins) of bookings starting in the period")),
+    "tokens_minted": (N_("Credits minted"), N_("mints delivered on chain in the period")),
+    "tokens_burned": (N_("Credits burned"), N_("burns delivered on chain in the period")),
+    "tokens_in_circulation": (N_("Credits in circulation"),
+                              N_("delivered mints minus delivered burns up to the end of the period")),
 }
 SPACE_INDICATORS = ("utilisation", "no_show_rate")
 
@@ -147,11 +152,11 @@ def _day(value: object, name: str) -> dt.date | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > 10:
-        raise InvalidInput(f"{name} must be a date as YYYY-MM-DD")
+        raise InvalidInput(N_("%(name)s must be a date as YYYY-MM-DD", name=name))
     try:
         return dt.date.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidInput(f"{name} must be a date as YYYY-MM-DD, e.g. 2026-09-01") from None
+        raise InvalidInput(N_("%(name)s must be a date as YYYY-MM-DD, e.g. 2026-09-01", name=name)) from None
 
 
 def period(first: object = None, last: object = None, *, today: dt.date | None = None) -> Period:
@@ -166,7 +171,7 @@ def period(first: object = None, last: object = None, *, today: dt.date | None =
     if start > end:
         raise InvalidInput("from must not be after until")
     if (end - start).days >= MAX_DAYS:
-        raise InvalidInput(f"a period may span at most {MAX_DAYS} days")
+        raise InvalidInput(N_("a period may span at most %(max_days)s days", max_days=MAX_DAYS))
     return Period(start, end)
 
 
@@ -566,7 +571,7 @@ def comparison(session: Session, p: Period, *, policy: BookingPolicy) -> dict:
     columns = every_organisation(session, p, policy=policy)
     return {
         "period": p.as_dict(),
-        "columns": [c["organisation"] or {"id": None, "name": "All"} for c in columns],
+        "columns": [c["organisation"] or {"id": None, "name": N_("All")} for c in columns],
         "rows": [
             {"indicator": key, "label": label, "meaning": meaning,
              "values": [c["indicators"][key] for c in columns]}

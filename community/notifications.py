@@ -39,7 +39,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from community.db import Base, Database, UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import InvalidInput, NotFound
-from community.i18n import N_, translated
+from community.i18n import N_, NP_, Moment, translated
 from community.models import User
 
 log = logging.getLogger(__name__)
@@ -64,14 +64,14 @@ class Category:
 CATEGORIES = {
     c.key: c
     for c in (
-        Category("contribution_decided", "A contribution of mine was decided (approved, rejected, "
-                 "changes asked for, revoked)", True, IMMEDIATE),
-        Category("points_minted", "My points were minted on chain", True, DIGEST),
-        Category("booking_reminder", "Booking reminders", True, IMMEDIATE),
-        Category("waitlist_offer", "A waitlist slot is offered to me", True, IMMEDIATE),
-        Category("redemption_fulfilled", "A redemption of mine was fulfilled", True, IMMEDIATE),
-        Category("booking_update", "Other booking news (approved, declined, cancelled, expired, "
-                 "no-show)", True, IMMEDIATE),
+        Category("contribution_decided", N_("A contribution of mine was decided (approved, rejected, "
+                                            "changes asked for, revoked)"), True, IMMEDIATE),
+        Category("points_minted", N_("My points were minted on chain"), True, DIGEST),
+        Category("booking_reminder", N_("Booking reminders"), True, IMMEDIATE),
+        Category("waitlist_offer", N_("A waitlist slot is offered to me"), True, IMMEDIATE),
+        Category("redemption_fulfilled", N_("A redemption of mine was fulfilled"), True, IMMEDIATE),
+        Category("booking_update", N_("Other booking news (approved, declined, cancelled, expired, "
+                                      "no-show)"), True, IMMEDIATE),
     )
 }
 
@@ -353,36 +353,42 @@ def _address(user) -> str | None:
     return user.email
 
 
-def local_text(value: dt.datetime, tz: ZoneInfo) -> str:
-    return as_utc(value).astimezone(tz).strftime("%a %d %b %Y %H:%M")
+def local_text(value: dt.datetime, tz: ZoneInfo) -> Moment:
+    local = as_utc(value).astimezone(tz)
+    return Moment(local.strftime("%a %d %b %Y %H:%M"), local, "datetime", tz=tz)
 
 
-def _footer(settings: MailSettings) -> str:
-    return (
-        f"\n--\nYour notifications: {settings.site_url}/notifications\n"
-        f"Choose what Kopa e-mails you: {settings.site_url}/notifications/preferences\n"
-    )
+def _footer(settings: MailSettings, locale: str | None = None) -> str:
+    url = settings.site_url
+    centre = N_("Your notifications: %(url)s", url=f"{url}/notifications")
+    choices = N_("Choose what Kopa e-mails you: %(url)s", url=f"{url}/notifications/preferences")
+    return f"\n--\n{translated(centre, locale)}\n{translated(choices, locale)}\n"
 
 
-def compose(notes: list[Notification], settings: MailSettings, *, digest: bool = False) -> tuple[str, str]:
-    """Subject and plain-text body for one member's notifications."""
+def compose(
+    notes: list[Notification], settings: MailSettings, *, digest: bool = False, locale: str | None = None
+) -> tuple[str, str]:
+    """Subject and plain-text body for one member's notifications, in ``locale`` (the member's
+    chosen language; the notifications themselves were written in it)."""
     if digest:
-        subject = f"Kopa: your daily digest ({len(notes)} notification{'s' if len(notes) != 1 else ''})"
-        lines = ["What happened on Kopa since your last digest:", ""]
+        subject = translated(NP_("Kopa: your daily digest (%(num)s notification)",
+                                 "Kopa: your daily digest (%(num)s notifications)", len(notes)), locale)
+        lines = [translated(N_("What happened on Kopa since your last digest:"), locale), ""]
     elif len(notes) == 1:
         first = notes[0].text.split(". ")[0].rstrip(".")
         subject = "Kopa: " + (first if len(first) <= 70 else first[:69] + "…")
         lines = []
     else:
-        subject = f"Kopa: {len(notes)} new notifications"
+        subject = translated(N_("Kopa: %(count)s new notifications", count=len(notes)), locale)
         lines = []
     for note in notes:
-        stamp = f"{local_text(note.created_at, settings.tz)}  " if digest or len(notes) > 1 else ""
+        stamped = digest or len(notes) > 1
+        stamp = f"{translated(local_text(note.created_at, settings.tz), locale)}  " if stamped else ""
         lines.append(f"{stamp}{note.text}")
         if note.link:
             lines.append(f"    {settings.site_url}{note.link}")
         lines.append("")
-    return subject, "\n".join(lines) + _footer(settings)
+    return subject, "\n".join(lines) + _footer(settings, locale)
 
 
 def _claim(session: Session, query) -> list[Notification]:
@@ -424,13 +430,15 @@ def send_immediate(db: Database, ids: Iterable[int], send: Send, settings: MailS
             note.emailed_at = now
             note.mail_attempts += 1
             by_user[note.user_id].append(note)
-        addresses = {u.id: _address(u) for u in session.scalars(select(User).where(User.id.in_(by_user)))}
+        members = list(session.scalars(select(User).where(User.id.in_(by_user))))
+        addresses = {u.id: _address(u) for u in members}
+        locales = {u.id: u.locale for u in members}
     sent = 0
     for user_id, mine in by_user.items():
         to = addresses.get(user_id)
         if to is None:
             continue  # erased or deactivated: stays claimed, never mailed
-        subject, body = compose(mine, settings)
+        subject, body = compose(mine, settings, locale=locales.get(user_id))
         try:
             send(to, subject, body)
             sent += 1
@@ -521,7 +529,8 @@ def send_digests(
             )
             if not notes:
                 continue  # another run took them: never an empty digest
-            to = _address(session.get(User, user_id))
+            member = session.get(User, user_id)
+            to = _address(member)
             if to is None:  # erased or deactivated: nothing is mailed to them any more
                 for note in notes:
                     note.email = None
@@ -534,7 +543,7 @@ def send_digests(
                 note.digest_id = digest.id
                 note.mail_attempts += 1
             digest_id = digest.id
-            subject, body = compose(notes, settings, digest=True)
+            subject, body = compose(notes, settings, digest=True, locale=member.locale)
         try:
             send(to, subject, body)
         except Exception as exc:

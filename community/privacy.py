@@ -38,6 +38,7 @@ from community import services
 from community.db import UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from community.evidence import evidence_path
+from community.i18n import N_
 from community.models import (
     ApiToken,
     Contribution,
@@ -360,7 +361,7 @@ def erase_by_admin(
         if admin is None or not admin.active or not admin.is_admin:
             raise Forbidden("only admins erase members")
         if not is_row_id(member_id) or session.get(User, member_id) is None:
-            raise NotFound(f"member {member_id} not found")
+            raise NotFound(N_("member %(member_id)s not found", member_id=member_id))
         if member_id == admin.id:
             raise Conflict("an admin cannot erase their own account here; use the account page")
         member = _locked_member(session, member_id)
@@ -391,9 +392,9 @@ def _locked_member(session: Session, member_id: object) -> User:
         select(User).where(User.id == member_id).with_for_update().execution_options(populate_existing=True)
     ).one_or_none()
     if member is None:
-        raise NotFound(f"account {member_id} not found")
+        raise NotFound(N_("account %(member_id)s not found", member_id=member_id))
     if session.get(Erasure, member.id) is not None:
-        raise Conflict(f"member {member.id} is already erased")
+        raise Conflict(N_("member %(member)s is already erased", member=member.id))
     return member
 
 

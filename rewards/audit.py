@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from community.db import UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
+from community.i18n import N_
 from community.models import (
     Contribution,
     ContributionState,
@@ -189,11 +190,17 @@ def entry_proof(session: Session, viewer: User, entry_id: object) -> dict:
     entry = _entry_for(session, viewer, entry_id)
     place = session.get(AuditEpochEntry, entry.id)
     if place is None:
-        raise Conflict(f"ledger entry {entry.id} is in the open epoch; it is anchored after the epoch closes")
+        raise Conflict(
+            N_(
+                "ledger entry %(entry)s is in the open epoch; it is anchored after the epoch closes",
+                entry=entry.id,
+            )
+        )
     epoch = session.get(AuditEpoch, place.epoch_id)
     state = _epoch_state(session, epoch)
     if not state["anchored"]:
-        raise Conflict(f"epoch {epoch.id} of ledger entry {entry.id} is not anchored on chain yet")
+        raise Conflict(N_("epoch %(epoch)s of ledger entry %(entry)s is not anchored on chain yet",
+                          epoch=epoch.id, entry=entry.id))
     leaves = [canonical_entry(e) for e in epoch_entries(session, epoch.id)]
     return {
         "entry": entry_json(session, entry),
@@ -221,7 +228,7 @@ def _entry_for(session: Session, viewer: User, entry_id: object) -> LedgerEntry:
         raise NotFound("ledger entry not found")
     entry = session.get(LedgerEntry, entry_id)
     if entry is None:
-        raise NotFound(f"ledger entry {entry_id} not found")
+        raise NotFound(N_("ledger entry %(entry_id)s not found", entry_id=entry_id))
     if entry.member_id != viewer.id and not (viewer.is_auditor or viewer.is_staff):
         raise Forbidden("only auditors, staff or the member themselves read this entry")
     return entry
@@ -286,7 +293,7 @@ def ledger_page(
     if member is None and not (viewer.is_auditor or viewer.is_staff):
         member = viewer.id
     if member is not None and session.get(User, member) is None:
-        raise NotFound(f"member {member} not found")
+        raise NotFound(N_("member %(member)s not found", member=member))
     if not isinstance(limit, int) or not 1 <= limit <= 500:
         raise InvalidInput("limit must be between 1 and 500")
     query = select(LedgerEntry).outerjoin(OutboxItem, OutboxItem.ledger_entry_id == LedgerEntry.id)
@@ -304,7 +311,7 @@ def ledger_page(
         ).where(Task.process_id == process)
     if state:
         if state not in STATES:
-            raise InvalidInput(f"state must be one of {', '.join(STATES)}")
+            raise InvalidInput(N_("state must be one of %(states)s", states=', '.join(STATES)))
         query = query.where(OutboxItem.status == state)
     if since is not None:
         query = query.where(LedgerEntry.created_at >= since)
@@ -341,7 +348,7 @@ def parse_day(raw: str | None, what: str) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(raw)
     except ValueError as exc:
-        raise InvalidInput(f"{what} must be a date like 2026-01-31") from exc
+        raise InvalidInput(N_("%(what)s must be a date like 2026-01-31", what=what)) from exc
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
@@ -629,7 +636,7 @@ def audit_log_search(
         query = query.where(AuditLogRow.actor_id == actor)
     if role:
         if role not in LOG_ROLES:
-            raise InvalidInput(f"role must be one of {', '.join(LOG_ROLES)}")
+            raise InvalidInput(N_("role must be one of %(log_roles)s", log_roles=', '.join(LOG_ROLES)))
         query = query.where(AuditLogRow.actor_role == role)
     if action:
         query = query.where(func.lower(AuditLogRow.action).contains(action.lower(), autoescape=True))

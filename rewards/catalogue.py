@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from community.db import UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
+from community.i18n import N_
 from community.models import User
 from community.notifications import notify
 from community.validation import web_url, when
@@ -65,7 +66,8 @@ def _optional_whole(value: object, field: str, low: int, high: int) -> int | Non
     if value is None or value == "":
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise InvalidInput(f"{field} must be empty or a whole number from {low} to {high}")
+        raise InvalidInput(N_("%(field)s must be empty or a whole number from %(low)s to %(high)s",
+                              field=field, low=low, high=high))
     return value
 
 
@@ -92,7 +94,8 @@ def save_item(
     if not isinstance(description, str) or len(description) > 5000:
         raise InvalidInput("description must be text of at most 5000 characters")
     if not isinstance(price, int) or isinstance(price, bool) or not 1 <= price <= MAX_PRICE:
-        raise InvalidInput(f"price must be a whole number of credits from 1 to {MAX_PRICE}")
+        raise InvalidInput(N_("price must be a whole number of credits from 1 to %(max_price)s",
+                              max_price=MAX_PRICE))
     stock = _optional_whole(stock, "stock", 0, MAX_STOCK)
     limit = _optional_whole(per_member_limit, "per_member_limit", 1, 1000)
     start, end = when(valid_from, "valid_from"), when(valid_until, "valid_until")
@@ -127,7 +130,7 @@ def _locked_item(session: Session, item_id: object) -> CatalogueItem:
         .execution_options(populate_existing=True)
     ).one_or_none()
     if item is None:
-        raise NotFound(f"item {item_id} not found")
+        raise NotFound(N_("item %(item_id)s not found", item_id=item_id))
     return item
 
 
@@ -141,7 +144,7 @@ def _locked_redemption(session: Session, redemption_id: object) -> Redemption:
         .execution_options(populate_existing=True)
     ).one_or_none()
     if redemption is None:
-        raise NotFound(f"redemption {redemption_id} not found")
+        raise NotFound(N_("redemption %(redemption_id)s not found", redemption_id=redemption_id))
     return redemption
 
 
@@ -172,12 +175,13 @@ def redeem_item(uow: UnitOfWork, *, member_id: int, item_id: object) -> Redempti
         _user(session, member_id)
         item = _locked_item(session, item_id)
         if not is_available(item):
-            raise NotAvailable(f"{item.name} cannot be redeemed now")
+            raise NotAvailable(N_("%(name)s cannot be redeemed now", name=item.name))
         if item.stock is not None and item.stock <= 0:
-            raise OutOfStock(f"{item.name} is out of stock")
+            raise OutOfStock(N_("%(name)s is out of stock", name=item.name))
         limit = item.per_member_limit
         if limit is not None and held_count(session, member_id, item.id) >= limit:
-            raise LimitReached(f"you have redeemed {item.name} {limit} times, the most allowed")
+            raise LimitReached(N_("you have redeemed %(name)s %(limit)s times, the most allowed",
+                                  name=item.name, limit=limit))
         tier = member_tier(session, member_id)
         price = discounted_price(item.price, tier)
         redemption = Redemption(
@@ -212,14 +216,17 @@ def fulfil_redemption(
         _require_staff(session, actor_id)
         redemption = _locked_redemption(session, redemption_id)
         if redemption.state != RedemptionState.REQUESTED:
-            raise WrongState(f"redemption {redemption.id} is {redemption.state}, not requested")
+            raise WrongState(N_("redemption %(redemption)s is %(state)s, not requested",
+                                redemption=redemption.id, state=redemption.state))
         _decide(redemption, actor_id, RedemptionState.FULFILLED, note)
         notify(
             session,
             redemption.member_id,
             "redemption_fulfilled",
-            f"Your redemption of {redemption.item.name} is fulfilled: it has been handed over to you."
-            + (f" Note: {redemption.note}" if redemption.note else ""),
+            N_("Your redemption of %(item)s is fulfilled: it has been handed over to you. Note: %(note)s",
+               item=redemption.item.name, note=redemption.note) if redemption.note
+            else N_("Your redemption of %(item)s is fulfilled: it has been handed over to you.",
+                    item=redemption.item.name),
             "/wallet",
         )
         uow.commit()
@@ -238,7 +245,8 @@ def cancel_redemption(
         if not actor.is_staff and redemption.member_id != actor.id:
             raise Forbidden("you can only cancel your own redemptions")
         if redemption.state != RedemptionState.REQUESTED:
-            raise WrongState(f"redemption {redemption.id} is {redemption.state}, not requested")
+            raise WrongState(N_("redemption %(redemption)s is %(state)s, not requested",
+                                redemption=redemption.id, state=redemption.state))
         _cancel(session, redemption, actor_id, note)
         uow.commit()
         return redemption

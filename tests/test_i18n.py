@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel.messages.pofile import read_po
@@ -16,7 +18,7 @@ from community import services
 from community.models import User
 from tests.conftest import PASSWORD
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("kopa_i18n_script", ROOT / "scripts" / "i18n.py")
 i18n_script = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(i18n_script)
@@ -211,3 +213,40 @@ def test_dates_and_numbers_follow_the_language(app, lang, when, day, number):
         assert env.from_string("{{ t|when }}").render(t=moment) == when
         assert env.from_string("{{ t|day }}").render(t=moment) == day
         assert env.from_string("{{ n|number }}").render(n=12345.5) == number
+
+
+# --- (5) messages with values, notifications and e-mail --------------------------------------
+
+
+def test_domain_message_with_a_time_in_spanish(app):
+    from booking.timeutil import moment
+    from community.i18n import N_
+    from web.i18n import translate
+
+    at = dt.datetime(2030, 3, 4, 8, 30, tzinfo=dt.UTC)
+    message = N_("check-in closed at %(time)s; the slot was released",
+                 time=moment(at, ZoneInfo("Europe/Riga"), "time"))
+    assert message == "check-in closed at 10:30; the slot was released"  # English as the domain writes it
+    with app.test_request_context("/", headers={"Accept-Language": "es"}):
+        assert translate(message) == "el registro cerró a las 10:30; la franja se liberó"
+
+
+def test_notification_and_digest_in_the_recipients_language(app, app_community):
+    from community.i18n import N_, NP_
+    from community.notifications import MailSettings, compose, notify
+
+    member = app_community.user(email="digest-lv@example.org")
+    db = app.extensions["kopa.db"]
+    services.set_locale(db.unit_of_work(), user_id=member, locale="lv")
+    text = N_("Your contribution to “%(task)s” %(what)s", task="Parks",
+              what=NP_("was approved: %(num)s point.", "was approved: %(num)s points.", 20))
+    with app.app_context(), db.write_sessions() as session, session.begin():
+        note = notify(session, member, "contribution_approved", text, "/contributions/1")
+        session.flush()
+        stored = note.text
+        subject, body = compose([note], MailSettings(site_url="http://kopa.test"), digest=True, locale="lv")
+    assert stored == "Jūsu ieguldījums uzdevumā “Parks” tika apstiprināts: 20 punkti."
+    assert subject == "Kopa: jūsu ikdienas kopsavilkums (1 paziņojums)"
+    assert "Kas Kopa notika kopš jūsu pēdējā kopsavilkuma:" in body
+    assert "Jūsu paziņojumi: http://kopa.test/notifications" in body and stored in body
+    assert str(text) == "Your contribution to “Parks” was approved: 20 points."  # English for the rest

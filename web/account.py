@@ -18,6 +18,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -41,20 +43,21 @@ api_bp = Blueprint("account_api", __name__, url_prefix="/api/v1")
 
 
 class EraseForm(FlaskForm):
-    password = PasswordField("Your password", validators=[DataRequired(), Length(max=256)])
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=256)])
     confirmation = StringField(
-        f'Type "{privacy.CONFIRMATION_PHRASE}" to confirm',
+        _l('Type "%(phrase)s" to confirm', phrase=privacy.CONFIRMATION_PHRASE),
         validators=[DataRequired(), Length(max=100)],
     )
 
     def validate_confirmation(self, field):
         if (field.data or "").strip().lower() != privacy.CONFIRMATION_PHRASE:
-            raise ValidationError(f'Type "{privacy.CONFIRMATION_PHRASE}" exactly; nothing was erased.')
+            raise ValidationError(_('Type "%(phrase)s" exactly; nothing was erased.',
+                                    phrase=privacy.CONFIRMATION_PHRASE))
 
 
 class AdminEraseForm(FlaskForm):
     confirmation = StringField(
-        "Type the member's number to confirm", validators=[DataRequired(), Length(max=20)]
+        _l("Type the member's number to confirm"), validators=[DataRequired(), Length(max=20)]
     )
 
 
@@ -102,8 +105,8 @@ def erase():
             bus.dispatch(uow.events)
             logout_user()
             session.clear()
-            flash("Your account was erased. Your personal data is gone; the pseudonymous ledger "
-                  "entries and their on-chain history stay.", "ok")
+            flash(_("Your account was erased. Your personal data is gone; the pseudonymous ledger "
+                    "entries and their on-chain history stay."), "ok")
             return redirect(url_for("portal.home"))
     else:
         status = 400
@@ -113,7 +116,7 @@ def erase():
 def _erasable(user_id: int) -> User:
     user = db_session().get(User, user_id) if 0 < user_id < 2**63 else None
     if user is None:
-        abort(404, description=f"user {user_id} not found")
+        abort(404, description=_("user %(id)s not found", id=user_id))
     return user
 
 
@@ -133,7 +136,7 @@ def admin_erase(user_id: int):
     status = 400
     if form.validate_on_submit():
         if form.confirmation.data.strip() != str(user.id):
-            form.confirmation.errors = [f"Type {user.id} to confirm; nothing was erased."]
+            form.confirmation.errors = [_("Type %(id)s to confirm; nothing was erased.", id=user.id)]
         else:
             uow = unit_of_work()
             try:
@@ -144,7 +147,7 @@ def admin_erase(user_id: int):
                 status = status_of(exc)
             else:
                 bus.dispatch(uow.events)
-                flash(f"User {user.id} was erased; the action is in the audit log.", "ok")
+                flash(_("User %(id)s was erased; the action is in the audit log.", id=user.id), "ok")
                 return redirect(url_for("portal.users"))
     return render_template("account/admin_erase.html", user=user, form=form,
                            erased=privacy.is_erased(db_session(), user.id)), status

@@ -14,6 +14,7 @@ from community import access, processes, services
 from community.db import as_utc, is_row_id
 from community.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from community.evidence import MAX_EVIDENCE_BYTES, StoredEvidence, discard, store_evidence
+from community.i18n import N_
 from community.models import Contribution, Permission, Process, Task
 from rewards.ledger import pending_burns, pending_points, points_total, spendable_credits
 from rewards.totals import member_totals
@@ -166,7 +167,7 @@ def _visible_task(task_id: int) -> Task:
     if task is None or not access.can(
         session, g.api_user, Permission.VIEW, access.path_of_task(session, task)
     ):
-        raise NotFound(f"task {task_id} not found")
+        raise NotFound(N_("task %(task)s not found", task=task_id))
     return task
 
 
@@ -200,7 +201,7 @@ def process_detail(process_id: int):
     session = db_session()
     process = session.get(Process, process_id) if is_row_id(process_id) else None
     if process is None or not processes.may_view(session, g.api_user, process.id):
-        raise NotFound(f"process {process_id} not found")
+        raise NotFound(N_("process %(id)s not found", id=process_id))
     return jsonify(**_process_json(process), tree=processes.process_tree(session, process).as_dict())
 
 
@@ -347,7 +348,7 @@ def _readable_contribution(contribution_id: int) -> Contribution:
     session = db_session()
     c = session.get(Contribution, contribution_id) if is_row_id(contribution_id) else None
     if c is None:
-        raise NotFound(f"contribution {contribution_id} not found")
+        raise NotFound(N_("%(what)s %(id)s not found", what=N_("contribution"), id=contribution_id))
     user = g.api_user
     if (
         user.id not in c.member_ids
@@ -450,7 +451,7 @@ def _int_arg(name: str) -> int | None:
     if raw in (None, ""):
         return None
     if not raw.isdigit() or not is_row_id(int(raw)):
-        raise InvalidInput(f"{name} must be an id")
+        raise InvalidInput(N_("%(name)s must be an id", name=name))
     return int(raw)
 
 

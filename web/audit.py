@@ -23,6 +23,7 @@ import zipfile
 import click
 from flask import Blueprint, Flask, current_app, g, render_template, request, send_file
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from community.errors import DomainError, Forbidden
@@ -158,11 +159,12 @@ def close_epoch():
 
     try:
         result = audit.close_epoch(unit_of_work(), actor_id=current_user.id)
-        flash(f"Epoch {result['epoch']} closed with {result['entry_count']} entries; anchoring is queued.")
+        flash(_("Epoch %(epoch)s closed with %(count)s entries; anchoring is queued.", epoch=result["epoch"],
+                count=result["entry_count"]))
     except Forbidden:
         raise  # auditors read; only admins close epochs: a 403, not a flash
     except DomainError as exc:
-        flash(str(exc), "error")
+        flash(exc.message, "error")
     return redirect(url_for("audit.epochs"))
 
 

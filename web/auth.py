@@ -5,10 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from community import services
 from community.errors import Conflict, InvalidInput, Unauthorized
+from community.i18n import N_
 from community.models import User
 from rewards.chain.keys import new_account
 from web import db_session, unit_of_work, vault
@@ -41,11 +43,11 @@ def _account_key() -> str:
 # so an attacker gains nothing by switching between them.
 login_per_address = limiter.shared_limit(
     LOGIN_LIMIT, scope="login-address", methods=["POST"], deduct_when=_failed,
-    error_message="Too many failed logins from your network: wait a minute and try again.",
+    error_message=N_("Too many failed logins from your network: wait a minute and try again."),
 )
 login_per_account = limiter.shared_limit(
     ACCOUNT_LIMIT, scope="login-account", key_func=_account_key, methods=["POST"], deduct_when=_failed,
-    error_message="Too many failed logins for this account: wait a few minutes and try again.",
+    error_message=N_("Too many failed logins for this account: wait a few minutes and try again."),
 )
 
 
@@ -77,7 +79,7 @@ def login():
         else:
             session.clear()  # a fresh session at login: no fixation
             login_user(user)
-            flash(f"Welcome, {user.display_name}.", "ok")
+            flash(_("Welcome, %(name)s.", name=user.display_name), "ok")
             return redirect(_safe_next(request.args.get("next")))
     status = 400 if form.errors else 200
     return render_template("auth/login.html", form=form), status
@@ -105,7 +107,7 @@ def register():
         else:
             session.clear()
             login_user(db_session().get(User, user_id))
-            flash("Your account is ready. Your wallet was created for you.", "ok")
+            flash(_("Your account is ready. Your wallet was created for you."), "ok")
             return redirect(url_for("portal.home"))
     status = 400 if form.errors else 200
     return render_template("auth/register.html", form=form), status
@@ -116,7 +118,7 @@ def register():
 def logout():
     logout_user()  # CSRFProtect has already checked the form's token
     session.clear()
-    flash("You are logged out.", "ok")
+    flash(_("You are logged out."), "ok")
     return redirect(url_for("portal.home"))
 
 

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import flask_wtf.form
 from babel import Locale
-from babel.dates import format_skeleton
+from babel.dates import format_date, format_skeleton
 from babel.numbers import format_decimal as babel_decimal
 from flask import Flask, g, has_app_context, has_request_context, request, session
 from flask_babel import force_locale, get_locale, get_timezone, get_translations
@@ -24,7 +24,7 @@ from flask_babel.speaklater import LazyString
 from flask_login import current_user
 
 from community import i18n as domain_i18n
-from community.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Msg
+from community.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Moment, Msg
 from web.config import PROJECT_ROOT
 from web.extensions import babel
 
@@ -111,13 +111,17 @@ def translate(message: str, locale: str | None = None) -> str:
     """A domain message in the current language (or in ``locale``): a ``Msg`` by its id with
     its values (values that are ``Msg`` translated too), plain text by itself; unknown text
     stays English, and so does everything outside an app context."""
+    if not message:  # gettext("") is the catalogue's header
+        return str(message) if message is not None else ""
     if locale is not None:
         if not has_app_context():
             return str(message)
         with force_locale(locale if locale in LANGUAGES else DEFAULT_LANGUAGE):
             return translate(message)
+    if isinstance(message, Moment):
+        return _value(message)
     if isinstance(message, Msg):
-        params = {k: translate(v) if isinstance(v, Msg) else v for k, v in message.params.items()}
+        params = {k: _value(v) for k, v in message.params.items()}
         if message.plural is not None:
             text = get_translations().ungettext(message.msgid, message.plural, message.num)
         else:
@@ -128,6 +132,20 @@ def translate(message: str, locale: str | None = None) -> str:
             log.warning("translation of %r does not fit its values", message.msgid)
             return str(message)
     return get_translations().ugettext(str(message))
+
+
+def _value(value: object) -> object:
+    """A value inside a message, in the reader's language: messages translated, dates and
+    times formatted by Babel, anything else as it is."""
+    if isinstance(value, Msg):
+        return translate(value)
+    if isinstance(value, Moment):
+        if value.style == "span":
+            return span(value.value, value.end, value.tz)
+        if value.style == "weekday":
+            return format_date(_local(value.value, value.tz), "EEEE", locale=get_locale() or DEFAULT_LANGUAGE)
+        return {"datetime": full, "date": day, "time": clock}[value.style](value.value, value.tz)
+    return value
 
 
 class _FormTranslations:
@@ -164,10 +182,12 @@ def when(value: dt.datetime | str | None, tz=None) -> str:
     return f"{_pattern('yMMMd', local)} {_pattern('Hm', local)}"
 
 
-def day(value: dt.date | dt.datetime | None, tz=None) -> str:
-    """A date, e.g. "May 1, 2026", "2026. g. 1. maijs", "1 may 2026"."""
-    if value is None:
+def day(value: dt.date | dt.datetime | str | None, tz=None) -> str:
+    """A date, e.g. "May 1, 2026", "2026. g. 1. maijs", "1 may 2026" (ISO text accepted)."""
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
     if isinstance(value, dt.datetime):
         value = _local(value, tz)
     return _pattern("yMMMd", value)
@@ -229,10 +249,8 @@ def number(value: float | int | None, digits: int | None = None) -> str:
 def label(value: object) -> str:
     """A stored word (a state, role, cause or kind such as ``changes_requested``) as people
     read it, in their language when it is in ``VOCABULARY``."""
-    if value is None:
-        return ""
-    text = str(value).replace("_", " ")
-    return get_translations().ugettext(text)
+    text = str(value).replace("_", " ") if value is not None else ""
+    return get_translations().ugettext(text) if text else ""
 
 
 def lazy_label(value: object) -> LazyString:

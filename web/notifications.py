@@ -33,6 +33,9 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import event, func, select
@@ -42,7 +45,7 @@ from community import notifications as notes
 from community.db import Database, utcnow
 from community.errors import DomainError, InvalidInput
 from community.notifications import CATEGORIES, MODES, Notification
-from web import database, db_session, unit_of_work
+from web import database, db_session, i18n, unit_of_work
 from web.api import json_body, token_required
 from web.cli import kopa
 from web.forms import PlainForm
@@ -52,7 +55,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("notifications", __name__)
 api = Blueprint("notifications_api", __name__, url_prefix="/api/v1")
 
-MODE_LABELS = {"immediate": "Immediately", "digest": "In the daily digest"}
+MODE_LABELS = {"immediate": _l("Immediately"), "digest": _l("In the daily digest")}
 
 
 _POOL: list[ThreadPoolExecutor] = []
@@ -133,7 +136,8 @@ class Delivery:
     def submit(self, fn, *args) -> None:
         def run():
             try:
-                fn(*args)
+                with self.app.app_context():  # e-mail is written in each member's language
+                    fn(*args)
             except Exception:  # logged; a notification's side work never breaks anything else
                 log.exception("notification delivery failed")
 
@@ -242,7 +246,7 @@ def _release_read_session() -> None:
 
 
 def _local(value) -> str:
-    return notes.local_text(value, delivery().settings().tz)
+    return i18n.full(value, delivery().settings().tz)
 
 
 def _safe_link(link: str | None) -> str | None:
@@ -266,7 +270,7 @@ def notifications():
 @login_required
 def notification_read(notification_id: int):
     if not PlainForm().validate_on_submit():
-        flash("The form has expired; try again.", "error")
+        flash(_("The form has expired; try again."), "error")
         return redirect(url_for("notifications.notifications"))
     _release_read_session()
     notes.mark_read(unit_of_work(), user_id=current_user.id, notification_id=notification_id)
@@ -282,9 +286,10 @@ def notifications_read():
         with database().write_sessions() as session, session.begin():
             marked = notes.mark_all_read(session, current_user.id)
         delivery().push_unread([current_user.id])
-        flash(f"{marked} notification{'s' if marked != 1 else ''} marked as read.", "ok")
+        flash(ngettext("%(num)s notification marked as read.", "%(num)s notifications marked as read.",
+                       marked), "ok")
     else:
-        flash("The form has expired; try again.", "error")
+        flash(_("The form has expired; try again."), "error")
     return redirect(url_for("notifications.notifications"))
 
 
@@ -293,11 +298,11 @@ def _preferences_form(current: dict[str, dict]) -> FlaskForm:
         pass
 
     for key, choice in current.items():
-        setattr(PreferencesForm, f"email_{key}", BooleanField("E-mail", default=choice["email"]))
+        setattr(PreferencesForm, f"email_{key}", BooleanField(_l("E-mail"), default=choice["email"]))
         setattr(
             PreferencesForm,
             f"mode_{key}",
-            SelectField("When", choices=[(m, MODE_LABELS[m]) for m in MODES], default=choice["mode"]),
+            SelectField(_l("When"), choices=[(m, MODE_LABELS[m]) for m in MODES], default=choice["mode"]),
         )
     return PreferencesForm()
 
@@ -321,7 +326,7 @@ def preferences():
                 flash(exc.message, "error")
                 status = 400
             else:
-                flash("Your notification preferences are saved.", "ok")
+                flash(_("Your notification preferences are saved."), "ok")
                 return redirect(url_for("notifications.preferences"))
         else:
             status = 400

@@ -4,6 +4,7 @@
   "use strict";
   var root = document.getElementById("kpi");
   if (!root || typeof Chart === "undefined" || !window.fetch) return;
+  var text = JSON.parse(root.dataset.i18n || "{}");  // labels in the page's language (web/i18n.py)
   var COLOURS = ["#0b5cad", "#b45309", "#1a7f37", "#7b3fa0", "#00707a", "#6d4c41", "#b42318", "#3d4a5c"];
 
   function colour(i) { return COLOURS[i % COLOURS.length]; }
@@ -28,21 +29,21 @@
   var charts = {
     active: function (d) {
       return { type: "line", data: { labels: d.active_members_per_week.map(function (r) { return r.week; }),
-        datasets: [{ label: "Active members", data: d.active_members_per_week.map(function (r) { return r.members; }),
+        datasets: [{ label: text.active || "Active members", data: d.active_members_per_week.map(function (r) { return r.members; }),
                      borderColor: colour(0), backgroundColor: colour(0), tension: 0.2 }] }, options: options() };
     },
     processes: function (d) {
       var rows = d.contributions_per_process;
       return bars(rows.map(function (r) { return r.title; }), [
-        { label: "Submitted", data: rows.map(function (r) { return r.submitted; }) },
-        { label: "Approved", data: rows.map(function (r) { return r.approved; }) }
+        { label: text.submitted || "Submitted", data: rows.map(function (r) { return r.submitted; }) },
+        { label: text.approved || "Approved", data: rows.map(function (r) { return r.approved; }) }
       ], { indexAxis: "y", scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } });
     },
     utilisation: function (d) {
       var rows = d.spaces.resources;
       return bars(rows.map(function (r) { return r.name; }), [
-        { label: "Utilisation %", data: rows.map(function (r) { return percent(r.utilisation); }) },
-        { label: "No-show rate %", data: rows.map(function (r) { return percent(r.no_show_rate); }) }
+        { label: text.utilisation || "Utilisation %", data: rows.map(function (r) { return percent(r.utilisation); }) },
+        { label: text.no_shows || "No-show rate %", data: rows.map(function (r) { return percent(r.no_show_rate); }) }
       ], percentAxis);
     },
     hours: function (d) {
@@ -54,15 +55,15 @@
         return { label: label, data: hours.map(function (h) { return h in byHour ? byHour[h] : null; }),
                  borderColor: colour(i), backgroundColor: colour(i), tension: 0.2, spanGaps: false };
       }
-      var datasets = [line("All resources", d.spaces.by_hour, 0)].concat(
+      var datasets = [line(text.all_resources || "All resources", d.spaces.by_hour, 0)].concat(
         d.spaces.resources.map(function (r, i) { return line(r.name, r.by_hour, i + 1); }));
       return { type: "line", data: { labels: labels, datasets: datasets }, options: options(percentAxis) };
     },
     tokens: function (d) {
       var rows = d.tokens_per_week;
       return bars(rows.map(function (r) { return r.week; }), [
-        { label: "Minted", data: rows.map(function (r) { return r.minted; }) },
-        { label: "Burned", data: rows.map(function (r) { return r.burned; }) }
+        { label: text.minted || "Minted", data: rows.map(function (r) { return r.minted; }) },
+        { label: text.burned || "Burned", data: rows.map(function (r) { return r.burned; }) }
       ]);
     },
     "compare-counts": function (d) { return compareChart(d, ["active_members", "contributions", "validations"], false); },
@@ -71,8 +72,9 @@
 
   function compareChart(d, keys, asPercent) {
     var rows = d.rows.filter(function (r) { return keys.indexOf(r.indicator) >= 0; });
-    return bars(d.columns.map(function (c) { return c.name; }), rows.map(function (r) {
-      return { label: r.label + (asPercent ? " %" : ""),
+    var names = text.indicators || {};
+    return bars(d.columns.map(function (c) { return c.id === null && text.all ? text.all : c.name; }), rows.map(function (r) {
+      return { label: (names[r.indicator] || r.label) + (asPercent ? " %" : ""),
                data: r.values.map(function (v) { return asPercent ? percent(v) : v; }) };
     }), asPercent ? percentAxis : undefined);
   }
