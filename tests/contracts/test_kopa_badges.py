@@ -5,8 +5,6 @@ Every revert is asserted with `typed_error()` (contract_helpers.py), which pins 
 error AND all of its arguments.
 """
 
-import random
-from collections import Counter
 from functools import reduce
 
 import brownie
@@ -471,68 +469,4 @@ def test_paused_resend_of_known_entries_is_a_no_op(badges, admin, minter, holder
     assert len(tx.events) == 0
 
 
-# --- property: each ref at most once, each (member, id) at most once ---------------------
-
-
-PATHS = {"single", "single-spent-ref", "single-held", "batch", "batch-with-skips"}
-
-
-@pytest.mark.parametrize("seed", [3, 11])
-def test_random_sequence_keeps_badges_unique(badges, minter, holders, seed):
-    """Seeded single and batch mints whose refs and (member, level) pairs repeat, against a
-    python model; each failing single mint's exact error is asserted. Afterwards every
-    balance is 0 or 1 as the model says and the BadgeMinted log holds each ref and each
-    (member, level) at most once."""
-    rng = random.Random(seed)
-    levels = [BRONZE, SILVER, GOLD]
-    refs = [ref(f"badge-{seed}-{i}") for i in range(25)]
-    held, minted = set(), set()
-    paths = Counter()
-    start_block = web3.eth.block_number
-
-    for _ in range(40):
-        if rng.random() < 0.5:
-            h, level, r = rng.choice(holders), rng.choice(levels), rng.choice(refs)
-            if r in minted:
-                path, error = "single-spent-ref", typed_error("KopaBadgesAlreadyMinted", r)
-            elif (h.address, level) in held:
-                path, error = "single-held", typed_error("KopaBadgesAlreadyHeld", h, level)
-            else:
-                path, error = "single", None
-                minted.add(r)
-                held.add((h.address, level))
-            if error is None:
-                badges.mintBadge(h, level, r, {"from": minter})
-            else:
-                with brownie.reverts(error):
-                    badges.mintBadge(h, level, r, {"from": minter})
-        else:
-            size = rng.randint(1, 5)
-            to = [rng.choice(holders) for _ in range(size)]
-            ids = [rng.choice(levels) for _ in range(size)]
-            batch_refs = [rng.choice(refs) for _ in range(size)]
-            expected = []
-            for t, i, r in zip(to, ids, batch_refs, strict=True):
-                if r in minted or (t.address, i) in held:
-                    continue
-                minted.add(r)
-                held.add((t.address, i))
-                expected.append(minted_event(t, i, r))
-            path = "batch" if len(expected) == size else "batch-with-skips"
-            tx = badges.mintBadgeBatch(to, ids, batch_refs, {"from": minter})
-            assert tx.return_value == len(expected)
-            assert events(tx, "BadgeMinted") == expected
-        paths[path] += 1
-
-    assert set(paths) == PATHS, f"seed {seed} missed {PATHS - set(paths)}"
-    owners = [h for h in holders for _ in levels]
-    ids = [level for _ in holders for level in levels]
-    assert balances(badges, owners, ids) == [
-        int((h.address, level) in held) for h, level in zip(owners, ids, strict=True)
-    ]
-    logs = badges.events.get_sequence(start_block, event_type="BadgeMinted")
-    per_ref = Counter("0x" + log.args.ref.hex() for log in logs)
-    per_badge = Counter((log.args.to, log.args.id) for log in logs)
-    assert set(per_ref) == minted and set(per_badge) == held
-    assert max(per_ref.values()) == 1 and max(per_badge.values()) == 1
-    assert badges.isMintedBatch(refs) == [r in minted for r in refs]
+# Random sequences against a model: test_properties.py (hypothesis programs).

@@ -4,12 +4,9 @@ Every revert is asserted with `typed_error()` (contract_helpers.py), which pins 
 error AND all of its arguments.
 """
 
-import random
-from collections import Counter
 
 import brownie
 import pytest
-from brownie import web3
 from contract_helpers import (
     BURNER_ROLE,
     DEFAULT_ADMIN_ROLE,
@@ -617,131 +614,4 @@ def test_transfer_from_without_allowance_reverts(credits, funded, holders):
         credits.transferFrom(funded, holders[2], 5, {"from": spender})
 
 
-# --- property: supply equals the sum of balances, each ref minted at most once ----------
-
-
-def _expect(error, fn, *args):
-    """Send `fn(*args)`; it must succeed when `error` is None, else revert with `error`."""
-    if error is None:
-        return fn(*args)
-    with brownie.reverts(error):
-        fn(*args)
-
-
-# Every path the random sequence must have taken for the run to mean something.
-PATHS = {
-    "mint",
-    "mint-duplicate",
-    "mint-zero",
-    "batch",
-    "batch-with-skips",
-    "redeem",
-    "redeem-duplicate",
-    "redeem-over-balance",
-    "redeem-batch",
-    "redeem-batch-over-balance",
-}
-
-
-@pytest.mark.parametrize("seed", [1, 7, 2024])
-def test_random_sequence_keeps_accounting(credits, minter, burner, holders, seed):
-    """Seeded random mints, batch mints (refs repeat across and within batches), redeems and
-    batch redeems (some over balance) against a python model; the expected revert of every
-    failing call is asserted too. Afterwards: balances match the model, totalSupply is the
-    sum of all balances, and the chain's RewardMinted and CreditsRedeemed logs hold each ref
-    at most once."""
-    rng = random.Random(seed)
-    mint_refs = [ref(f"mint-{seed}-{i}") for i in range(30)]
-    redeem_refs = [ref(f"redeem-{seed}-{i}") for i in range(15)]
-    balance = {h.address: 0 for h in holders}
-    minted, redeemed = set(), set()
-    paths = Counter()
-    start_block = web3.eth.block_number
-
-    for _ in range(80):
-        op = rng.choice(("mint", "mint", "batch", "redeem", "redeem", "redeem-batch"))
-        h = rng.choice(holders)
-        if op == "mint":
-            amount = 0 if rng.random() < 0.15 else rng.randint(1, 40)
-            r = rng.choice(mint_refs)
-            if r in minted:
-                path, error = "mint-duplicate", typed_error("KopaCreditsAlreadyMinted", r)
-            elif amount == 0:
-                path, error = "mint-zero", typed_error("KopaCreditsZeroAmount", r)
-            else:
-                path, error = "mint", None
-                minted.add(r)
-                balance[h.address] += amount
-            _expect(error, credits.mint, h, amount, r, {"from": minter})
-        elif op == "batch":
-            size = rng.randint(1, 5)
-            to = [rng.choice(holders) for _ in range(size)]
-            amounts = [rng.randint(1, 40) for _ in range(size)]
-            refs = [rng.choice(mint_refs) for _ in range(size)]
-            expected = []
-            for t, a, r in zip(to, amounts, refs, strict=True):
-                if r not in minted:
-                    minted.add(r)
-                    balance[t.address] += a
-                    expected.append({"to": t.address, "amount": a, "ref": r})
-            path = "batch" if len(expected) == size else "batch-with-skips"
-            tx = credits.mintBatch(to, amounts, refs, {"from": minter})
-            assert tx.return_value == len(expected)
-            assert events(tx, "RewardMinted") == expected
-        elif op == "redeem-batch":
-            size = rng.randint(1, 4)
-            frm = [rng.choice(holders) for _ in range(size)]
-            amounts = [rng.randint(1, balance[f.address] // 2 + 3) for f in frm]
-            refs = [rng.choice(redeem_refs) for _ in range(size)]
-            after, done, expected, error = dict(balance), set(redeemed), [], None
-            for f, a, r in zip(frm, amounts, refs, strict=True):
-                if r in done:
-                    continue
-                if a > after[f.address]:
-                    error = typed_error("ERC20InsufficientBalance", f, after[f.address], a)
-                    break
-                done.add(r)
-                after[f.address] -= a
-                expected.append({"from": f.address, "amount": a, "ref": r})
-            if error is None:
-                path = "redeem-batch"
-                balance, redeemed = after, done
-                tx = credits.redeemBatch(frm, amounts, refs, {"from": burner})
-                assert tx.return_value == len(expected)
-                assert events(tx, "CreditsRedeemed") == expected
-            else:  # all or nothing: the model keeps its state
-                path = "redeem-batch-over-balance"
-                _expect(error, credits.redeemBatch, frm, amounts, refs, {"from": burner})
-        else:
-            amount = rng.randint(1, balance[h.address] + 5)
-            r = rng.choice(redeem_refs)
-            if r in redeemed:
-                path, error = "redeem-duplicate", typed_error("KopaCreditsAlreadyRedeemed", r)
-            elif amount > balance[h.address]:
-                path = "redeem-over-balance"
-                error = typed_error("ERC20InsufficientBalance", h, balance[h.address], amount)
-            else:
-                path, error = "redeem", None
-                redeemed.add(r)
-                balance[h.address] -= amount
-            _expect(error, credits.redeem, h, amount, r, {"from": burner})
-        paths[path] += 1
-
-    assert set(paths) == PATHS, f"seed {seed} missed {PATHS - set(paths)}"
-
-    on_chain = {h.address: credits.balanceOf(h) for h in holders}
-    assert on_chain == balance
-    assert credits.totalSupply() == sum(on_chain.values())
-
-    logs = credits.events.get_sequence(start_block, event_type="RewardMinted")
-    per_ref = Counter("0x" + log.args.ref.hex() for log in logs)
-    assert set(per_ref) == minted
-    assert all(count == 1 for count in per_ref.values())
-    logs = credits.events.get_sequence(start_block, event_type="CreditsRedeemed")
-    per_ref = Counter("0x" + log.args.ref.hex() for log in logs)
-    assert set(per_ref) == redeemed
-    assert all(count == 1 for count in per_ref.values())
-    for r in mint_refs:
-        assert credits.isMinted(r) is (r in minted)
-    for r in redeem_refs:
-        assert credits.isRedeemed(r) is (r in redeemed)
+# Random sequences against a model: test_properties.py (hypothesis programs).
