@@ -42,7 +42,7 @@ from booking.models import Blackout, Booking, Resource, ResourceGroup, State, Wa
 from booking.policy import BookingPolicy
 from booking.timeutil import span_text, utc
 from community.db import is_row_id
-from community.errors import DomainError
+from community.errors import DomainError, Forbidden
 from web import bus, database, db_session, unit_of_work
 from web.cli import kopa
 from web.forms import PlainForm
@@ -361,6 +361,8 @@ def _act(action, success: str, booking_id: int | None = None):
     uow = writer()
     try:
         action(uow)
+    except Forbidden:
+        raise  # someone else's booking, series or waitlist entry: a 403, not a flash
     except DomainError as exc:
         flash(exc.message, "error")
     else:

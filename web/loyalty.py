@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community.errors import DomainError
+from community.errors import DomainError, Forbidden
 from rewards import badges, catalogue, loyalty
 from rewards.ledger import pending_burns
 from rewards.loyalty_models import Badge, CatalogueItem, RedemptionState, TierRow
@@ -93,6 +93,8 @@ def cancel_mine(redemption_id: int):
     uow = unit_of_work()
     try:
         catalogue.cancel_redemption(uow, actor_id=current_user.id, redemption_id=redemption_id)
+    except Forbidden:
+        raise  # someone else's redemption: a 403, not a flash
     except DomainError as exc:
         flash(exc.message, "error")
     else:
