@@ -158,7 +158,7 @@ def test_switcher_on_every_page_links_each_language_keeping_the_query(app, clien
     assert re.search(r'lang="es" hreflang="es" aria-current="true">Español<', nav)
     assert ">English<" in nav and ">Latviešu<" in nav
     fresh = app.test_client()  # no explicit choice in its session: the browser decides
-    for path in ("/login", "/register", "/processes", "/stories", "/booking/", "/catalogue"):
+    for path in ("/login", "/register", "/processes", "/stories", "/booking", "/catalogue"):
         html = fresh.get(path, headers={"Accept-Language": "lv"}).get_data(as_text=True)
         assert _html_lang(html) == "lv" and 'class="langs"' in html, path
 
@@ -250,3 +250,14 @@ def test_notification_and_digest_in_the_recipients_language(app, app_community):
     assert "Kas Kopa notika kopš jūsu pēdējā kopsavilkuma:" in body
     assert "Jūsu paziņojumi: http://kopa.test/notifications" in body and stored in body
     assert str(text) == "Your contribution to “Parks” was approved: 20 points."  # English for the rest
+
+
+def test_form_errors_and_login_prompt_in_latvian(client):
+    """WTForms ships no Latvian and Flask-Login only English: both come from Kopa's catalogue."""
+    headers = {"Accept-Language": "lv"}
+    prompt = client.get("/polls", headers=headers, follow_redirects=True).get_data(as_text=True)
+    assert "Lūdzu, piesakieties, lai atvērtu šo lapu." in prompt
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', prompt).group(1)
+    page = client.post("/register", data={"csrf_token": token}, headers=headers).get_data(as_text=True)
+    assert _html_lang(page) == "lv" and "Šis lauks ir obligāts." in page
+    assert "This field is required." not in page

@@ -26,7 +26,7 @@ from flask_login import current_user
 from community import i18n as domain_i18n
 from community.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Moment, Msg
 from web.config import PROJECT_ROOT
-from web.extensions import babel
+from web.extensions import babel, login_manager
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
     # WTForms' own messages ("This field is required.") come from Kopa's catalogue, which
     # has them in Latvian too (WTForms ships no Latvian).
     flask_wtf.form.translations = _FormTranslations()
+    login_manager.localize_callback = translate  # "Please log in to access this page."
     for name, fn in FILTERS.items():
         app.jinja_env.filters[name] = fn
     app.before_request(_remember_choice)
@@ -256,6 +257,28 @@ def label(value: object) -> str:
 def lazy_label(value: object) -> LazyString:
     """``label`` when shown: for choices of forms defined at import time."""
     return LazyString(label, value)
+
+
+# Texts of Flask-Login and WTForms that reach people (WTForms ships no Latvian).
+FRAMEWORK_TEXTS = (
+    N_("Please log in to access this page."),
+    N_("This field is required."), N_("Not a valid integer value."), N_("Not a valid date value."),
+    N_("Not a valid time value."), N_("Not a valid datetime value."), N_("Not a valid choice."),
+    N_("Invalid Choice: could not coerce."), N_("Invalid URL."), N_("Invalid email address."),
+    N_("Field must be between %(min)d and %(max)d characters long."),
+    N_("Number must be between %(min)s and %(max)s."), N_("Number must be at least %(min)s."),
+    N_("Number must be at most %(max)s."), N_("Invalid input."),
+    N_("CSRF token missing."), N_("Invalid CSRF Token."), N_("CSRF token expired."), N_("CSRF failed."),
+)
+
+
+def _wtforms_plurals() -> None:  # never called: marks WTForms' plural messages for pybabel extract
+    from flask_babel import ngettext
+
+    ngettext("Field must be at least %(min)d character long.",
+             "Field must be at least %(min)d characters long.", 1)
+    ngettext("Field cannot be longer than %(max)d character.",
+             "Field cannot be longer than %(max)d characters.", 1)
 
 
 # Words that reach pages from the database (states, roles, kinds, causes, dimensions); listed
