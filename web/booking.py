@@ -23,6 +23,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -40,12 +42,14 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from booking import ics, services
 from booking.models import Blackout, Booking, Resource, ResourceGroup, State, WaitlistEntry
 from booking.policy import BookingPolicy
-from booking.timeutil import span_text, utc
+from booking.timeutil import utc
 from community.db import is_row_id
 from community.errors import DomainError, Forbidden
-from web import bus, database, db_session, unit_of_work
+from community.i18n import N_, Msg
+from web import bus, database, db_session, i18n, unit_of_work
 from web.cli import kopa
 from web.forms import PlainForm
+from web.i18n import translate
 from web.portal import staff_required
 
 bp = Blueprint("booking", __name__, url_prefix="/booking")
@@ -71,70 +75,82 @@ def register(app: Flask) -> None:
 
 
 def _local(value: dt.datetime | None, fmt: str = "%a %d %b %Y %H:%M") -> str:
+    """A stored instant in the centre's time zone, in the reader's language: weekday, date and
+    time, or only the time for ``"%H:%M"``."""
     if value is None:
         return ""
-    return utc(value).astimezone(policy().tz).strftime(fmt)
+    if fmt == "%H:%M":
+        return i18n.clock(utc(value), policy().tz)
+    return i18n.full(utc(value), policy().tz)
+
+
+def _hours_text(resource: Resource) -> str:
+    """Opening hours ("Mon-Sat 08:00-20:00") with the weekdays in the reader's language."""
+    return i18n.weekdays_in_language(services.hours_text(resource))
 
 
 # --- forms ------------------------------------------------------------------------------------
 
 
 class BookForm(FlaskForm):
-    date = DateField("Date", validators=[DataRequired(message="Choose a date.")])
-    start = TimeField("From", validators=[DataRequired(message="Choose a start time.")])
-    end = TimeField("Until", validators=[DataRequired(message="Choose an end time.")])
-    repeat = BooleanField("Repeat weekly")
-    every_weeks = IntegerField("Every … weeks", default=1, validators=[Optional(), NumberRange(1, 52)])
-    count = IntegerField("Number of times", validators=[Optional(), NumberRange(1, 52)])
-    until = DateField("Until date", validators=[Optional()])
+    date = DateField(_l("Date"), validators=[DataRequired(message=_l("Choose a date."))])
+    start = TimeField(_l("From"), validators=[DataRequired(message=_l("Choose a start time."))])
+    end = TimeField(_l("Until"), validators=[DataRequired(message=_l("Choose an end time."))])
+    repeat = BooleanField(_l("Repeat weekly"))
+    every_weeks = IntegerField(_l("Every … weeks"), default=1, validators=[Optional(), NumberRange(1, 52)])
+    count = IntegerField(_l("Number of times"), validators=[Optional(), NumberRange(1, 52)])
+    until = DateField(_l("Until date"), validators=[Optional()])
     mode = SelectField(
-        "If some dates are taken",
-        choices=[("all", "Book nothing (all or nothing)"), ("free", "Book the free dates, skip the rest")],
+        _l("If some dates are taken"),
+        choices=[
+            ("all", _l("Book nothing (all or nothing)")),
+            ("free", _l("Book the free dates, skip the rest")),
+        ],
         default="all",
     )
 
 
 class ReasonForm(FlaskForm):
-    reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)])
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
 
 
 class CodeForm(FlaskForm):
-    code = StringField("Check-in code", validators=[DataRequired(), Length(max=12)])
+    code = StringField(_l("Check-in code"), validators=[DataRequired(), Length(max=12)])
 
 
 class ResourceForm(FlaskForm):
-    group = SelectField("Group", coerce=int)
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    kind = SelectField("Kind", choices=[("space", "Space"), ("equipment", "Equipment")])
-    capacity = IntegerField("Capacity (people)", validators=[Optional(), NumberRange(1, 100_000)])
-    location = StringField("Location", validators=[Optional(), Length(max=200)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=10_000)])
-    accessibility = TextAreaField("Accessibility notes", validators=[Optional(), Length(max=2000)])
-    photo_url = StringField("Photo URL", validators=[Optional(), Length(max=2000)])
-    hours = StringField("Opening hours", default="Mon-Sat 08:00-20:00", validators=[DataRequired()])
-    slot_minutes = IntegerField("Slot length (minutes)", default=30, validators=[DataRequired()])
-    min_minutes = IntegerField("Shortest booking (minutes)", default=30, validators=[DataRequired()])
-    max_minutes = IntegerField("Longest booking (minutes)", default=240, validators=[DataRequired()])
-    lead_minutes = IntegerField("Book at least … minutes ahead", default=60, validators=[Optional()])
-    needs_approval = BooleanField("Bookings need staff approval")
-    price_per_hour = IntegerField("Credits per hour (0 = free)", default=0, validators=[Optional()])
-    peak_price_per_hour = IntegerField("Peak credits per hour", validators=[Optional()])
-    peak_from = TimeField("Peak from", validators=[Optional()])
-    peak_until = TimeField("Peak until", validators=[Optional()])
+    group = SelectField(_l("Group"), coerce=int)
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    kind = SelectField(_l("Kind"), choices=[("space", _l("Space")), ("equipment", _l("Equipment"))])
+    capacity = IntegerField(_l("Capacity (people)"), validators=[Optional(), NumberRange(1, 100_000)])
+    location = StringField(_l("Location"), validators=[Optional(), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=10_000)])
+    accessibility = TextAreaField(_l("Accessibility notes"), validators=[Optional(), Length(max=2000)])
+    photo_url = StringField(_l("Photo URL"), validators=[Optional(), Length(max=2000)])
+    hours = StringField(_l("Opening hours"), default="Mon-Sat 08:00-20:00", validators=[DataRequired()])
+    slot_minutes = IntegerField(_l("Slot length (minutes)"), default=30, validators=[DataRequired()])
+    min_minutes = IntegerField(_l("Shortest booking (minutes)"), default=30, validators=[DataRequired()])
+    max_minutes = IntegerField(_l("Longest booking (minutes)"), default=240, validators=[DataRequired()])
+    lead_minutes = IntegerField(_l("Book at least … minutes ahead"), default=60, validators=[Optional()])
+    needs_approval = BooleanField(_l("Bookings need staff approval"))
+    price_per_hour = IntegerField(_l("Credits per hour (0 = free)"), default=0, validators=[Optional()])
+    peak_price_per_hour = IntegerField(_l("Peak credits per hour"), validators=[Optional()])
+    peak_from = TimeField(_l("Peak from"), validators=[Optional()])
+    peak_until = TimeField(_l("Peak until"), validators=[Optional()])
 
 
 class GroupForm(FlaskForm):
-    name = StringField("Group name", validators=[DataRequired(), Length(max=120)])
-    max_hours_per_week = IntegerField("Max hours per member per week", validators=[Optional()])
-    max_concurrent = IntegerField("Max upcoming bookings per member", validators=[Optional()])
+    name = StringField(_l("Group name"), validators=[DataRequired(), Length(max=120)])
+    max_hours_per_week = IntegerField(_l("Max hours per member per week"), validators=[Optional()])
+    max_concurrent = IntegerField(_l("Max upcoming bookings per member"), validators=[Optional()])
 
 
 class BlackoutForm(FlaskForm):
-    date_from = DateField("From date", validators=[DataRequired()])
-    time_from = TimeField("From time", validators=[DataRequired()])
-    date_until = DateField("Until date", validators=[DataRequired()])
-    time_until = TimeField("Until time", validators=[DataRequired()])
-    reason = StringField("Reason", validators=[Optional(), Length(max=200)])
+    date_from = DateField(_l("From date"), validators=[DataRequired()])
+    time_from = TimeField(_l("From time"), validators=[DataRequired()])
+    date_until = DateField(_l("Until date"), validators=[DataRequired()])
+    time_until = TimeField(_l("Until time"), validators=[DataRequired()])
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
 
 
 def writer():
@@ -152,7 +168,8 @@ def _instant(day: dt.date, at: dt.time) -> dt.datetime:
 def _get_or_404(model: type, id_: int):
     obj = db_session().get(model, id_) if is_row_id(id_) else None
     if obj is None:
-        abort(404, description=f"{model.__name__.lower()} {id_} not found")
+        what = Msg(model.__name__.lower())
+        abort(404, description=translate(N_("%(what)s %(id)s not found", what=what, id=id_)))
     return obj
 
 
@@ -162,14 +179,14 @@ def _get_or_404(model: type, id_: int):
 @bp.get("")
 def index():
     groups = db_session().scalars(select(ResourceGroup).order_by(ResourceGroup.id)).all()
-    return render_template("booking/index.html", groups=groups, hours_text=services.hours_text)
+    return render_template("booking/index.html", groups=groups, hours_text=_hours_text)
 
 
 @bp.route("/resources/<int:resource_id>", methods=["GET", "POST"])
 def resource(resource_id: int):
     res = _get_or_404(Resource, resource_id)
     if not res.active:
-        abort(404, description=f"resource {resource_id} is not bookable")
+        abort(404, description=_("resource %(id)s is not bookable", id=resource_id))
     view = request.args.get("view", "week")
     if view not in ("day", "week"):
         view = "week"
@@ -200,7 +217,7 @@ def resource(resource_id: int):
         status = 400
         res = _get_or_404(Resource, resource_id)  # booking released the request's read session
     try:
-        _, dates, times, rows = services.calendar_days(
+        _day_list, dates, times, rows = services.calendar_days(
             db_session(),
             resource_id=res.id,
             first_day=first,
@@ -223,7 +240,7 @@ def resource(resource_id: int):
         prev_day=first - step,
         next_day=first + step,
         today=today,
-        hours=services.hours_text(res),
+        hours=_hours_text(res),
         timezone=policy().timezone,
     ), status
 
@@ -239,9 +256,8 @@ def _handle_booking_form(res: Resource, form: BookForm):
             services.join_waitlist(
                 uow, member_id=current_user.id, resource_id=res.id, start=start, end=end, policy=policy()
             )
-            flash(
-                "You are on the waitlist. If the slot frees, you will be notified and can confirm it.", "ok"
-            )
+            flash(_("You are on the waitlist. If the slot frees, "
+                    "you will be notified and can confirm it."), "ok")
             return redirect(url_for("booking.mine"))
         if form.repeat.data:
             result = services.book_series(
@@ -256,9 +272,10 @@ def _handle_booking_form(res: Resource, form: BookForm):
                 mode=form.mode.data,
                 policy=policy(),
             )
-            message = f"Booked {len(result.bookings)} dates of {res.name}."
+            message = _("Booked %(count)s dates of %(name)s.", count=len(result.bookings), name=res.name)
             if result.skipped:
-                message += " Skipped: " + "; ".join(f"{d:%d %b} ({why})" for d, why in result.skipped)
+                skipped = "; ".join(f"{i18n.day(d)} ({translate(why)})" for d, why in result.skipped)
+                message += " " + _("Skipped: %(dates)s", dates=skipped)
             flash(message, "ok")
             return redirect(url_for("booking.mine"))
         booked = services.book(
@@ -269,19 +286,15 @@ def _handle_booking_form(res: Resource, form: BookForm):
         return None
     bus.dispatch(uow.events)
     if booked.state == State.PENDING:
-        flash(
-            f"Requested {res.name}: staff will approve or decline it. "
-            f"{booked.credits} credits are held meanwhile."
-            if booked.credits
-            else f"Requested {res.name}: staff will approve or decline it.",
-            "ok",
-        )
+        requested = _("Requested %(name)s: staff will approve or decline it.", name=res.name)
+        if booked.credits:
+            requested += " " + _("%(credits)s credits are held meanwhile.", credits=booked.credits)
+        flash(requested, "ok")
     else:
-        flash(
-            f"Booked {res.name}, {span_text(start, end, policy().tz)}."
-            + (f" {booked.credits} credits spent." if booked.credits else ""),
-            "ok",
-        )
+        booked_text = _("Booked %(name)s, %(when)s.", name=res.name, when=i18n.span(start, end, policy().tz))
+        if booked.credits:
+            booked_text += " " + _("%(credits)s credits spent.", credits=booked.credits)
+        flash(booked_text, "ok")
     return redirect(url_for("booking.detail", booking_id=booked.id))
 
 
@@ -343,7 +356,8 @@ def detail(booking_id: int):
     qr = None
     if booking.member_id == current_user.id and booking.state == State.CONFIRMED:
         target = url_for("booking.detail", booking_id=booking.id, code=booking.code, _external=True)
-        qr = segno.make(target, error="m").svg_inline(scale=4, title=f"Check-in code {booking.code}")
+        title = _("Check-in code %(code)s", code=booking.code)
+        qr = segno.make(target, error="m").svg_inline(scale=4, title=title)
     return render_template(
         "booking/detail.html",
         booking=booking,
@@ -381,13 +395,13 @@ def _act(action, success: str, booking_id: int | None = None):
 def cancel(booking_id: int):
     form = ReasonForm()
     if not form.validate_on_submit():
-        flash("The reason is too long (2000 characters at most).", "error")
+        flash(_("The reason is too long (2000 characters at most)."), "error")
         return redirect(url_for("booking.detail", booking_id=booking_id))
     return _act(
         lambda uow: services.cancel(
             uow, actor_id=current_user.id, booking_id=booking_id, reason=form.reason.data, policy=policy()
         ),
-        "The booking is cancelled.",
+        _("The booking is cancelled."),
         booking_id,
     )
 
@@ -397,7 +411,7 @@ def cancel(booking_id: int):
 def cancel_series(series_id: int):
     form = ReasonForm()
     if not form.validate_on_submit():
-        flash("The reason is too long (2000 characters at most).", "error")
+        flash(_("The reason is too long (2000 characters at most)."), "error")
         return redirect(url_for("booking.mine"))
     result: dict = {}
 
@@ -406,9 +420,10 @@ def cancel_series(series_id: int):
             uow, actor_id=current_user.id, series_id=series_id, reason=form.reason.data, policy=policy()
         )
 
-    response = _act(action, "The series is cancelled.")
+    response = _act(action, _("The series is cancelled."))
     if "ids" in result and result["ids"][1]:
-        flash(f"{len(result['ids'][1])} date(s) are past the cancellation deadline and stay booked.", "error")
+        late = len(result["ids"][1])
+        flash(_("%(count)s date(s) are past the cancellation deadline and stay booked.", count=late), "error")
     return response
 
 
@@ -416,12 +431,12 @@ def cancel_series(series_id: int):
 @login_required
 def confirm(booking_id: int):
     if not PlainForm().validate_on_submit():
-        abort(400, description="the form has expired; try again")
+        abort(400, description=_("the form has expired; try again"))
     return _act(
         lambda uow: services.confirm_offer(
             uow, member_id=current_user.id, booking_id=booking_id, policy=policy()
         ),
-        "The slot is yours.",
+        _("The slot is yours."),
         booking_id,
     )
 
@@ -431,13 +446,13 @@ def confirm(booking_id: int):
 def check_in(booking_id: int):
     form = CodeForm()
     if not form.validate_on_submit():
-        flash("Enter the check-in code.", "error")
+        flash(_("Enter the check-in code."), "error")
         return redirect(url_for("booking.detail", booking_id=booking_id))
     return _act(
         lambda uow: services.check_in(
             uow, actor_id=current_user.id, booking_id=booking_id, code=form.code.data, policy=policy()
         ),
-        "Checked in. Enjoy!",
+        _("Checked in. Enjoy!"),
         booking_id,
     )
 
@@ -446,10 +461,10 @@ def check_in(booking_id: int):
 @login_required
 def leave_waitlist(entry_id: int):
     if not PlainForm().validate_on_submit():
-        abort(400, description="the form has expired; try again")
+        abort(400, description=_("the form has expired; try again"))
     return _act(
         lambda uow: services.leave_waitlist(uow, member_id=current_user.id, entry_id=entry_id),
-        "You left the waitlist.",
+        _("You left the waitlist."),
     )
 
 
@@ -457,9 +472,9 @@ def leave_waitlist(entry_id: int):
 @login_required
 def rotate_feed():
     if not PlainForm().validate_on_submit():
-        abort(400, description="the form has expired; try again")
+        abort(400, description=_("the form has expired; try again"))
     ics.rotate_feed(writer(), secret=current_app.config["SECRET_KEY"], user_id=current_user.id)
-    flash("Your calendar feed has a new address; the old one no longer works.", "ok")
+    flash(_("Your calendar feed has a new address; the old one no longer works."), "ok")
     return redirect(url_for("booking.mine"))
 
 
@@ -468,7 +483,7 @@ def member_feed(token: str):
     session = db_session()
     user = ics.user_for_feed(session, current_app.config["SECRET_KEY"], token)
     if user is None:
-        abort(404, description="unknown calendar feed")
+        abort(404, description=_("unknown calendar feed"))
     body = ics.member_feed(session, user, site_url=current_app.config["KOPA_SITE_URL"], policy=policy())
     return Response(body, mimetype="text/calendar", headers={"Cache-Control": "private, no-store"})
 
@@ -523,7 +538,7 @@ def desk():
 def decide(booking_id: int, decision: str):
     form = ReasonForm()
     if not form.validate_on_submit():
-        flash("The comment is too long.", "error")
+        flash(_("The comment is too long."), "error")
         return redirect(url_for("booking.desk"))
     _act(
         lambda uow: services.decide(
@@ -534,7 +549,8 @@ def decide(booking_id: int, decision: str):
             comment=form.reason.data,
             policy=policy(),
         ),
-        f"Booking {booking_id} {decision}d.",
+        _("Booking %(id)s approved.", id=booking_id) if decision == "approve"
+        else _("Booking %(id)s declined.", id=booking_id),
     )
     return redirect(url_for("booking.desk"))
 
@@ -552,7 +568,7 @@ def create_group():
                 max_hours_per_week=form.max_hours_per_week.data,
                 max_concurrent=form.max_concurrent.data,
             ),
-            f"Group {form.name.data} created.",
+            _("Group %(name)s created.", name=form.name.data),
         )
     else:
         flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
@@ -593,7 +609,7 @@ def create_resource():
         lambda uow: services.create_resource(
             uow, actor_id=current_user.id, group_id=form.group.data, hours=form.hours.data, **fields
         ),
-        f"{form.name.data} can now be booked.",
+        _("%(name)s can now be booked.", name=form.name.data),
     )
 
 
@@ -602,7 +618,7 @@ def create_resource():
 def add_blackout(resource_id: int):
     form = BlackoutForm()
     if not form.validate_on_submit():
-        flash("Give the blackout's start and end.", "error")
+        flash(_("Give the blackout's start and end."), "error")
         return redirect(url_for("booking.desk"))
     return _act(
         lambda uow: services.add_blackout(
@@ -614,7 +630,7 @@ def add_blackout(resource_id: int):
             reason=form.reason.data,
             policy=policy(),
         ),
-        "The blackout is in place.",
+        _("The blackout is in place."),
     )
 
 
@@ -622,10 +638,10 @@ def add_blackout(resource_id: int):
 @staff_required
 def remove_blackout(blackout_id: int):
     if not PlainForm().validate_on_submit():
-        abort(400, description="the form has expired; try again")
+        abort(400, description=_("the form has expired; try again"))
     return _act(
         lambda uow: services.remove_blackout(uow, actor_id=current_user.id, blackout_id=blackout_id),
-        "The blackout is removed.",
+        _("The blackout is removed."),
     )
 
 

@@ -4,6 +4,7 @@ for badges and tiers, and what the wallet page shows of them."""
 from __future__ import annotations
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,7 +63,7 @@ def catalogue_page():
 @login_required
 def redeem(item_id: int):
     if not PlainForm().validate_on_submit():
-        flash("The form has expired; please try again.", "error")
+        flash(_("The form has expired; please try again."), "error")
         return redirect(url_for("loyalty.catalogue_page"))
     member_id = current_user.id
     release_read_session()
@@ -73,7 +74,8 @@ def redeem(item_id: int):
         flash(exc.message, "error")
         return redirect(url_for("loyalty.catalogue_page"))
     bus.dispatch(uow.events)
-    flash(f"Redeemed {redemption.item.name} for {redemption.price} credits. Staff will hand it over.", "ok")
+    flash(_("Redeemed %(item)s for %(price)s credits. Staff will hand it over.", item=redemption.item.name,
+            price=redemption.price), "ok")
     return redirect(url_for("loyalty.my_redemptions"))
 
 
@@ -88,7 +90,7 @@ def my_redemptions():
 @login_required
 def cancel_mine(redemption_id: int):
     if not PlainForm().validate_on_submit():
-        flash("The form has expired; please try again.", "error")
+        flash(_("The form has expired; please try again."), "error")
         return redirect(url_for("loyalty.my_redemptions"))
     uow = unit_of_work()
     try:
@@ -99,7 +101,7 @@ def cancel_mine(redemption_id: int):
         flash(exc.message, "error")
     else:
         bus.dispatch(uow.events)
-        flash(f"Redemption {redemption_id} cancelled; the credits come back to you.", "ok")
+        flash(_("Redemption %(id)s cancelled; the credits come back to you.", id=redemption_id), "ok")
     return redirect(url_for("loyalty.my_redemptions"))
 
 
@@ -123,7 +125,7 @@ def queue():
 def decide(redemption_id: int, decision: str):
     form = NoteForm()
     if not form.validate_on_submit():
-        flash("The note is too long.", "error")
+        flash(_("The note is too long."), "error")
         return redirect(url_for("loyalty.queue"))
     uow = unit_of_work()
     service = catalogue.fulfil_redemption if decision == "fulfil" else catalogue.cancel_redemption
@@ -133,7 +135,8 @@ def decide(redemption_id: int, decision: str):
         flash(exc.message, "error")
     else:
         bus.dispatch(uow.events)
-        flash(f"Redemption {redemption_id} {'fulfilled' if decision == 'fulfil' else 'cancelled'}.", "ok")
+        flash(_("Redemption %(id)s fulfilled.", id=redemption_id) if decision == "fulfil"
+              else _("Redemption %(id)s cancelled.", id=redemption_id), "ok")
     return redirect(url_for("loyalty.queue"))
 
 
@@ -155,7 +158,7 @@ def items(item_id: int | None = None):
         except DomainError as exc:
             _form_error(form, exc)
         else:
-            flash(f"Saved {form.name.data}.", "ok")
+            flash(_("Saved %(name)s.", name=form.name.data), "ok")
             return redirect(url_for("loyalty.items"))
     rows = catalogue.catalogue(db_session(), include_inactive=True)
     status = 400 if form.errors or form.form_errors else 200
@@ -183,7 +186,7 @@ def badge_admin(badge_id: int | None = None):
         except DomainError as exc:
             _form_error(form, exc)
         else:
-            flash(f"Saved badge {form.name.data}.", "ok")
+            flash(_("Saved badge %(name)s.", name=form.name.data), "ok")
             return redirect(url_for("loyalty.badge_admin"))
     session = db_session()
     status = 400 if form.errors or form.form_errors else 200
@@ -209,7 +212,7 @@ def tier_admin(tier_id: int | None = None):
         except DomainError as exc:
             _form_error(form, exc)
         else:
-            flash(f"Saved tier {form.name.data}.", "ok")
+            flash(_("Saved tier %(name)s.", name=form.name.data), "ok")
             return redirect(url_for("loyalty.tier_admin"))
     status = 400 if form.errors or form.form_errors else 200
     return render_template(
@@ -225,11 +228,11 @@ def _tier_rows() -> list[TierRow]:
 @admin_required
 def delete_tier(tier_id: int):
     if not PlainForm().validate_on_submit():
-        abort(400, description="The form has expired; please try again.")
+        abort(400, description=_("The form has expired; please try again."))
     try:
         loyalty.delete_tier(unit_of_work(), actor_id=current_user.id, tier_id=tier_id)
     except DomainError as exc:
         flash(exc.message, "error")
     else:
-        flash("Tier deleted.", "ok")
+        flash(_("Tier deleted."), "ok")
     return redirect(url_for("loyalty.tier_admin"))
