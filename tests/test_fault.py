@@ -62,7 +62,9 @@ def test_exactly_once_through_relay_kills_and_an_anvil_restart(tmp_path, vault_f
             nonlocal relay, kills, in_flight_kills
             while not done_approving.is_set() or kills < 8:
                 if rng.random() < 0.5:
-                    deadline = time.monotonic() + 5
+                    # A relay needs its start-up first (6 s for create_app on a busy 2-core
+                    # machine): a shorter wait would kill every one before its first batch.
+                    deadline = time.monotonic() + 20
                     while rows_in_flight() == 0 and time.monotonic() < deadline:
                         time.sleep(0.002)
                 else:
