@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from babel.dates import format_skeleton
 from playwright.sync_api import expect
 
 from community.demo import DEMO_PASSWORD
@@ -82,7 +83,7 @@ def approve(base: str, contribution_id: int) -> None:
 
 def test_new_member_registers_joins_contributes_and_sees_board_and_wallet_move_live(
         demo_server, browser, tmp_path):  # noqa: F811
-    context = browser.new_context()
+    context = browser.new_context(accept_downloads=True)
     page = context.new_page()
     journey = Journey("new-member", page)
     name = "Ilze Journey"
@@ -148,6 +149,16 @@ def test_new_member_registers_joins_contributes_and_sees_board_and_wallet_move_l
     page.goto(f"{demo_server}/contributions/{contribution_id}")
     expect(page.get_by_text("approved").first).to_be_visible()
     journey.step("approved")
+
+    page.goto(f"{demo_server}/notifications")
+    expect(page.get_by_text(re.compile("approved", re.I)).first).to_be_visible()
+    journey.step("notifications")
+    page.goto(f"{demo_server}/account")
+    journey.step("account")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download my data (JSON)").click()
+    mine = json.loads(Path(download.value.path()).read_text())
+    assert email in json.dumps(mine) and "Photographed the shelter" in json.dumps(mine)
     journey.finish()
     context.close()
 
@@ -171,7 +182,7 @@ def test_member_books_with_credits_gets_the_feed_cancels_for_a_refund_and_is_pro
         demo_server, browser):  # noqa: F811
     tuesday = next_weekday(1)
     zone = ZoneInfo("Europe/Riga")
-    slot_name = f"{tuesday:%a %d %b}"
+    slot_name = format_skeleton("MMMEd", tuesday, locale="en")  # as the calendar says it, e.g. "Tue, Nov 24"
     member = bearer(demo_server, "member1@kopa.local")
     other = bearer(demo_server, "member2@kopa.local")
     resources = requests.get(f"{demo_server}/api/v1/resources", headers=member, timeout=10).json()
@@ -318,6 +329,13 @@ def test_staff_work_the_queue_create_a_process_from_a_template_and_a_poll_with_i
     expect(page.get_by_text("Which courtyard should we green first?")).to_be_visible()
     expect(page.get_by_text("Melnsila 3")).to_be_visible()
     journey.step("kiosk")
+
+    page.goto(f"{demo_server}/kpi")
+    expect(page.get_by_role("heading", name="KPI dashboard")).to_be_visible()
+    expect(page.locator("figure.kpi-chart canvas").first).to_be_visible()  # Chart.js drew it
+    journey.step("kpi-dashboard")
+    page.goto(f"{demo_server}/kpi/compare")
+    journey.step("kpi-compare")
     journey.finish()
     context.close()
 
@@ -411,6 +429,9 @@ def test_admin_assigns_a_role_edits_a_scoring_rule_with_preview_and_freezes_a_bo
     journey.step("board-frozen")
     page.get_by_role("button", name="Unfreeze this board").click()
     expect(page.locator("#frozen-note")).to_have_count(0)
+    page.goto(f"{demo_server}/wall")  # what the centre's screens show
+    expect(page.locator("#wall-status")).to_have_text("Live")
+    journey.step("wall-display")
     journey.finish()
     context.close()
 
