@@ -297,7 +297,7 @@ def vote(uow: UnitOfWork, *, member_id: int, poll_id: object, choices: object, t
         _require_open(poll, now)
         _check_choices(poll, option_ids)
         answer_text = _answer_text(poll, text)
-        taken = f"you have already voted in poll {poll.id}"
+        taken = N_("you have already voted in poll %(poll)s", poll=poll.id)
         voted = session.scalar(
             select(PollAnswer.id).where(PollAnswer.poll_id == poll.id, PollAnswer.member_id == user.id)
         )
@@ -342,7 +342,7 @@ def kiosk_answer(
         _require_open(poll, now)
         _check_choices(poll, option_ids)
         answer_text = _answer_text(poll, text)
-        taken = "this kiosk session has already answered; tap 'Next person' to start again"
+        taken = N_("this kiosk session has already answered; tap 'Next person' to start again")
         answered = session.scalar(
             select(PollAnswer.id).where(
                 PollAnswer.poll_id == poll.id, PollAnswer.kiosk_session == kiosk_session

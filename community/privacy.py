@@ -487,6 +487,7 @@ def _erase(
     member.role = Role.MEMBER.value
     member.board_pseudonym = None
     member.board_opt_out = True
+    member.locale = None  # the chosen language goes with the rest of the profile
     wallet = session.scalars(select(Wallet).where(Wallet.user_id == member.id)).one_or_none()
     if wallet is not None:
         wallet.encrypted_key = b""  # the address stays: it is what the chain knows

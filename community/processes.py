@@ -178,7 +178,8 @@ def clone_process(uow: UnitOfWork, *, actor_id: int, source_id: object, title: o
         session = uow.session
         actor = _staff(session, actor_id, "only staff clone processes")
         source = get(session, Process, source_id, "process")
-        require(session, actor, Permission.VIEW, NodePath(source.id), f"process {source.id} not found")
+        not_found = N_("process %(id)s not found", id=source.id)
+        require(session, actor, Permission.VIEW, NodePath(source.id), not_found)
         copy = Process(
             title=text(title, "title", 200) if title else f"{source.title} (copy)"[:200],
             description=source.description,

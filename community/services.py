@@ -338,7 +338,8 @@ def _require_state(contribution: Contribution, allowed: tuple[S, ...], action: s
     if contribution.state not in allowed:
         names = " or ".join(s.value for s in allowed)
         raise Conflict(N_("contribution %(contribution)s is %(state)s; %(action)s needs it %(names)s",
-                          contribution=contribution.id, state=contribution.state, action=action, names=names))
+                          contribution=contribution.id, state=contribution.state, action=Msg(action),
+                          names=names))  # action: the _require_state:3 keyword (scripts/i18n.py)
 
 
 def default_level(session: Session, contribution: Contribution) -> str:

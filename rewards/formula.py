@@ -64,14 +64,14 @@ _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = ("<=", ">=", "==", "!=", "<", ">", "+", "-", "*", "/", "(", ")", ",")
 _EXPLAINED = {
-    ".": "attribute access is not allowed",
-    "[": "subscripts are not allowed",
-    "]": "subscripts are not allowed",
-    "'": "strings are not allowed",
-    '"': "strings are not allowed",
-    "=": "assignment is not allowed; compare with ==",
-    "%": "only + - * / are allowed",
-    "^": "only + - * / are allowed",
+    ".": N_("attribute access is not allowed"),
+    "[": N_("subscripts are not allowed"),
+    "]": N_("subscripts are not allowed"),
+    "'": N_("strings are not allowed"),
+    '"': N_("strings are not allowed"),
+    "=": N_("assignment is not allowed; compare with =="),
+    "%": N_("only + - * / are allowed"),
+    "^": N_("only + - * / are allowed"),
 }
 
 
@@ -85,7 +85,7 @@ class Token:
 def _describe(char: str) -> str:
     if char.isprintable() and not char.isspace():
         return repr(char)
-    return f"character U+{ord(char):04X}"
+    return N_("character U+%(code)04X", code=ord(char))
 
 
 def tokenize(source: str) -> Iterator[Token]:
@@ -122,7 +122,10 @@ def tokenize(source: str) -> Iterator[Token]:
                 break
         else:
             hint = _EXPLAINED.get(char)
-            raise FormulaError(f"unexpected {_describe(char)}" + (f" ({hint})" if hint else ""), i)
+            what = _describe(char)
+            reason = N_("unexpected %(what)s (%(hint)s)", what=what, hint=hint) if hint else N_(
+                "unexpected %(what)s", what=what)
+            raise FormulaError(reason, i)
     yield Token("end", "", n)
 
 

@@ -20,7 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 TRANSLATIONS = ROOT / "translations"
 POT = TRANSLATIONS / "messages.pot"
 LANGUAGES = ("lv", "es")
-KEYWORDS = ("_l", "lazy_gettext", "lazy_ngettext:1,2", "N_", "NP_:1,2", "js_text", "_fail:3", "_staff:3")
+# gettext's own keywords are included by pybabel; these are Kopa's (the number is the argument
+# that holds the message).
+KEYWORDS = (
+    "_l", "lazy_gettext", "lazy_ngettext:1,2", "N_", "NP_:1,2", "js_text",
+    "_fail:3", "_staff:3", "_require_state:3", "require:5", "_manager:4",
+)
 
 
 def error_classes() -> list[str]:

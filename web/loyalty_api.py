@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 
 from community.errors import Forbidden, InvalidInput
+from community.i18n import N_
 from rewards import badges, catalogue, loyalty
 from rewards.loyalty_models import RedemptionState
 from web import bus, db_session, unit_of_work
@@ -61,7 +62,8 @@ def redemption_queue():
         raise Forbidden("only staff see the redemption queue")
     state = request.args.get("state", RedemptionState.REQUESTED.value)
     if state not in {s.value for s in RedemptionState}:
-        raise InvalidInput(f"state must be one of {', '.join(s.value for s in RedemptionState)}")
+        states = ", ".join(s.value for s in RedemptionState)
+        raise InvalidInput(N_("state must be one of %(states)s", states=states))
     rows = catalogue.redemption_queue(db_session(), state=state)
     return jsonify([catalogue.redemption_json(r) for r in rows])
 

@@ -328,7 +328,7 @@ def revoke(contribution_id: int):
 def evidence(contribution_id: int):
     contribution = _readable(contribution_id)
     if not contribution.evidence_sha256:
-        raise NotFound(f"contribution {contribution_id} has no evidence file")
+        raise NotFound(N_("contribution %(id)s has no evidence file", id=contribution_id))
     path = evidence_path(evidence_root(), contribution.evidence_sha256)
     if not path.is_file():
         raise NotFound("the evidence file is missing from storage")
