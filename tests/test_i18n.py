@@ -261,3 +261,31 @@ def test_form_errors_and_login_prompt_in_latvian(client):
     page = client.post("/register", data={"csrf_token": token}, headers=headers).get_data(as_text=True)
     assert _html_lang(page) == "lv" and "Šis lauks ir obligāts." in page
     assert "This field is required." not in page
+
+
+# --- (6) live scripts speak the page's language -----------------------------------------------
+
+
+@pytest.mark.chain
+def test_live_board_and_wall_in_latvian_in_a_browser(demo_server):
+    """The scripts that update pages live take their words from the page (Accept-Language lv)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    with sync_playwright() as p:
+        args = ["--headless", "--no-sandbox", "--disable-gpu"]
+        browser = p.chromium.launch(executable_path=chromium, args=args)
+        try:
+            context = browser.new_context(locale="lv-LV", extra_http_headers={"Accept-Language": "lv"})
+            page = context.new_page()
+            page.goto(f"{demo_server}/leaderboard")
+            assert page.locator("html").get_attribute("lang") == "lv"
+            live = page.locator("#live-status", has_text=re.compile(r"^Tiešraidē · atjaunināts"))
+            live.wait_for(timeout=10000)
+            page.goto(f"{demo_server}/wall")
+            page.locator("#wall-status", has_text="Tiešraidē").wait_for(timeout=10000)
+            assert page.locator("#wall-period").inner_text() in {"Šonedēļ", "Šomēnes", "Visu laiku"}
+        finally:
+            browser.close()
