@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CONTRACTS := $(wildcard contracts/*.sol)
 
-.PHONY: install run test test-contracts test-app test-slow lint build clean chromium bench
+.PHONY: install run test test-contracts test-app test-slow lint build clean chromium coverage bench
 
 install: $(STAMPS)/python $(STAMPS)/npm $(SOLCX_BINARY_PATH)/solc-v0.8.30 build/contracts/KopaCredits.json
 
@@ -99,6 +99,12 @@ bench: install
 	  $(BENCH)/leaderboard.py --clients 500 --duration 60 --skip-query; fi
 	@echo "==> audit (scripts/bench/audit.py: 100k-row chain and Merkle root, 10k holders)"
 	$(BENCH)/audit.py
+
+# Statement and branch coverage of contracts/*.sol (brownie --coverage on a private anvil, in
+# a scratch copy built without the optimizer; ~2 min, so not part of `make test`); prints the
+# figures and fails below 100%.
+coverage: install
+	$(BIN)/python scripts/contract_coverage.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -27,15 +27,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def main() -> int:
+def run(args: list[str], project: Path = ROOT) -> int:
+    """`brownie test tests/contracts *args` in `project` on a private anvil."""
     with tempfile.TemporaryDirectory(prefix="kopa-brownie-") as home:
         env = {**os.environ, "HOME": home}
         port = free_port()
-        subprocess.run([BROWNIE, "networks", "modify", "development", f"port={port}"], cwd=ROOT, env=env,
+        settings = [f"port={port}"]
+        if "--coverage" in args:
+            # anvil records no execution steps (empty debug traces, so no coverage) without it
+            settings.append("steps_tracing=true")
+        subprocess.run([BROWNIE, "networks", "modify", "development", *settings], cwd=project, env=env,
                        check=True, stdout=subprocess.DEVNULL)
         print(f"brownie's anvil on 127.0.0.1:{port}", flush=True)
-        tests = subprocess.run([BROWNIE, "test", "tests/contracts", *sys.argv[1:]], cwd=ROOT, env=env)
+        tests = subprocess.run([BROWNIE, "test", "tests/contracts", *args], cwd=project, env=env)
         return tests.returncode
+
+
+def main() -> int:
+    return run(sys.argv[1:])
 
 
 if __name__ == "__main__":

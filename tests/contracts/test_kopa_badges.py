@@ -470,3 +470,15 @@ def test_paused_resend_of_known_entries_is_a_no_op(badges, admin, minter, holder
 
 
 # Random sequences against a model: test_properties.py (hypothesis programs).
+
+
+def test_views_answer_the_same_inside_a_transaction(badges, minter, holders):
+    """The views, sent once as transactions: brownie's coverage sees only transactions (its
+    calls-as-transactions are reverted on anvil before they can be traced)."""
+    minted, unknown = ref("view-m"), ref("view-none")
+    badges.mintBadge(holders[0], BRONZE, minted, {"from": minter})
+    sender = {"from": holders[1]}
+    assert badges.isMinted.transact(minted, sender).return_value is True
+    assert list(badges.isMintedBatch.transact([unknown, minted], sender).return_value) == [False, True]
+    assert badges.supportsInterface.transact(IERC1155, sender).return_value is True
+    assert badges.supportsInterface.transact("0xffffffff", sender).return_value is False

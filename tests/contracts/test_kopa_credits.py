@@ -615,3 +615,17 @@ def test_transfer_from_without_allowance_reverts(credits, funded, holders):
 
 
 # Random sequences against a model: test_properties.py (hypothesis programs).
+
+
+def test_views_answer_the_same_inside_a_transaction(credits, minter, burner, holders):
+    """The views, sent once as transactions: brownie's coverage sees only transactions (its
+    calls-as-transactions are reverted on anvil before they can be traced)."""
+    minted, redeemed, unknown = ref("view-m"), ref("view-r"), ref("view-none")
+    credits.mint(holders[0], 5, minted, {"from": minter})
+    credits.redeem(holders[0], 1, redeemed, {"from": burner})
+    sender = {"from": holders[1]}
+    assert credits.isMinted.transact(minted, sender).return_value is True
+    assert credits.isMinted.transact(unknown, sender).return_value is False
+    assert list(credits.isMintedBatch.transact([minted, unknown], sender).return_value) == [True, False]
+    assert credits.isRedeemed.transact(redeemed, sender).return_value is True
+    assert list(credits.isRedeemedBatch.transact([unknown, redeemed], sender).return_value) == [False, True]

@@ -105,3 +105,15 @@ def test_length_mismatch(anchor, minter):
         anchor.anchorBatch([1, 2], [ref("a")], [1, 1], {"from": minter})
     with brownie.reverts(typed_error("KopaLedgerAnchorLengthMismatch", 1, 1, 0)):
         anchor.anchorBatch([1], [ref("a")], [], {"from": minter})
+
+
+def test_views_answer_the_same_inside_a_transaction(anchor, minter, outsider):
+    """The views, sent once as transactions: brownie's coverage sees only transactions (its
+    calls-as-transactions are reverted on anvil before they can be traced)."""
+    anchor.anchor(3, ref("three"), 9, {"from": minter})
+    sender = {"from": outsider}
+    assert anchor.rootOf.transact(3, sender).return_value == ref("three")
+    assert anchor.entryCountOf.transact(3, sender).return_value == 9
+    assert anchor.isAnchored.transact(3, sender).return_value is True
+    assert anchor.isAnchored.transact(4, sender).return_value is False
+    assert list(anchor.isAnchoredBatch.transact([4, 3], sender).return_value) == [False, True]
