@@ -10,10 +10,11 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 CONTRACTS := $(wildcard contracts/*.sol)
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: install run test test-contracts test-app test-slow lint build clean chromium coverage bench
+.PHONY: install run test test-contracts test-app test-slow lint build clean chromium coverage bench i18n-extract i18n-update
 
-install: $(STAMPS)/python $(STAMPS)/npm $(SOLCX_BINARY_PATH)/solc-v0.8.30 build/contracts/KopaCredits.json
+install: $(STAMPS)/python $(STAMPS)/npm $(SOLCX_BINARY_PATH)/solc-v0.8.30 build/contracts/KopaCredits.json $(MO_FILES)
 
 $(STAMPS)/python: requirements.txt
 	@echo "==> Python packages into $(VENV) (pinned in requirements.txt)"
@@ -105,6 +106,18 @@ bench: install
 # figures and fails below 100%.
 coverage: install
 	$(BIN)/python scripts/contract_coverage.py
+
+# Message catalogues (Latvian, Spanish): .mo compiled from each .po when it changed (not
+# committed); i18n-extract writes the message ids of code and templates to
+# translations/messages.pot, i18n-update merges them into the .po files to translate.
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(STAMPS)/python
+	$(BIN)/pybabel -q compile -l $* -i $< -o $@
+
+i18n-extract: $(STAMPS)/python
+	$(BIN)/python scripts/i18n.py extract
+
+i18n-update: $(STAMPS)/python
+	$(BIN)/python scripts/i18n.py update
 
 lint: install
 	$(BIN)/ruff check .
