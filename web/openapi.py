@@ -176,7 +176,9 @@ OPENAPI_PATHS = {
             query=("process_id", "task_id"),
         )
     },
-    "/api/v1/me/wallet": {"get": op("Your address, on-chain balance, points, pending mints and burns, and spendable credits")},
+    "/api/v1/me/wallet": {
+        "get": op("Your address, on-chain balance, points, pending mints and burns, and spendable credits")
+    },
     "/api/v1/me/totals": {
         "get": op("Your points per dimension: {dimension: {day, week, month, all}} (spending excluded)")
     },
