@@ -479,36 +479,74 @@ def test_contributing_and_booking_work_without_javascript(demo_server, browser, 
     context.close()
 
 
-def test_a_contribution_can_be_made_with_the_keyboard_alone(demo_server, browser):  # noqa: F811
-    """Tab order reaches every control of the log-in and contribution forms; Enter submits."""
+FOCUSED = """() => { const e = document.activeElement; const label = e.labels && e.labels[0];
+    const card = e.closest('article'); return {text: ((label && label.textContent) || e.textContent).trim()
+    .replace(/\\s+/g, ' '), card: card ? card.id : ''} }"""
+
+
+def tab_to(page, text: str, *, exact: bool = False, card: str | None = None, limit: int = 120) -> None:
+    """Press Tab until the focused control is labelled ``text`` (inside article ``card``)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        if (focused["text"] == text if exact else focused["text"].startswith(text)) and (
+                card is None or focused["card"] == card):
+            return
+    raise AssertionError(f"Tab never reached {text!r}")
+
+
+def keyboard_login(page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    tab_to(page, "Email")
+    page.keyboard.type(email)
+    tab_to(page, "Password")
+    page.keyboard.type(DEMO_PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/")
+
+
+def test_member_and_staff_journeys_work_with_the_keyboard_alone(demo_server, browser):  # noqa: F811
+    """Tab order reaches every control a member needs to contribute and to book, and staff to
+    approve in the queue; Enter follows links and submits. No mouse, no fill()."""
     context = browser.new_context()
     page = context.new_page()
     journey = Journey("keyboard", page)
-
-    def tab_to(label: str, limit: int = 60) -> None:
-        for _ in range(limit):
-            page.keyboard.press("Tab")
-            focused = page.evaluate("""() => { const e = document.activeElement; const label = e.labels
-                && e.labels[0]; return (label && label.textContent.trim()) || e.textContent.trim() }""")
-            if focused.startswith(label):
-                return
-        raise AssertionError(f"Tab never reached {label!r}")
-
-    page.goto(f"{demo_server}/login")
-    tab_to("Email")
-    page.keyboard.type("member2@kopa.local")
-    tab_to("Password")
-    page.keyboard.type(DEMO_PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{demo_server}/")
+    keyboard_login(page, demo_server, "member2@kopa.local")
     page.goto(f"{demo_server}/tasks/1")
-    tab_to("What did you do?")
+    tab_to(page, "What did you do?")
     page.keyboard.type("Typed without a mouse")
     journey.step("focused-form")
-    tab_to("Submit")
+    tab_to(page, "Submit", exact=True)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{demo_server}/contributions")
-    expect(page.get_by_text("Typed without a mouse").first).to_be_visible()
+    card = page.locator("article.contribution", has_text="Typed without a mouse")
+    expect(card).to_have_count(1)
+    contribution = card.get_attribute("id")
     journey.step("submitted")
+
+    wednesday = next_weekday(2)
+    page.goto(f"{demo_server}/booking/resources/2?view=week&date={wednesday.isoformat()}")
+    tab_to(page, f"free {format_skeleton('MMMEd', wednesday, locale='en')} 09:00", exact=True)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*start=09(%3A|:)00.*"))
+    tab_to(page, "Until", exact=True)
+    page.keyboard.type("1000A")  # the time field's hour, minutes and AM segments
+    journey.step("booking-form")
+    tab_to(page, "Book", exact=True)
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Booked Quiet room")).to_be_visible()
+    journey.step("booked")
+    context.close()
+
+    context = browser.new_context()
+    page = context.new_page()
+    keyboard_login(page, demo_server, "staff@kopa.local")
+    page.goto(f"{demo_server}/validation")
+    tab_to(page, "Approve", exact=True, card=contribution)
+    journey.step("staff-focused-approve", page)
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#{contribution}")).to_have_count(0)
+    journey.step("staff-approved", page)
+    assert state_of(demo_server, int(contribution.removeprefix("contribution-"))) == "approved"
     journey.finish()
     context.close()
