@@ -10,13 +10,17 @@ import {ERC20Pausable} from "@openzeppelin/contracts/token/ERC20/extensions/ERC2
 /// Every mint and every redemption carries a `ref` (the hash of the ledger entry that
 /// caused it) and each ref can be used once, so a relay that retries can never mint
 /// or burn the same entry twice. Credits are not transferable between members.
+/// The once-per-ref guard is a bitmap: ref r is bit (r mod 256) of word (r / 256). Any bytes32
+/// is a valid ref; refs that differ only in their last byte share one storage word, so refs
+/// numbered consecutively (an installation tag above a ledger entry id) cost ~0.5k gas each
+/// after the first of every 256, where a scattered ref (a hash) pays for a fresh slot (22.1k).
 contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
     bytes32 public constant BURNER_ROLE = keccak256("BURNER_ROLE");
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
-    mapping(bytes32 ref => bool) private _minted;
-    mapping(bytes32 ref => bool) private _redeemed;
+    mapping(uint256 word => uint256 bits) private _minted;
+    mapping(uint256 word => uint256 bits) private _redeemed;
 
     /// @notice Credits cannot move between holders; only mint and redeem change balances.
     error KopaCreditsTransferDisabled(address from, address to);
@@ -51,7 +55,7 @@ contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
     /// - `ref` was never minted; `amount` > 0; `to` is not the zero address.
     /// Emits {Transfer} and {RewardMinted}.
     function mint(address to, uint256 amount, bytes32 ref) external onlyRole(MINTER_ROLE) {
-        if (_minted[ref]) revert KopaCreditsAlreadyMinted(ref);
+        if (_isUsed(_minted, ref)) revert KopaCreditsAlreadyMinted(ref);
         _mintOnce(to, amount, ref);
     }
 
@@ -71,7 +75,7 @@ contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
             revert KopaCreditsLengthMismatch(to.length, amounts.length, refs.length);
         }
         for (uint256 i = 0; i < to.length; ++i) {
-            if (_minted[refs[i]]) continue;
+            if (_isUsed(_minted, refs[i])) continue;
             _mintOnce(to[i], amounts[i], refs[i]);
             ++mintedCount;
         }
@@ -83,7 +87,7 @@ contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
     /// - `ref` was never redeemed; `amount` > 0; `from` holds at least `amount`.
     /// Emits {Transfer} and {CreditsRedeemed}.
     function redeem(address from, uint256 amount, bytes32 ref) external onlyRole(BURNER_ROLE) {
-        if (_redeemed[ref]) revert KopaCreditsAlreadyRedeemed(ref);
+        if (_isUsed(_redeemed, ref)) revert KopaCreditsAlreadyRedeemed(ref);
         _redeemOnce(from, amount, ref);
     }
 
@@ -105,7 +109,7 @@ contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
             revert KopaCreditsLengthMismatch(from.length, amounts.length, refs.length);
         }
         for (uint256 i = 0; i < from.length; ++i) {
-            if (_redeemed[refs[i]]) continue;
+            if (_isUsed(_redeemed, refs[i])) continue;
             _redeemOnce(from[i], amounts[i], refs[i]);
             ++redeemedCount;
         }
@@ -125,40 +129,48 @@ contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
 
     /// @notice Whether the ledger entry `ref` has been minted.
     function isMinted(bytes32 ref) external view returns (bool) {
-        return _minted[ref];
+        return _isUsed(_minted, ref);
     }
 
     /// @notice `isMinted` for many refs in one call (the relay checks a whole batch at once).
     function isMintedBatch(bytes32[] calldata refs) external view returns (bool[] memory minted) {
         minted = new bool[](refs.length);
         for (uint256 i = 0; i < refs.length; ++i) {
-            minted[i] = _minted[refs[i]];
+            minted[i] = _isUsed(_minted, refs[i]);
         }
     }
 
     /// @notice Whether the ledger entry `ref` has been redeemed.
     function isRedeemed(bytes32 ref) external view returns (bool) {
-        return _redeemed[ref];
+        return _isUsed(_redeemed, ref);
     }
 
     /// @notice `isRedeemed` for many refs in one call (the relay checks a whole batch at once).
     function isRedeemedBatch(bytes32[] calldata refs) external view returns (bool[] memory redeemed) {
         redeemed = new bool[](refs.length);
         for (uint256 i = 0; i < refs.length; ++i) {
-            redeemed[i] = _redeemed[refs[i]];
+            redeemed[i] = _isUsed(_redeemed, refs[i]);
         }
+    }
+
+    function _isUsed(mapping(uint256 => uint256) storage bitmap, bytes32 ref) private view returns (bool) {
+        return bitmap[uint256(ref) >> 8] & (1 << (uint256(ref) & 0xff)) != 0;
+    }
+
+    function _markUsed(mapping(uint256 => uint256) storage bitmap, bytes32 ref) private {
+        bitmap[uint256(ref) >> 8] |= 1 << (uint256(ref) & 0xff);
     }
 
     function _mintOnce(address to, uint256 amount, bytes32 ref) private {
         if (amount == 0) revert KopaCreditsZeroAmount(ref);
-        _minted[ref] = true;
+        _markUsed(_minted, ref);
         _mint(to, amount);
         emit RewardMinted(to, amount, ref);
     }
 
     function _redeemOnce(address from, uint256 amount, bytes32 ref) private {
         if (amount == 0) revert KopaCreditsZeroAmount(ref);
-        _redeemed[ref] = true;
+        _markUsed(_redeemed, ref);
         _burn(from, amount);
         emit CreditsRedeemed(from, amount, ref);
     }

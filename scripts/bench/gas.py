@@ -13,11 +13,14 @@ The figures are deterministic: fresh contracts, a fixed call sequence, recipient
 derived from fixed labels (calldata cost depends on the bytes), and each contract warmed up
 with one write first so no figure pays for a zero total supply. "fresh" recipients hold
 nothing yet (their balance slot is new, 22.1k), "existing" ones already hold credits.
+Refs are scattered hashes like today's ledger refs, and for the `.dense` figures
+consecutive entry ids (see KopaCredits' bitmap guard and docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections.abc import Iterator
@@ -35,8 +38,10 @@ TOLERANCE = 0.02
 BATCH_SIZES = (1, 10, 100, 500)
 # A batch of 500 fresh holders needs ~26M gas, more than brownie's 12M development blocks.
 BLOCK_GAS_LIMIT = 60_000_000
-TARGETS = {"mint.fresh": 80_000, "mintBatch.100.fresh": 30_000, "mintBatch.500.fresh": 30_000,
-           "mintBatch.100.existing": 30_000, "mintBatch.500.existing": 30_000}
+TARGETS = {"mint.fresh": 80_000, "mint.fresh.dense": 80_000} | {
+    f"mintBatch.{n}.{kind}{refs}": 30_000
+    for n in (100, 500) for kind in ("fresh", "existing") for refs in ("", ".dense")
+}
 
 
 def holder(label: str | int) -> str:
@@ -45,7 +50,14 @@ def holder(label: str | int) -> str:
 
 
 def gas_ref(label: str | int) -> bytes:
+    """A scattered ref, like today's SHA-256 ledger refs."""
     return Web3.keccak(text=f"kopa-gas-ref-{label}")
+
+
+def dense_ref(entry_id: int) -> bytes:
+    """A dense ref: a 24-byte installation tag above a 64-bit ledger entry id, so consecutive
+    entries share the guard's storage words (see KopaCredits)."""
+    return hashlib.sha256(b"kopa/bench-instance").digest()[:24] + entry_id.to_bytes(8, "big")
 
 
 def artifact(name: str) -> dict:
@@ -102,6 +114,16 @@ def measure(w3: Web3, admin: str, minter: str) -> dict[str, int]:
                 figures[f"mintBatch.{n}.{kind}"] = chain.gas_of(batch(to, [10] * n, refs)) // n
             if n == 100:  # the relay resending a delivered batch: every entry skipped
                 figures["mintBatch.100.resent"] = chain.gas_of(batch(to, [10] * n, refs)) // n
+        next_id = iter(range(1, 10**6))
+        for n in (100, 500):  # dense refs: consecutive ledger entry ids
+            to = [holder(f"dense-{n}-{i}") for i in range(n)]
+            for kind in ("fresh", "existing"):
+                refs = [dense_ref(next(next_id)) for _ in range(n)]
+                figures[f"mintBatch.{n}.{kind}.dense"] = chain.gas_of(batch(to, [10] * n, refs)) // n
+        # single mints whose ref's word an earlier entry already started
+        for kind in ("fresh", "existing"):
+            ref = dense_ref(next(next_id))
+            figures[f"mint.{kind}.dense"] = chain.gas_of(mint(holder("single-dense"), 10, ref))
 
         figures["redeem"] = chain.gas_of(credits.functions.redeem(holder("single"), 5, gas_ref("redeem-1")))
         to = [holder(f"batch-100-{i}") for i in range(100)]
@@ -123,6 +145,8 @@ def measure(w3: Web3, admin: str, minter: str) -> dict[str, int]:
 
 
 REFERENCES = {"mintBatch.{n}.fresh": "mint.fresh", "mintBatch.{n}.existing": "mint.existing",
+              "mintBatch.{n}.fresh.dense": "mint.fresh", "mintBatch.{n}.existing.dense": "mint.existing",
+              "mint.fresh.dense": "mint.fresh", "mint.existing.dense": "mint.existing",
               "mintBatch.100.resent": "mint.existing", "redeemBatch.100": "redeem",
               "badge.mintBatch.100": "badge.mint"}
 

@@ -629,3 +629,36 @@ def test_views_answer_the_same_inside_a_transaction(credits, minter, burner, hol
     assert list(credits.isMintedBatch.transact([minted, unknown], sender).return_value) == [True, False]
     assert credits.isRedeemed.transact(redeemed, sender).return_value is True
     assert list(credits.isRedeemedBatch.transact([unknown, redeemed], sender).return_value) == [False, True]
+
+
+def _word_refs(label, *offsets):
+    """Refs at `offsets` from the start of one 256-ref word of the guard's bitmap."""
+    base = (int(ref(label), 16) >> 16) << 8  # the low byte clear, room above for +256
+    return [f"0x{base + offset:064x}" for offset in offsets]
+
+
+def test_refs_sharing_a_guard_word_stay_independent(credits, minter, burner, holders):
+    """The guard packs 256 consecutive refs into one storage word: each is still its own."""
+    first, second, last, next_word = _word_refs("word", 0, 1, 255, 256)
+    h = holders[0]
+    credits.mint(h, 1, second, {"from": minter})
+    assert credits.isMintedBatch([first, second, last, next_word]) == [False, True, False, False]
+    tx = credits.mintBatch([h] * 4, [1] * 4, [first, second, last, next_word], {"from": minter})
+    assert tx.return_value == 3
+    assert [e["ref"] for e in events(tx, "RewardMinted")] == [first, last, next_word]
+    with brownie.reverts(typed_error("KopaCreditsAlreadyMinted", last)):
+        credits.mint(h, 1, last, {"from": minter})
+    # Redemption refs are a bitmap of their own: the same numbers are all still unused there.
+    assert credits.isRedeemedBatch([first, second, last, next_word]) == [False] * 4
+    credits.redeemBatch([h, h], [1, 1], [last, first], {"from": burner})
+    assert credits.isRedeemedBatch([first, second, last, next_word]) == [True, False, True, False]
+    assert credits.balanceOf(h) == 2
+
+
+def test_extreme_refs(credits, minter):
+    """Bit 0 of word 0 and bit 255 of the last word: no overflow, no aliasing."""
+    lowest, highest = "0x" + "00" * 32, "0x" + "ff" * 32
+    credits.mintBatch([minter, minter], [1, 1], [highest, lowest], {"from": minter})
+    assert credits.isMintedBatch([lowest, highest, "0x" + "00" * 31 + "01", "0x" + "ff" * 31 + "fe"]) == [
+        True, True, False, False
+    ]
