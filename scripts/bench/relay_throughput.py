@@ -1,8 +1,10 @@
 """Benchmark: confirmed rewards per second through the relay (mintBatch of 100, signed
 locally, receipts recorded) after N approvals, against, on the same anvil in the same run:
-(a) the naive way, one `mint` per reward sent and waited for, and (b) anvil's raw rate for
+(a) the naive way, one `mint` per reward sent and waited for (on the relay's node before and
+after the relay; the ratio takes the faster), and (b) anvil's raw rate for
 pre-signed `mint` transactions (signed before the clock starts), sent one per JSON-RPC
-request and in JSON-RPC batches of 100. Target (#8): relay >= 10x (a).
+request and in JSON-RPC batches of 100, and of plain transfers, on a fresh anvil of its own.
+Target (#8): relay >= 10x (a).
 
     .venv/bin/python scripts/bench/relay_throughput.py [--entries 5000] [--baseline 200] [--raw 1000]
 
@@ -21,13 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import requests
 from common import figure, note
+from eth_account import Account
 
 from community import processes, services
 from community.db import Database
 from community.models import Role
 from rewards.chain.anvil import Anvil
 from rewards.chain.client import connect, credits_contract
-from rewards.chain.deploy import ensure_deployment
+from rewards.chain.deploy import deploy_credits, ensure_deployment
 from rewards.chain.keys import new_account
 from rewards.chain.platform import minter_account
 from rewards.chain.relay import Relay
@@ -77,6 +80,9 @@ def main() -> None:
         for cid in contributions:
             services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
         approve_s = time.perf_counter() - start
+        contract = credits_contract(w3, deployment.address)
+        note(f"(a) naive, before the relay: {args.baseline} mints, each sent and waited for")
+        naive_before = _naive_rate(w3, contract, minter, args.baseline, salt=1)
 
         note("relay: delivering the outbox")
         relay = Relay(db, w3, minter, batch_size=100)
@@ -85,7 +91,6 @@ def main() -> None:
         while relay.run_once():
             pass
         relay_s = time.perf_counter() - start
-        contract = credits_contract(w3, deployment.address)
         confirmed = _confirmed(db)
         if confirmed != args.entries:
             raise SystemExit(f"relay recorded {confirmed} of {args.entries} mints")
@@ -95,30 +100,33 @@ def main() -> None:
                    {"fromBlock": block_from, "toBlock": "latest", "address": deployment.address})}]
         supply = contract.functions.totalSupply().call()
 
-        note(f"(a) naive: {args.baseline} mints, each sent and waited for")
-        holder = new_account()[0]
-        start = time.perf_counter()
-        for i in range(args.baseline):
-            tx = contract.functions.mint(holder, 1, i.to_bytes(32, "big")).build_transaction(
-                {"from": minter.address, "gas": 120_000, **fee_fields(w3)})
-            wait(w3, send_signed(w3, minter, tx, gas=120_000))
-        baseline_s = time.perf_counter() - start
-        if contract.functions.balanceOf(holder).call() != args.baseline:
-            raise SystemExit("baseline mints missing")
-
-        raw = {}
-        for mode in ("single", "batched"):
-            note(f"(b) raw: {args.raw} pre-signed mints, {mode}")
-            raw[mode] = _raw_rate(w3, node.url, contract, minter, args.raw, mode)
+        note(f"(a) naive, after the relay: {args.baseline} mints, each sent and waited for")
+        naive_after = _naive_rate(w3, contract, minter, args.baseline, salt=2)
         db.dispose()
 
+    # (b) on a fresh anvil of its own: the node the relay used answers even plain transfers
+    # 3-5x slower after a relay run (anvil's own CPU per transaction rises; not understood
+    # yet, and not reproduced by mintBatch calls alone), and the reference is the node's ceiling.
+    with Anvil() as node:
+        w3 = connect(node.url)
+        contract = credits_contract(w3, deploy_credits(w3, Account.from_key(ANVIL_DEV_DEPLOYER_KEY),
+                                                       minter.address).address)
+        raw = {}
+        for mode in ("single", "batched", "transfer"):
+            note(f"(b) raw: {args.raw} pre-signed {'plain transfers' if mode == 'transfer' else 'mints'}, "
+                 f"{'batched' if mode == 'transfer' else mode}")
+            raw[mode] = _raw_rate(w3, node.url, contract, minter, args.raw, mode)
+
     relay_rate = args.entries / relay_s
-    baseline_rate = args.baseline / baseline_s
+    # The naive way on the same node before and after the relay; the ratio takes the better.
+    baseline_rate = max(naive_before, naive_after)
     figure("relay_approvals_rate", args.entries / approve_s, "approvals/s")
     figure("relay_confirmed_rewards_rate", relay_rate, "rewards/s")
-    figure("relay_naive_send_and_wait_rate", baseline_rate, "rewards/s")
+    figure("relay_naive_send_and_wait_rate_before_relay", naive_before, "rewards/s")
+    figure("relay_naive_send_and_wait_rate_after_relay", naive_after, "rewards/s")
     figure("relay_raw_presigned_single_rate", raw["single"], "tx/s")
     figure("relay_raw_presigned_batched_rate", raw["batched"], "tx/s")
+    figure("relay_raw_presigned_transfer_batched_rate", raw["transfer"], "tx/s")
     figure("relay_vs_naive", relay_rate / baseline_rate, "ratio")
     figure("relay_vs_raw_presigned_single", relay_rate / raw["single"], "ratio")
     figure("relay_vs_raw_presigned_batched", relay_rate / raw["batched"], "ratio")
@@ -126,6 +134,20 @@ def main() -> None:
     note("target: relay_vs_naive >= 10")
     figure("relay_gas_per_reward_mintbatch", sum(gas) / args.entries, "gas")
     figure("relay_total_supply_after_relay", supply, "credits")
+
+
+def _naive_rate(w3, contract, minter, count: int, salt: int) -> float:
+    """One ``mint`` per reward, each signed, sent and waited for before the next."""
+    holder = new_account()[0]
+    start = time.perf_counter()
+    for i in range(count):
+        tx = contract.functions.mint(holder, 1, ((salt << 128) + i).to_bytes(32, "big")).build_transaction(
+            {"from": minter.address, "gas": 120_000, **fee_fields(w3)})
+        wait(w3, send_signed(w3, minter, tx, gas=120_000))
+    elapsed = time.perf_counter() - start
+    if contract.functions.balanceOf(holder).call() != count:
+        raise SystemExit("naive mints missing")
+    return count / elapsed
 
 
 def _confirmed(db: Database) -> int:
@@ -146,7 +168,11 @@ def _rpc(http: requests.Session, url: str, payload):
 
 def _raw_rate(w3, url: str, contract, minter, count: int, mode: str) -> float:
     """Mints signed before the clock starts; the clock stops when the last one has a receipt
-    (anvil mines each on arrival). Every receipt is then checked for success."""
+    (anvil mines each on arrival). Every receipt is then checked for success. ``transfer``:
+    plain 1-wei transfers from anvil's funded dev account instead (the node's ceiling for
+    the simplest transaction), batched."""
+    if mode == "transfer":
+        minter = Account.from_key(ANVIL_DEV_DEPLOYER_KEY)
     nonce = w3.eth.get_transaction_count(minter.address, "pending")
     chain_id = w3.eth.chain_id
     fees = fee_fields(w3)
@@ -158,13 +184,15 @@ def _raw_rate(w3, url: str, contract, minter, count: int, mode: str) -> float:
         data = contract.encode_abi("mint", args=[holders[i % len(holders)], 1, ref])
         tx = {"to": contract.address, "data": data, "value": 0, "gas": 120_000, "nonce": nonce + i,
               "chainId": chain_id, "type": 2, **fees}
+        if mode == "transfer":
+            tx.update(to=holders[i % len(holders)], data=b"", value=1, gas=21_000)
         raws.append("0x" + bytes(minter.sign_transaction(tx).raw_transaction).hex())
     calls = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]}
              for i, raw in enumerate(raws)]
     with requests.Session() as http:
         start = time.perf_counter()
         hashes = []
-        if mode == "single":
+        if mode == "single":  # one JSON-RPC request per transaction
             for call in calls:
                 hashes.append(_rpc(http, url, call)["result"])
         else:
