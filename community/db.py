@@ -73,14 +73,14 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={50 if _cooperative() else BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={50 if gevent_patched() else BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         if not conn.get_execution_options().get("kopa_write", False):
             conn.exec_driver_sql("BEGIN")
-        elif not _cooperative():
+        elif not gevent_patched():
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             _begin_immediate_cooperatively(conn)
@@ -89,13 +89,14 @@ def _configure_sqlite(engine: Engine) -> None:
 BUSY_TIMEOUT_MS = 30_000
 
 
-def _cooperative() -> bool:
-    """True inside a gevent-patched process (``time.sleep`` yields to other greenlets)."""
+def gevent_patched() -> bool:
+    """True inside a gevent worker: the standard library is patched, so sockets and
+    ``time.sleep`` yield to other greenlets."""
     try:
         from gevent import monkey
     except ImportError:
         return False
-    return monkey.is_module_patched("time")
+    return monkey.is_module_patched("socket") and monkey.is_module_patched("time")
 
 
 def _begin_immediate_cooperatively(conn) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
-from community.db import Database, UnitOfWork
+from community.db import Database, UnitOfWork, gevent_patched
 from rewards.standings import StandingsCache
 from rewards.vault import KeyVault
 from web import config as kopa_config
@@ -115,11 +115,7 @@ def create_app(config: dict | None = None) -> Flask:
 def _async_mode() -> str:
     """gevent inside a gevent worker (the standard library is patched), threads elsewhere
     (the threaded worker, the relay, CLI commands and tests)."""
-    try:
-        from gevent import monkey
-    except ImportError:
-        return "threading"
-    return "gevent" if monkey.is_module_patched("socket") else "threading"
+    return "gevent" if gevent_patched() else "threading"
 
 
 def _limit_requests_in_flight(app: Flask) -> None:
