@@ -16,7 +16,7 @@ from community.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from community.evidence import MAX_EVIDENCE_BYTES, StoredEvidence, discard, store_evidence
 from community.i18n import N_
 from community.models import Contribution, Permission, Process, Task
-from rewards.ledger import pending_burns, pending_points, points_total, spendable_credits
+from rewards.ledger import wallet_summary
 from rewards.totals import member_totals
 from rewards.wallets import wallet_of
 from web import (
@@ -477,13 +477,14 @@ def my_wallet():
     wallet = wallet_of(session, g.api_user.id)
     if wallet is None:
         raise NotFound("you have no wallet")
+    figures = wallet_summary(session, g.api_user.id)  # the same figures the live push carries
     return jsonify(
         address=wallet.address,
         balance_onchain=chain_reader().balance_of(session, wallet.address),
-        points_total=points_total(session, g.api_user.id),
-        pending=pending_points(session, g.api_user.id),
-        pending_burn=pending_burns(session, g.api_user.id),
-        spendable=spendable_credits(session, g.api_user.id),
+        points_total=figures["points"],
+        pending=figures["pending_mint"],
+        pending_burn=figures["pending_burn"],
+        spendable=figures["spendable"],
     )
 
 
