@@ -11,6 +11,7 @@ from pathlib import Path
 
 import requests
 
+from community.demo import DEMO_PASSWORD
 from rewards.chain.anvil import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -73,3 +74,15 @@ def start_server(tmp: Path, rpc_url: str, secret: str, **extra: str) -> tuple[Ko
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"kopa did not start: {(tmp / 'server.log').read_text()[-3000:]}")
+
+
+def api_token(base: str, email: str, password: str = DEMO_PASSWORD) -> str:
+    """An API token for a (demo) account of the server at ``base``."""
+    response = requests.post(f"{base}/api/v1/auth/token", json={"email": email, "password": password},
+                             timeout=10)
+    response.raise_for_status()
+    return response.json()["token"]
+
+
+def bearer(base: str, email: str, password: str = DEMO_PASSWORD) -> dict:
+    return {"Authorization": f"Bearer {api_token(base, email, password)}"}

@@ -8,16 +8,11 @@ import json
 import pytest
 import requests
 
-from community.demo import DEMO_PASSWORD
+from tests.servers import bearer
 from tests.test_browser import SHOTS, browser  # noqa: F401 (the browser fixture)
 
 pytestmark = pytest.mark.chain
 
-
-def bearer(base: str, email: str) -> dict:
-    token = requests.post(f"{base}/api/v1/auth/token", json={"email": email, "password": DEMO_PASSWORD},
-                          timeout=5).json()["token"]
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_wall_display_is_public_live_and_rotates(demo_server, browser):  # noqa: F811

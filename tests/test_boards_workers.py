@@ -13,8 +13,7 @@ import redis
 import requests
 import socketio
 
-from community.demo import DEMO_PASSWORD
-from tests.servers import start_server
+from tests.servers import api_token, start_server
 
 pytestmark = pytest.mark.chain
 
@@ -53,12 +52,6 @@ def workers(anvil, tmp_path_factory):
         client.delete(key)
 
 
-def token(base: str, email: str) -> str:
-    response = requests.post(f"{base}/api/v1/auth/token", json={"email": email, "password": DEMO_PASSWORD},
-                             timeout=10)
-    response.raise_for_status()
-    return response.json()["token"]
-
 
 def approve_new_contribution(base: str, member: str, validators: list[str], task_index: int) -> int:
     """Submit a contribution as ``member`` and approve it (a second validator when four eyes
@@ -86,7 +79,7 @@ def approve_new_contribution(base: str, member: str, validators: list[str], task
 def test_the_relay_pushes_the_wallet_through_redis_to_a_client_on_worker_b(workers):
     """The relay is its own process (in A's supervisor); its emit goes through Redis."""
     base_a, base_b = workers
-    member = token(base_a, "member5@kopa.local")
+    member = api_token(base_a, "member5@kopa.local")
     member_h = {"Authorization": f"Bearer {member}"}
     wallets: list[dict] = []
     client = socketio.Client(reconnection=False)
@@ -94,8 +87,8 @@ def test_the_relay_pushes_the_wallet_through_redis_to_a_client_on_worker_b(worke
     client.connect(base_b, namespaces=["/leaderboard"], transports=["websocket"], auth={"token": member},
                    wait_timeout=10)
     try:
-        gained = approve_new_contribution(base_a, member, [token(base_a, "staff@kopa.local"),
-                                                           token(base_a, "staff2@kopa.local")], task_index=0)
+        validators = [api_token(base_a, "staff@kopa.local"), api_token(base_a, "staff2@kopa.local")]
+        gained = approve_new_contribution(base_a, member, validators, task_index=0)
         total = requests.get(f"{base_a}/api/v1/me/wallet", headers=member_h, timeout=5).json()["points_total"]
         deadline = time.monotonic() + 10
         while not any(w["on_chain"] == total for w in wallets) and time.monotonic() < deadline:
@@ -108,9 +101,9 @@ def test_the_relay_pushes_the_wallet_through_redis_to_a_client_on_worker_b(worke
 
 def test_an_approval_on_worker_a_reaches_a_client_on_worker_b(workers):
     base_a, base_b = workers
-    member = token(base_a, "member2@kopa.local")
-    staff = token(base_a, "staff@kopa.local")
-    second = token(base_a, "staff2@kopa.local")
+    member = api_token(base_a, "member2@kopa.local")
+    staff = api_token(base_a, "staff@kopa.local")
+    second = api_token(base_a, "staff2@kopa.local")
     member_h = {"Authorization": f"Bearer {member}"}
     before = requests.get(f"{base_b}/api/v1/leaderboard/me", headers=member_h, timeout=5).json()
     points_before = before["me"]["points"] if before["me"] else 0

@@ -12,20 +12,15 @@ import socketio
 
 from community.demo import DEMO_PASSWORD
 from tests.chainutil import cast_balance, cast_total_supply
+from tests.servers import bearer
 
 pytestmark = pytest.mark.chain
 
 
-def token(base: str, email: str) -> dict:
-    response = requests.post(f"{base}/api/v1/auth/token", json={"email": email, "password": DEMO_PASSWORD},
-                             timeout=10)
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['token']}"}
-
 
 def test_validated_contribution_becomes_tokens_and_moves_the_board(demo_server, anvil):
-    member = token(demo_server, "member3@kopa.local")
-    staff = token(demo_server, "staff@kopa.local")
+    member = bearer(demo_server, "member3@kopa.local")
+    staff = bearer(demo_server, "staff@kopa.local")
     credits = requests.get(f"{demo_server}/api/v1/meta", timeout=5).json()["contracts"]["KopaCredits"]
     wallet = requests.get(f"{demo_server}/api/v1/me/wallet", headers=member, timeout=5).json()
 
@@ -48,7 +43,7 @@ def test_validated_contribution_becomes_tokens_and_moves_the_board(demo_server, 
     client.connect(demo_server, namespaces=["/leaderboard"], transports=["websocket"],
                    auth={"token": member["Authorization"].split()[1]}, wait_timeout=10)
     bystander.connect(demo_server, namespaces=["/leaderboard"], transports=["websocket"],
-                      auth={"token": token(demo_server, "member4@kopa.local")["Authorization"].split()[1]},
+                      auth={"token": bearer(demo_server, "member4@kopa.local")["Authorization"].split()[1]},
                       wait_timeout=10)
     try:
         client.call("watch", {"scope": "community", "period": "all"}, namespace="/leaderboard", timeout=10)

@@ -19,6 +19,7 @@ from babel.dates import format_skeleton
 from playwright.sync_api import expect
 
 from community.demo import DEMO_PASSWORD
+from tests.servers import bearer
 from tests.test_browser import SHOTS, browser, login  # noqa: F401 (the browser fixture)
 
 pytestmark = pytest.mark.chain
@@ -62,12 +63,6 @@ class Journey:
             for label, url, v in self.violations)
         assert len(list(self.folder.glob("*.png"))) == self.steps
 
-
-def bearer(base: str, email: str, password: str = DEMO_PASSWORD) -> dict:
-    response = requests.post(f"{base}/api/v1/auth/token", json={"email": email, "password": password},
-                             timeout=10)
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
 def approve(base: str, contribution_id: int) -> None:

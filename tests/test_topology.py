@@ -17,11 +17,10 @@ import redis
 import requests
 import socketio
 
-from community.demo import DEMO_PASSWORD
 from rewards.chain.anvil import Anvil
 from tests.chainutil import cast_balance
 from tests.conftest import drop_pg_database, new_pg_database
-from tests.servers import KopaProcess, kopa_env, start_server
+from tests.servers import KopaProcess, bearer, kopa_env, start_server
 from web.config import ANVIL_DEV_DEPLOYER_KEY
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -36,12 +35,6 @@ def _redis_up() -> bool:
     except redis.RedisError:
         return False
 
-
-def bearer(base: str, email: str) -> dict:
-    response = requests.post(f"{base}/api/v1/auth/token", json={"email": email, "password": DEMO_PASSWORD},
-                             timeout=10)
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
 def wait_for(predicate, seconds: float, what: str) -> None:
