@@ -305,24 +305,8 @@ def _migration(name: str):
 def _backfill_sql() -> list[str]:
     """Migrations 0010's and 0012's own backfill statements (PostgreSQL): the totals the
     ledger triggers keep."""
-    m10, m12 = _migration("0010_board_totals"), _migration("0012_process_boards")
-    buckets = ("'all'", m10.PG_WEEK.format(col="e.created_at"), m10.PG_MONTH.format(col="e.created_at"))
-    community = [
-        "INSERT INTO board_totals (bucket, dimension, member_id, points, last_entry_id) "
-        f"SELECT {bucket}, {dimension}, e.member_id, sum(e.points), max(e.id) FROM ledger_entries e "
-        "WHERE e.dimension <> 'credits' GROUP BY 1, 2, 3"
-        for bucket in buckets for dimension in ("'*'", "e.dimension")
-    ]
-    assert m12.PG_WEEK == m10.PG_WEEK
-    process = [
-        "INSERT INTO process_board_totals (process_id, bucket, dimension, member_id, points, last_entry_id) "
-        f"SELECT t.process_id, {bucket}, {dimension}, e.member_id, sum(e.points), max(e.id) "
-        "FROM ledger_entries e JOIN contributions c ON c.id = e.contribution_id "
-        "JOIN tasks t ON t.id = c.task_id "
-        "WHERE e.dimension <> 'credits' GROUP BY 1, 2, 3, 4"
-        for bucket in buckets for dimension in ("'*'", "e.dimension")
-    ]
-    return community + process
+    return (_migration("0010_board_totals").backfill_statements(postgres=True)
+            + _migration("0012_process_boards").backfill_statements(postgres=True))
 
 
 TRIGGERS = ("ledger_board_totals", "ledger_process_board_totals")
