@@ -85,6 +85,9 @@ class User(Base):
     board_opt_out: Mapped[bool | None] = mapped_column()  # leaderboards (#6): hidden from others
     board_pseudonym: Mapped[str | None] = mapped_column(String(40))  # shown instead of display_name
     locale: Mapped[str | None] = mapped_column(String(8))  # chosen language; NULL: the browser decides
+    # Part of every signed-in session's id: raising it ends every session signed with the old
+    # value (a cookie copied before logout stops working; sessions are cookies, not rows).
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     __table_args__ = (
         CheckConstraint("role IN ('member', 'staff', 'auditor', 'admin')", name="role_known"),
@@ -104,7 +107,7 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}.{self.session_epoch}"
 
     @property
     def is_staff(self) -> bool:

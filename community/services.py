@@ -110,6 +110,15 @@ def authenticate(session: Session, email: object, password: object) -> User:
     return user
 
 
+def end_sessions(uow: UnitOfWork, user_id: int) -> None:
+    """Logout: every page session of the member ends, on every device, including copies of
+    the session cookie (they are signed, not stored, so the epoch in them is what expires)."""
+    with uow:
+        user = get_row(uow.session, User, user_id, "user")
+        user.session_epoch += 1
+        uow.commit()
+
+
 def issue_api_token(uow: UnitOfWork, user_id: int) -> str:
     token = secrets.token_urlsafe(32)
     with uow:

@@ -538,6 +538,54 @@ def test_session_rotates_at_login_and_the_pre_login_session_is_useless(app, clie
     assert app.config["REMEMBER_COOKIE_SAMESITE"] == "Lax"
 
 
+def _log_in(client, email: str) -> str:
+    token = csrf_token_in(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    return client.get_cookie("session").value
+
+
+def test_logout_ends_the_session_and_every_copy_of_its_cookie(app, app_community):
+    """Sessions are signed cookies: without the epoch a cookie copied before logout (a shared
+    computer, a stolen cookie) would stay signed in. Logout ends the member's sessions on every
+    device; other members stay signed in."""
+    member, other = app_community.user(), app_community.user()
+    laptop, phone, neighbour = app.test_client(), app.test_client(), app.test_client()
+    copied = _log_in(laptop, app_community.email_of(member))
+    _log_in(phone, app_community.email_of(member))
+    _log_in(neighbour, app_community.email_of(other))
+    thief = app.test_client(use_cookies=False)
+    assert thief.get("/wallet", headers={"Cookie": f"session={copied}"}).status_code == 200
+
+    page = laptop.get("/wallet")
+    assert page.status_code == 200
+    logout = laptop.post("/logout", data={"csrf_token": csrf_token_in(page.get_data(as_text=True))})
+    assert logout.status_code == 302
+
+    for who, response in (("the copy", thief.get("/wallet", headers={"Cookie": f"session={copied}"})),
+                          ("the phone", phone.get("/wallet")), ("the laptop", laptop.get("/wallet"))):
+        assert response.status_code == 302 and "/login" in response.headers["Location"], who
+    assert neighbour.get("/wallet").status_code == 200, "another member's session is untouched"
+    # Signing in again works and gives a session for the new epoch only.
+    _log_in(laptop, app_community.email_of(member))
+    assert laptop.get("/wallet").status_code == 200
+    assert thief.get("/wallet", headers={"Cookie": f"session={copied}"}).status_code == 302
+
+
+def test_a_session_without_an_epoch_or_with_a_forged_one_is_anonymous(app, app_community):
+    """Sessions from before the epoch existed (``_user_id`` = bare id) and ones naming a
+    future epoch are refused, not trusted."""
+    member = app_community.user()
+    client = app.test_client()
+    _log_in(client, app_community.email_of(member))
+    data = _session_data(app, client.get_cookie("session").value)
+    serializer = app.session_interface.get_signing_serializer(app)
+    for forged in (str(member), f"{member}.7", f"{member}.", "x.0"):
+        cookie = serializer.dumps({**data, "_user_id": forged})
+        response = app.test_client(use_cookies=False).get("/wallet", headers={"Cookie": f"session={cookie}"})
+        assert response.status_code == 302 and "/login" in response.headers["Location"], forged
+
+
 @pytest.mark.parametrize("debug", [False, True])
 def test_cookies_are_secure_httponly_and_lax_on_an_https_site(tmp_path, sqlite_url, anvil, debug):
     app = create_app({

@@ -52,11 +52,16 @@ login_per_account = limiter.shared_limit(
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+def load_user(session_user: str) -> User | None:
+    """The session holds ``<user id>.<session epoch>`` (User.get_id): a session signed before
+    the member's last logout names an old epoch and is refused."""
+    user_id, _, epoch = session_user.partition(".")
+    if not (user_id.isdigit() and epoch.isdigit()):
         return None
     user = db_session().get(User, int(user_id))
-    return user if user is not None and user.active else None
+    if user is None or not user.active or user.session_epoch != int(epoch):
+        return None
+    return user
 
 
 def _safe_next(target: str | None) -> str:
@@ -116,7 +121,8 @@ def register():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()  # CSRFProtect has already checked the form's token
+    services.end_sessions(unit_of_work(), current_user.id)  # CSRFProtect checked the form's token
+    logout_user()
     session.clear()
     flash(_("You are logged out."), "ok")
     return redirect(url_for("portal.home"))
