@@ -833,6 +833,35 @@ def test_200_bad_logins_at_one_account_from_many_addresses_get_429(throttled):
     assert _attempt(client, True, bystander, PASSWORD, "10.0.4.1").status_code == 200
 
 
+@pytest.mark.parametrize("hops", [0, 1])
+def test_behind_a_proxy_the_login_limit_counts_each_forwarded_client(tmp_path, sqlite_url, anvil, hops):
+    """With KOPA_PROXY_HOPS=1 (nginx in front) every client is limited by its own address from
+    X-Forwarded-For, not all together by the proxy's; without it the header is ignored, so a
+    client cannot escape the limit by inventing addresses."""
+    previous_prefix = limiter._key_prefix
+    app = create_app({
+        "TESTING": True, "SECRET_KEY": SECRET, "KOPA_INSTANCE_PATH": str(tmp_path / "instance"),
+        "KOPA_DATABASE_URL": sqlite_url, "KOPA_RPC_URL": anvil.url, "RATELIMIT_ENABLED": True,
+        "SESSION_COOKIE_SECURE": False, "KOPA_PROXY_HOPS": hops,
+    })
+    try:
+        client = _login_client(app)
+
+        def bad_login(i: int, client_address: str) -> int:
+            return client.post("/login", data={"email": f"guess{i}@example.org", "password": "wrong",
+                                               "csrf_token": client.csrf},
+                               environ_base={"REMOTE_ADDR": "127.0.0.1"},
+                               headers={"X-Forwarded-For": client_address}).status_code
+
+        statuses = [bad_login(i, "203.0.113.7" if hops else f"203.0.113.{i}") for i in range(21)]
+        assert statuses == [400] * 20 + [429]
+        other_client = bad_login(99, "198.51.100.9")
+        assert other_client == (400 if hops else 429)
+    finally:
+        app.extensions["kopa.db"].dispose()
+        limiter._key_prefix = previous_prefix
+
+
 # --- Socket.IO on a real server ---------------------------------------------------------------------
 
 

@@ -303,6 +303,7 @@ def test_with_redis_the_socket_queue_and_rate_limits_use_it(tmp_path, sqlite_url
     from rewards.ledger import record_entry
     from rewards.standings import BoardKey
     from web import create_app, standings_cache
+    from web.config import redis_namespace
     from web.extensions import limiter, socketio
     from web.live import publish_standings
 
@@ -314,7 +315,7 @@ def test_with_redis_the_socket_queue_and_rate_limits_use_it(tmp_path, sqlite_url
         assert type(socketio.server.manager).__name__ == "RedisManager"
         assert "redis" in type(limiter.storage).__name__.lower()
         pubsub = redis.Redis.from_url(url).pubsub()
-        pubsub.subscribe("flask-socketio")
+        pubsub.subscribe(redis_namespace(sqlite_url))  # this installation's own channel
         pubsub.get_message(timeout=1)  # the subscribe confirmation
         member = Community(app.extensions["kopa.db"], app.extensions["kopa.vault"]).user()
         with app.test_request_context():

@@ -39,9 +39,15 @@ def create_app(config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=11 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=app.config["KOPA_REDIS_URL"] or "memory://",
+        RATELIMIT_KEY_PREFIX=kopa_config.redis_namespace(app.config["KOPA_DATABASE_URL"]),
         RATELIMIT_HEADERS_ENABLED=True,
     )
     app.config.update(config or {})  # explicit settings (tests) win over derived defaults
+    if app.config["KOPA_PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["KOPA_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     # A request may hold its read connection while its unit of work takes a write one: with
@@ -54,7 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["kopa.vault"] = KeyVault(app.config["SECRET_KEY"])
     app.extensions["kopa.standings"] = StandingsCache(  # in Redis when workers share one
         db.read_sessions, redis_url=app.config["KOPA_REDIS_URL"] or None,
-        namespace=app.config["KOPA_DATABASE_URL"],
+        namespace=kopa_config.redis_namespace(app.config["KOPA_DATABASE_URL"]),
     )
 
     from web import i18n
@@ -69,6 +75,7 @@ def create_app(config: dict | None = None) -> Flask:
         app,
         async_mode=_async_mode(),
         message_queue=app.config["KOPA_REDIS_URL"] or None,
+        channel=kopa_config.redis_namespace(app.config["KOPA_DATABASE_URL"]),  # not shared with others
         cors_allowed_origins=[app.config["KOPA_SITE_URL"]],
     )
 

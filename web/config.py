@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
@@ -28,6 +29,12 @@ def secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def redis_namespace(database_url: str) -> str:
+    """One installation's share of a Redis server: its Socket.IO channel, rate-limit and board
+    keys. Every worker and the relay of one installation name the same database."""
+    return "kopa-" + hashlib.sha256(database_url.encode()).hexdigest()[:12]
+
+
 def from_env() -> dict:
     instance = instance_path()
     host = os.environ.get("KOPA_HOST", "127.0.0.1")
@@ -41,6 +48,9 @@ def from_env() -> dict:
         "KOPA_RPC_URL": os.environ.get("KOPA_RPC_URL", ""),
         "KOPA_ANVIL_PORT": int(os.environ.get("KOPA_ANVIL_PORT", "8545")),
         "KOPA_REDIS_URL": os.environ.get("KOPA_REDIS_URL", ""),
+        # Proxies in front that set X-Forwarded-For/-Proto/-Host (nginx: 1). 0 trusts no such
+        # header: a client could otherwise pick its own address and dodge the login limits.
+        "KOPA_PROXY_HOPS": int(os.environ.get("KOPA_PROXY_HOPS", "0")),
         "KOPA_HOST": host,
         "KOPA_PORT": port,
         "KOPA_SITE_URL": os.environ.get("KOPA_SITE_URL", f"http://{host}:{port}"),
