@@ -58,3 +58,32 @@ def test_every_proof_of_every_small_tree_verifies_and_nothing_else_does():
                 assert SCRIPT["root_from_proof"](leaves[i], i, n, bad) != root
     with pytest.raises(ValueError):
         merkle.inclusion_proof(3, LEAVES[:3])
+
+
+def _mth(hashes: list[bytes]) -> bytes:
+    """RFC 6962 §2.1 as written: split at k, the largest power of two smaller than n."""
+    if len(hashes) == 1:
+        return hashes[0]
+    k = 1 << (len(hashes) - 1).bit_length() - 1
+    return merkle.node_hash(_mth(hashes[:k]), _mth(hashes[k:]))
+
+
+def _rfc_path(m: int, hashes: list[bytes]) -> list[bytes]:
+    if len(hashes) <= 1:
+        return []
+    k = 1 << (len(hashes) - 1).bit_length() - 1
+    if m < k:
+        return [*_rfc_path(m, hashes[:k]), _mth(hashes[k:])]
+    return [*_rfc_path(m - k, hashes[k:]), _mth(hashes[:k])]
+
+
+def test_the_level_by_level_tree_is_the_recursive_definition():
+    """The module builds trees bottom-up; heads and paths must be those of RFC 6962's
+    recursive split, for every size up to 300 and every leaf of trees up to 70."""
+    rng = random.Random(9162)
+    for n in range(1, 301):
+        leaves = [rng.randbytes(rng.randrange(0, 60)) for _ in range(n)]
+        hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
+        assert merkle.tree_head(leaves) == _mth(hashes), n
+        for i in range(n) if n <= 70 else rng.sample(range(n), 5):
+            assert merkle.inclusion_proof(i, leaves) == _rfc_path(i, hashes), (n, i)
