@@ -23,7 +23,7 @@ from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.i18n import N_
 from community.models import Contribution, ContributionCoContributor, ContributionState, User
 from community.validation import text
-from rewards.ledger import chain_ref, instance_id, lock_wallet, points_total
+from rewards.ledger import hashed_ref, instance_id, lock_wallet, points_total
 from rewards.loyalty_models import Badge, BadgeAward, BadgeLevel, BadgeMetric
 from rewards.models import OutboxItem, OutboxKind, OutboxStatus
 
@@ -86,7 +86,7 @@ def award_badges(session: Session, member_id: int) -> list[BadgeAward]:
         value = metrics.get(level.badge.metric, 0)
         if level.id in held or value < level.threshold:
             continue
-        ref = chain_ref(instance, f"badge:{member_id}:{level.id}")
+        ref = hashed_ref(instance, f"badge:{member_id}:{level.id}")
         award = BadgeAward(member_id=member_id, badge_level_id=level.id, value=value, ref=ref)
         session.add(award)
         session.add(

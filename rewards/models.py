@@ -66,7 +66,8 @@ class LedgerEntry(Base):
     validator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     rule_id: Mapped[str] = mapped_column(String(80))
     rule_version: Mapped[int] = mapped_column(Integer)
-    # bytes32 id used on chain: H(instance id, source key), hex with 0x prefix.
+    # bytes32 id used on chain, hex with 0x prefix: the installation's tag above this row's id
+    # (rewards.ledger.entry_ref); rows written before dense refs keep SHA-256 refs.
     ref: Mapped[str] = mapped_column(String(66), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

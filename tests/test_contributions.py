@@ -3,6 +3,8 @@ state, one ledger entry and one outbox row together, or nothing at all."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -10,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from community import services
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import Contribution, ContributionTransition, Role
-from rewards.ledger import chain_ref, instance_id, pending_points, points_total
+from rewards.ledger import entry_id_of_ref, entry_ref, hashed_ref, instance_id, pending_points, points_total
 from rewards.models import LedgerEntry, OutboxItem, Setting, Wallet
 from rewards.standings import compute_standings
 
@@ -36,7 +38,10 @@ def test_approval_writes_entry_and_outbox_once(db, community):
         assert (entry.member_id, entry.points, entry.contribution_id, entry.validator_id) == (
             member, 40, cid, staff)
         assert (entry.rule_id, entry.rule_version) == ("complexity-x-level", 1)
-        assert entry.ref == chain_ref(instance_id(session), f"contribution:{cid}:approved:{member}")
+        # The ref on chain: a 24-byte tag of the installation above the 64-bit entry id.
+        tag = hashlib.sha256(f"kopa/ledger/{instance_id(session)}".encode()).hexdigest()[:48]
+        assert entry.ref == "0x" + tag + entry_id.to_bytes(8, "big").hex()
+        assert entry_id_of_ref(instance_id(session), entry.ref) == entry_id
         outbox = entry.outbox
         wallet = session.scalars(select(Wallet).where(Wallet.user_id == member)).one()
         assert (outbox.amount, outbox.to_address, outbox.ref, outbox.status) == (
@@ -151,8 +156,14 @@ def test_refs_are_salted_per_instance(db, community):
     with db.read_sessions() as session:
         assert instance_id(session) == first
         assert session.get(Setting, "instance_id").value == first
-    assert chain_ref(first, "contribution:1:approved") != chain_ref("other", "contribution:1:approved")
-    assert len(chain_ref(first, "x")) == 66
+    assert entry_ref(first, 1) != entry_ref("other", 1)
+    assert entry_ref(first, 1)[:50] == entry_ref(first, 2**64 - 1)[:50], "one tag per installation"
+    assert [len(entry_ref(first, i)) for i in (1, 2**64 - 1)] == [66, 66]
+    assert entry_id_of_ref(first, entry_ref(first, 2**64 - 1)) == 2**64 - 1
+    assert entry_id_of_ref("other", entry_ref(first, 7)) is None, "another installation's ref"
+    assert entry_id_of_ref(first, hashed_ref(first, "contribution:1:approved")) is None, "a ref from before"
+    with pytest.raises(ValueError, match="does not fit"):
+        entry_ref(first, 2**64)
 
 
 def test_standings_rank_by_points_then_who_got_there_first(db, community):

@@ -16,7 +16,15 @@ from community.models import Role
 from rewards import badges, catalogue, loyalty
 from rewards.badges import award_badges, longest_week_streak
 from rewards.catalogue import LimitReached, NotAvailable, OutOfStock, WrongState
-from rewards.ledger import SPENDING, chain_ref, instance_id, pending_burns, points_total, spendable_credits
+from rewards.ledger import (
+    SPENDING,
+    entry_ref,
+    hashed_ref,
+    instance_id,
+    pending_burns,
+    points_total,
+    spendable_credits,
+)
 from rewards.loyalty_models import BadgeAward, CatalogueItem, Redemption
 from rewards.models import LedgerEntry, OutboxItem
 from rewards.wallets import wallet_of
@@ -161,7 +169,7 @@ def test_crossing_a_threshold_awards_the_level_once_with_its_mint_request(db, co
         assert sorted(a.level.name for a in awards) == ["Co-creator I", "First contribution"]
         instance = instance_id(session)
         for award in awards:
-            assert award.ref == chain_ref(instance, f"badge:{member}:{award.badge_level_id}")
+            assert award.ref == hashed_ref(instance, f"badge:{member}:{award.badge_level_id}")
             row = session.scalars(select(OutboxItem).where(OutboxItem.ref == award.ref)).one()
             assert (row.kind, row.ledger_entry_id, row.amount) == ("badge", None, 1)
             assert row.token_id == award.level.token_id
@@ -339,6 +347,10 @@ def test_cancel_refunds_with_its_own_ref_and_restores_stock(db, community, chain
         assert (refund.points, refund.dimension, refund.source_key) == (
             4, SPENDING, f"redemption:{redemption.id}:refund")
         assert refund.ref != spend.ref and refund.outbox.kind == "mint" and spend.outbox.kind == "burn"
+        # spends (burns) and refunds carry their entry's dense ref, like every ledger entry
+        instance = instance_id(session)
+        assert (spend.ref, refund.ref) == (entry_ref(instance, spend.id), entry_ref(instance, refund.id))
+        assert (spend.outbox.ref, refund.outbox.ref) == (spend.ref, refund.ref)
     chain.drain()
     with db.read_sessions() as session:
         assert spendable_credits(session, member) == 20

@@ -44,7 +44,7 @@ from community.db import Database
 from community.models import User
 from rewards import audit
 from rewards.audit_models import AuditEpoch, AuditLogRow
-from rewards.ledger import chain_ref, instance_id, record_entry
+from rewards.ledger import hashed_ref, instance_id, record_entry
 from rewards.models import LedgerEntry, OutboxItem, OutboxStatus, Setting, Wallet
 from web.migrate import upgrade
 
@@ -99,7 +99,7 @@ def _entries(db: Database, members: list[tuple[int, str]], count: int, *, outbox
     for i in range(1, count):
         member, address = members[i % len(members)]
         key = f"bench:{i}"
-        ref = chain_ref(instance, key)
+        ref = hashed_ref(instance, key)
         points = rng.randint(1, 60)
         rows.append({"member_id": member, "points": points, "dimension": "participation", "cause": "bench",
                      "source_key": key, "rule_id": "bench", "rule_version": 1, "ref": ref,
