@@ -13,14 +13,19 @@ The figures are deterministic: fresh contracts, a fixed call sequence, recipient
 derived from fixed labels (calldata cost depends on the bytes), and each contract warmed up
 with one write first so no figure pays for a zero total supply. "fresh" recipients hold
 nothing yet (their balance slot is new, 22.1k), "existing" ones already hold credits.
-Refs are scattered hashes like today's ledger refs, and for the `.dense` figures
-consecutive entry ids (see KopaCredits' bitmap guard and docs/benchmarks.md).
+
+Refs are made by the ledger's own functions for a fixed bench installation. The headline
+figures use the refs the ledger sends (``rewards.ledger.entry_ref``: the installation's tag
+above consecutive entry ids, so 256 entries share one word of KopaCredits' bitmap guard);
+`mint.fresh.newword` is the single mint whose ref opens a new word (1 entry in 256). The
+`.hashed` figures repeat them with scattered SHA-256 refs (``rewards.ledger.hashed_ref``,
+what ledger entries carried before dense refs, and what badges still carry), each with its
+ratio to the dense figure.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Iterator
@@ -32,15 +37,18 @@ sys.path.insert(0, str(ROOT))
 
 from web3 import Web3  # noqa: E402
 
+from rewards.ledger import entry_ref, hashed_ref  # noqa: E402
+
 SNAPSHOT = ROOT / "tests" / "contracts" / "gas_snapshot.json"
 UPDATE_COMMAND = ".venv/bin/python scripts/bench/gas.py --update-snapshot"
 TOLERANCE = 0.02
 BATCH_SIZES = (1, 10, 100, 500)
 # A batch of 500 fresh holders needs ~26M gas, more than brownie's 12M development blocks.
 BLOCK_GAS_LIMIT = 60_000_000
-TARGETS = {"mint.fresh": 80_000, "mint.fresh.dense": 80_000} | {
-    f"mintBatch.{n}.{kind}{refs}": 30_000
-    for n in (100, 500) for kind in ("fresh", "existing") for refs in ("", ".dense")
+# The bench's installation: fixes the refs' tag (a real one is a random uuid4 hex).
+INSTANCE = "6761732d62656e63682d696e7374616e"
+TARGETS = {"mint.fresh": 80_000, "mint.fresh.newword": 80_000} | {
+    f"mintBatch.{n}.{kind}": 30_000 for n in (100, 500) for kind in ("fresh", "existing")
 }
 
 
@@ -49,15 +57,15 @@ def holder(label: str | int) -> str:
     return Web3.to_checksum_address(Web3.keccak(text=f"kopa-gas-holder-{label}")[-20:])
 
 
-def gas_ref(label: str | int) -> bytes:
-    """A scattered ref, like today's SHA-256 ledger refs."""
-    return Web3.keccak(text=f"kopa-gas-ref-{label}")
-
-
 def dense_ref(entry_id: int) -> bytes:
-    """A dense ref: a 24-byte installation tag above a 64-bit ledger entry id, so consecutive
-    entries share the guard's storage words (see KopaCredits)."""
-    return hashlib.sha256(b"kopa/bench-instance").digest()[:24] + entry_id.to_bytes(8, "big")
+    """The ref the ledger sends for entry ``entry_id``: the installation's 24-byte tag above
+    the 64-bit id, so consecutive entries share the guard's storage words (see KopaCredits)."""
+    return bytes.fromhex(entry_ref(INSTANCE, entry_id)[2:])
+
+
+def gas_ref(label: str | int) -> bytes:
+    """A scattered ref: SHA-256 as the ledger made refs before dense ones (badges still do)."""
+    return bytes.fromhex(hashed_ref(INSTANCE, f"gas:{label}")[2:])
 
 
 def artifact(name: str) -> dict:
@@ -98,37 +106,40 @@ def measure(w3: Web3, admin: str, minter: str) -> dict[str, int]:
     distinct accounts the node signs for (anvil's dev accounts)."""
     chain = _Chain(w3, admin, minter)
     figures: dict[str, int] = {}
+    entry_ids = iter(range(1, 10**6))  # the ledger's ids: one sequence for mints and burns alike
+    styles = {"": lambda label: dense_ref(next(entry_ids)), ".hashed": gas_ref}
     with block_gas_limit(w3):
         credits = chain.deploy("KopaCredits", admin)
         for role in (credits.functions.MINTER_ROLE().call(), credits.functions.BURNER_ROLE().call()):
             chain.gas_of(credits.functions.grantRole(role, minter), admin)
         mint, batch = credits.functions.mint, credits.functions.mintBatch
-        chain.gas_of(mint(holder("warm-up"), 10, gas_ref("warm-up")))
+        chain.gas_of(mint(holder("warm-up"), 10, dense_ref(next(entry_ids))))
 
-        figures["mint.fresh"] = chain.gas_of(mint(holder("single"), 10, gas_ref("single-1")))
-        figures["mint.existing"] = chain.gas_of(mint(holder("single"), 10, gas_ref("single-2")))
-        for n in BATCH_SIZES:
-            to = [holder(f"batch-{n}-{i}") for i in range(n)]
-            for kind in ("fresh", "existing"):
-                refs = [gas_ref(f"batch-{n}-{kind}-{i}") for i in range(n)]
-                figures[f"mintBatch.{n}.{kind}"] = chain.gas_of(batch(to, [10] * n, refs)) // n
-            if n == 100:  # the relay resending a delivered batch: every entry skipped
-                figures["mintBatch.100.resent"] = chain.gas_of(batch(to, [10] * n, refs)) // n
-        next_id = iter(range(1, 10**6))
-        for n in (100, 500):  # dense refs: consecutive ledger entry ids
-            to = [holder(f"dense-{n}-{i}") for i in range(n)]
-            for kind in ("fresh", "existing"):
-                refs = [dense_ref(next(next_id)) for _ in range(n)]
-                figures[f"mintBatch.{n}.{kind}.dense"] = chain.gas_of(batch(to, [10] * n, refs)) // n
-        # single mints whose ref's word an earlier entry already started
-        for kind in ("fresh", "existing"):
-            ref = dense_ref(next(next_id))
-            figures[f"mint.{kind}.dense"] = chain.gas_of(mint(holder("single-dense"), 10, ref))
+        for style, ref_of in styles.items():
+            single = holder(f"single{style}")
+            figures[f"mint.fresh{style}"] = chain.gas_of(mint(single, 10, ref_of(f"single-1{style}")))
+            figures[f"mint.existing{style}"] = chain.gas_of(mint(single, 10, ref_of(f"single-2{style}")))
+            for n in BATCH_SIZES:
+                to = [holder(f"batch-{n}-{i}{style}") for i in range(n)]
+                for kind in ("fresh", "existing"):
+                    refs = [ref_of(f"batch-{n}-{kind}-{i}") for i in range(n)]
+                    figures[f"mintBatch.{n}.{kind}{style}"] = chain.gas_of(batch(to, [10] * n, refs)) // n
+                if n == 100 and not style:  # the relay resending a delivered batch: every entry skipped
+                    figures["mintBatch.100.resent"] = chain.gas_of(batch(to, [10] * n, refs)) // n
+            if not style:  # the 1 entry in 256 whose ref opens a new word of the guard
+                word_start = (next(entry_ids) | 255) + 1
+                entry_ids = iter(range(word_start + 1, 10**6))
+                figures["mint.fresh.newword"] = chain.gas_of(
+                    mint(holder("single-newword"), 10, dense_ref(word_start)))
 
-        figures["redeem"] = chain.gas_of(credits.functions.redeem(holder("single"), 5, gas_ref("redeem-1")))
-        to = [holder(f"batch-100-{i}") for i in range(100)]
-        refs = [gas_ref(f"redeem-batch-{i}") for i in range(100)]
-        figures["redeemBatch.100"] = chain.gas_of(credits.functions.redeemBatch(to, [5] * 100, refs)) // 100
+        redeem, redeem_batch = credits.functions.redeem, credits.functions.redeemBatch
+        for style, ref_of in styles.items():
+            # burns of the holders minted above; the batch first, so the single burn's ref
+            # (the next entry id) lands in a word the batch started, as most do
+            to = [holder(f"batch-100-{i}{style}") for i in range(100)]
+            refs = [ref_of(f"redeem-batch-{i}") for i in range(100)]
+            figures[f"redeemBatch.100{style}"] = chain.gas_of(redeem_batch(to, [5] * 100, refs)) // 100
+            figures[f"redeem{style}"] = chain.gas_of(redeem(holder(f"single{style}"), 5, ref_of("redeem-1")))
 
         badges = chain.deploy("KopaBadges", admin, minter, "https://kopa.invalid/badges/{id}.json")
         chain.gas_of(badges.functions.mintBadge(holder("warm-up"), 1, gas_ref("badge-warm-up")))
@@ -139,24 +150,26 @@ def measure(w3: Web3, admin: str, minter: str) -> dict[str, int]:
         figures["badge.mintBatch.100"] = chain.gas_of(badge_batch(to, [1] * 100, refs)) // 100
 
         anchor = chain.deploy("KopaLedgerAnchor", admin, minter)
-        chain.gas_of(anchor.functions.anchor(0, gas_ref("root-0"), 10))
-        figures["anchor"] = chain.gas_of(anchor.functions.anchor(1, gas_ref("root-1"), 1000))
+        chain.gas_of(anchor.functions.anchor(0, Web3.keccak(text="root-0"), 10))
+        figures["anchor"] = chain.gas_of(anchor.functions.anchor(1, Web3.keccak(text="root-1"), 1000))
     return figures
 
 
 REFERENCES = {"mintBatch.{n}.fresh": "mint.fresh", "mintBatch.{n}.existing": "mint.existing",
-              "mintBatch.{n}.fresh.dense": "mint.fresh", "mintBatch.{n}.existing.dense": "mint.existing",
-              "mint.fresh.dense": "mint.fresh", "mint.existing.dense": "mint.existing",
-              "mintBatch.100.resent": "mint.existing", "redeemBatch.100": "redeem",
-              "badge.mintBatch.100": "badge.mint"}
+              "mint.fresh.newword": "mint.fresh", "mintBatch.100.resent": "mint.existing",
+              "redeemBatch.100": "redeem", "badge.mintBatch.100": "badge.mint"}
 
 
 def report(figures: dict[str, int]) -> list[str]:
-    """`name value unit`, then the ratio to the single call of the same run, then the target."""
+    """`name value unit`, then the ratio to its reference of the same run (a batch: the single
+    call; a `.hashed` figure: the same figure with the ledger's dense refs), then the target."""
     references = {}
     for pattern, ref in REFERENCES.items():
         for n in BATCH_SIZES:
             references[pattern.format(n=n)] = ref
+    for name in figures:
+        if name.endswith(".hashed"):
+            references[name] = name.removesuffix(".hashed")
     lines = []
     for name, value in figures.items():
         line = f"gas.{name} {value} gas/reward"

@@ -9,8 +9,10 @@ through the project's shim, the project's optimizer settings), deployed on a pri
   `uint256(ref) & 255`; any bytes32 is a valid ref, and 256 consecutive refs share a slot);
 - `mapping`: the guard before (`mapping(bytes32 => bool)`, one storage slot per ref);
 - `none`: no guard at all (the floor: what an ERC-20 mint plus Kopa's event costs).
-Each with today's refs (SHA-256 hashes, scattered) and with dense refs (a 24-byte instance
-tag above a 64-bit ledger entry id, so consecutive entries are consecutive refs).
+Each with the refs the ledger sends (`dense`: ``rewards.ledger.entry_ref``, a 24-byte
+installation tag above the 64-bit ledger entry id, so consecutive entries are consecutive
+refs) and with scattered ones (`hashed`: ``rewards.ledger.hashed_ref``, SHA-256, as ledger
+entries carried before dense refs and badges still do).
 Prints `name value unit ratio reference`, the reference being the guard-less build.
 """
 
