@@ -4,24 +4,30 @@ concurrent writers get distinct, consecutive refs (KopaCredits packs 256 of them
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from rewards.ledger import entry_id_of_ref, entry_ref, instance_id, record_entry
+from rewards.ledger import entry_id_of_ref, entry_ref, hashed_ref, instance_id, record_entry
 from rewards.models import LedgerEntry, OutboxItem
 
+ROOT = Path(__file__).resolve().parents[1]
 RULE = ("test", 1)
 
 
-@pytest.fixture(autouse=True)
-def _instance(db):
-    """The instance id exists before the writers start (the first entry creates it)."""
+@pytest.fixture
+def instance(db) -> str:
+    """The instance id, made before the writers start (else the first entry creates it)."""
     with db.write_sessions() as session:
-        instance_id(session)
+        made = instance_id(session)
         session.commit()
+    return made
 
 
 def _write(db, member: int, key: str) -> tuple[int, str]:
@@ -46,6 +52,7 @@ def _check_dense(db, written: list[tuple[int, str]]) -> None:
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), "consecutive refs"
 
 
+@pytest.mark.usefixtures("instance")
 def test_entries_written_in_sequence_get_consecutive_refs(db, community):
     member = community.user()
     written = [_write(db, member, f"seq:{i}") for i in range(5)]
@@ -53,6 +60,7 @@ def test_entries_written_in_sequence_get_consecutive_refs(db, community):
     _check_dense(db, written)
 
 
+@pytest.mark.usefixtures("instance")
 def test_concurrent_writers_never_share_a_ref(db, community):
     """Eight threads, each its own write transaction per entry, released together."""
     members = [community.user() for _ in range(4)]
@@ -78,6 +86,7 @@ def test_concurrent_writers_never_share_a_ref(db, community):
     _check_dense(db, written)
 
 
+@pytest.mark.usefixtures("instance")
 def test_overlapping_transactions_take_distinct_ids(db, community, database_url):
     """Two transactions both hold an uncommitted entry at once (PostgreSQL; SQLite's BEGIN
     IMMEDIATE lets only one writer in, the test above covers it): ``nextval`` hands each
@@ -106,6 +115,7 @@ def test_overlapping_transactions_take_distinct_ids(db, community, database_url)
     assert later[0] == a.id + 3, "the rolled-back id is never handed out again"
 
 
+@pytest.mark.usefixtures("instance")
 def test_a_duplicate_ref_is_refused(db, community):
     """The unique constraint behind the id: an entry can never reuse another's ref."""
     member = community.user()
@@ -115,3 +125,65 @@ def test_a_duplicate_ref_is_refused(db, community):
                                 rule_id="test", rule_version=1, ref=ref))
         with pytest.raises(IntegrityError):
             session.flush()
+
+
+def ref_steps() -> str:
+    """The ```bash blocks of docs/auditing.md's section on refs, in order, less the line
+    where the reader pastes a ref (the test sets REF in the environment instead)."""
+    text = (ROOT / "docs" / "auditing.md").read_text()
+    section = text[text.index("## From a ref on chain to its ledger entry"):]
+    section = section[:section.index("\n## ", 1)]
+    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    lines = [line for block in blocks for line in block.splitlines() if not line.startswith("REF=0x…")]
+    assert len(blocks) == 2 and len(lines) == 6, lines
+    return "set -euo pipefail\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.chain
+def test_docs_auditing_ref_steps_lead_from_an_event_to_its_entry(sqlite_url, vault, anvil, tmp_path):
+    """The auditor's steps run literally with `cast`: a ref taken from a RewardMinted event
+    names its entry's row in a real export, and every ref of the export is checked."""
+    from community.db import Database
+    from rewards import audit
+    from rewards.chain.anvil import foundry_binary
+    from rewards.chain.relay import Relay
+    from tests.conftest import Community, deploy_for
+    from tests.test_relay import drain
+
+    db = Database(sqlite_url)
+    try:
+        w3, minter, token, start = deploy_for(db, vault, anvil.url)
+        community = Community(db, vault)
+        with db.write_sessions() as session:
+            instance = instance_id(session)
+            session.commit()
+        member = community.user()
+        with db.write_sessions() as session:  # an entry as written before dense refs
+            session.add(LedgerEntry(member_id=member, points=2, cause="test", source_key="before",
+                                    rule_id="test", rule_version=1, ref=hashed_ref(instance, "before")))
+            session.commit()
+        written = [_write(db, member, f"doc:{i}") for i in range(3)]
+        drain(Relay(db, w3, minter))
+        contract = w3.eth.contract(address=token, abi=[{
+            "type": "event", "name": "RewardMinted", "anonymous": False, "inputs": [
+                {"name": "to", "type": "address", "indexed": True},
+                {"name": "amount", "type": "uint256", "indexed": False},
+                {"name": "ref", "type": "bytes32", "indexed": True}]}])
+        events = contract.events.RewardMinted.get_logs(from_block=start)
+        refs = ["0x" + bytes(ev["args"]["ref"]).hex() for ev in events]
+        assert refs == [ref for _, ref in written], "the relay delivered the dense refs in order"
+        with db.read_sessions() as session:
+            files = audit.export_files(audit.export_rows(session, None, None))
+        (tmp_path / "ledger.csv").write_bytes(files["ledger.csv"])
+    finally:
+        db.dispose()
+
+    entry_id, ref = written[1]
+    env = {**os.environ, "RPC": anvil.url, "CREDITS": token, "REF": refs[1],
+           "PATH": f"{Path(foundry_binary('cast')).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-c", ref_steps()], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout.splitlines()
+    assert out[0].startswith(f"{entry_id},") and f",{ref}," in out[0], out
+    assert out[1:] == ["true", "3 dense refs, 1 tag(s), 1 older hashed refs"], out
