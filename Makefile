@@ -76,9 +76,19 @@ test-contracts: install
 test-app: install chromium
 	@$(PYTEST) -m "not slow"
 
+# Schemathesis in its own venv (.venv-fuzz, pinned in requirements-fuzz.txt): it needs a newer
+# hypothesis and pytest than brownie pins in .venv. tests/test_fuzz.py runs its CLI.
+FUZZ_VENV := .venv-fuzz
+$(FUZZ_VENV)/bin/st: requirements-fuzz.txt
+	@echo "==> schemathesis into $(FUZZ_VENV) (pinned in requirements-fuzz.txt)"
+	@test -x $(FUZZ_VENV)/bin/python || $(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install --progress-bar on -r requirements-fuzz.txt
+	@touch $@
+
 # The reliability suites (docs/reliability.md): faults, killed workers, the production
-# topology. Under 10 minutes; each test's time is listed at the end.
-test-slow: install chromium
+# topology, the OpenAPI fuzzing (schemathesis from .venv-fuzz). Under 10 minutes; each test's
+# time is listed at the end.
+test-slow: install chromium $(FUZZ_VENV)/bin/st
 	@$(PYTEST) -m slow -v --durations=0
 
 # Every benchmark of #8, one after the other (about 15 minutes on 2 quiet cores; run it on a

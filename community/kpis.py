@@ -180,7 +180,7 @@ def organisation(session: Session, raw: object) -> Organisation | None:
     if raw is None or raw == "" or raw == "all":
         return None
     if isinstance(raw, str):
-        if not raw.strip().isdigit():
+        if not (raw.strip().isascii() and raw.strip().isdigit()):  # not "²", which int() refuses
             raise InvalidInput("organisation must be an organisation id")
         raw = int(raw.strip())
     return get_row(session, Organisation, raw, "organisation")

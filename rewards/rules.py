@@ -180,7 +180,7 @@ def validate_definition(data: object, *, where: str = "") -> Definition:
         raise RuleInvalid(N_("%(where)sa rule must be an object with fields %(definition_fields)s",
                              where=where, definition_fields=', '.join(DEFINITION_FIELDS)))
     event = data.get("event")
-    if event not in EVENT_INPUTS:
+    if not isinstance(event, str) or event not in EVENT_INPUTS:  # a list or object is no key
         raise _fail(where, "event", N_("must be one of %(events)s", events=", ".join(EVENT_INPUTS)))
     title = data.get("title")
     if not isinstance(title, str) or not title.strip() or len(title.strip()) > 200:

@@ -44,6 +44,23 @@ def json_body() -> dict:
     return data
 
 
+def text_field(data: dict, name: str, default: str | None = None) -> str | None:
+    """``data[name]`` when it is text (``default`` when absent or null); a number, list or
+    object there is a 400 naming the field, before a service compares it with its choices."""
+    value = data.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise InvalidInput(N_("%(name)s must be text", name=name))
+    return value
+
+
+def decimal_id(raw: str) -> int | None:
+    """The int of an ASCII decimal query value, else None (``str.isdigit`` accepts ``²``,
+    which ``int`` refuses)."""
+    return int(raw) if raw.isascii() and raw.isdigit() else None
+
+
 def token_required(view):
     @wraps(view)
     def wrapped(*args, **kwargs):
@@ -186,8 +203,8 @@ def process_create():
         actor_id=g.api_user.id,
         title=data.get("title"),
         description=data.get("description", ""),
-        membership=data.get("membership", "open"),
-        template=data.get("template"),
+        membership=text_field(data, "membership", "open"),
+        template=text_field(data, "template"),
         organisation=data.get("organisation"),
         starts_on=data.get("starts_on"),
         ends_on=data.get("ends_on"),
@@ -270,9 +287,17 @@ def task_create(objective_id: int):
         description=data.get("description", ""),
         starts_on=data.get("starts_on"),
         ends_on=data.get("ends_on"),
-        library_item_ids=data.get("resource_ids") or [],
+        library_item_ids=_id_list(data, "resource_ids"),
     )
     return jsonify(id=task_id), 201
+
+
+def _id_list(data: dict, name: str) -> list:
+    """A JSON list (its items are checked as ids by the service); absent or null is empty."""
+    value = data.get(name) or []
+    if not isinstance(value, list):
+        raise InvalidInput(N_("%(name)s must be a list of ids", name=name))
+    return value
 
 
 NODE_KINDS = {"processes": "process", "phases": "phase", "objectives": "objective", "tasks": "task"}
@@ -281,12 +306,10 @@ NODE_KINDS = {"processes": "process", "phases": "phase", "objectives": "objectiv
 @bp.post("/<any(processes, phases, objectives, tasks):kinds>/<int:node_id>/status")
 @token_required
 def node_status(kinds: str, node_id: int):
-    data = json_body()
+    status = text_field(json_body(), "status")
     kind = NODE_KINDS[kinds]
-    processes.set_status(
-        unit_of_work(), actor_id=g.api_user.id, kind=kind, node_id=node_id, status=data.get("status")
-    )
-    return jsonify(kind=kind, id=node_id, status=data.get("status"))
+    processes.set_status(unit_of_work(), actor_id=g.api_user.id, kind=kind, node_id=node_id, status=status)
+    return jsonify(kind=kind, id=node_id, status=status)
 
 
 @bp.get("/tasks")
@@ -450,7 +473,7 @@ def _int_arg(name: str) -> int | None:
     raw = request.args.get(name)
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or not is_row_id(int(raw)):
+    if not is_row_id(decimal_id(raw)):
         raise InvalidInput(N_("%(name)s must be an id", name=name))
     return int(raw)
 
@@ -514,7 +537,8 @@ def ledger():
     def number(name: str):
         """An int, or the raw text for ledger_page to refuse with a message naming the field."""
         raw = args.get(name, "").strip()
-        return int(raw) if raw.isdigit() else (raw or None)
+        number = decimal_id(raw)
+        return (raw or None) if number is None else number
 
     return jsonify(
         ledger_page(

@@ -102,7 +102,7 @@ def _filters() -> dict:
 
     def row_id(name):
         raw = args.get(name, "").strip()
-        return int(raw) if raw.isdigit() else (raw or None)
+        return int(raw) if raw.isascii() and raw.isdigit() else (raw or None)
 
     return {
         "member": row_id("member"), "process": row_id("process"), "validator": row_id("validator"),
@@ -110,7 +110,7 @@ def _filters() -> dict:
         "since": audit.parse_day(args.get("from"), "from"),
         "until": audit.parse_day(args.get("until"), "until"),
         "search": args.get("q") or None, "tx_hash": args.get("tx") or None, "before": row_id("before"),
-        "limit": int(args["limit"]) if args.get("limit", "").isdigit() else 50,
+        "limit": row_id("limit") if isinstance(row_id("limit"), int) else 50,
     }
 
 
@@ -173,7 +173,7 @@ def log_filters(args) -> dict:
 
     def row_id(name):
         raw = (args.get(name) or "").strip()
-        return int(raw) if raw.isdigit() and len(raw) < 19 else (raw or None)
+        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else (raw or None)
 
     until_raw = (args.get("until") or "").strip()
     until = audit.parse_day(until_raw, "until")
@@ -185,7 +185,8 @@ def log_filters(args) -> dict:
         "action": (args.get("action") or "").strip() or None,
         "subject": (args.get("subject") or "").strip() or None,
         "since": audit.parse_day((args.get("from") or "").strip(), "from"), "until": until,
-        "before": row_id("before"), "limit": int(limit) if limit.isdigit() and len(limit) < 6 else 50,
+        "before": row_id("before"),
+        "limit": int(limit) if limit.isascii() and limit.isdigit() and len(limit) < 6 else 50,
     }
 
 

@@ -42,11 +42,11 @@ from sqlalchemy import event, func, select
 from wtforms import BooleanField, SelectField
 
 from community import notifications as notes
-from community.db import Database, utcnow
+from community.db import Database, is_row_id, utcnow
 from community.errors import DomainError, InvalidInput
 from community.notifications import CATEGORIES, MODES, Notification
 from web import database, db_session, i18n, unit_of_work
-from web.api import json_body, token_required
+from web.api import decimal_id, json_body, token_required
 from web.cli import kopa
 from web.forms import PlainForm
 
@@ -344,14 +344,15 @@ def preferences():
 def list_notifications():
     session = db_session()
     raw_limit = request.args.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 200:
+    limit = decimal_id(raw_limit)
+    if limit is None or not 1 <= limit <= 200:
         raise InvalidInput("limit must be a whole number from 1 to 200")
     before = request.args.get("before")
-    if before is not None and (not before.isdigit() or int(before) < 1):
+    if before is not None and not is_row_id(decimal_id(before)):
         raise InvalidInput("before must be a notification id")
     unread_only = request.args.get("unread", "") in ("1", "true", "yes")
     rows = notes.recent(
-        session, g.api_user.id, int(raw_limit), unread_only=unread_only,
+        session, g.api_user.id, limit, unread_only=unread_only,
         before=int(before) if before is not None else None,
     )
     return jsonify(

@@ -1,0 +1,201 @@
+"""OpenAPI fuzzing (#8): schemathesis sends generated and type-mismatched requests to every
+operation of /api/v1/openapi.json on a real `kopa run` with the demo community, signed in as
+a member, as staff and as an admin. Bad input must give a 4xx, never a 5xx.
+
+The fast tests at the end pin each bug the fuzzing found (one per root cause), so a
+regression shows in `make test` too.
+
+Schemathesis needs a newer hypothesis and pytest than brownie pins in .venv, so its CLI runs
+from .venv-fuzz (`make test-slow` installs it from requirements-fuzz.txt). The run is bounded:
+at most ``MAX_EXAMPLES`` generated cases per operation and role, a fixed seed, no example
+database carried between runs.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import requests
+
+from community.models import Role
+from tests.conftest import PASSWORD
+from tests.servers import PROJECT_ROOT, bearer, start_server
+
+ST = PROJECT_ROOT / ".venv-fuzz" / "bin" / "st"
+MAX_EXAMPLES = 50
+SEED = 20261122
+# Each role in turn; the admin last, as its erasures may revoke the others' tokens.
+ROLES = {"member": "member1@kopa.local", "staff": "staff@kopa.local", "admin": "admin@kopa.local"}
+# Only what the document states for every operation: no 5xx, the documented status codes and
+# content types. (Response bodies are documented as `object` loosely, so their schemas are not
+# checked.)
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance"
+RUN_TIMEOUT = 240  # seconds per role; a hung run fails instead of blocking `make test-slow`
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(anvil, tmp_path_factory):
+    if not ST.exists():
+        pytest.fail(f"{ST} is missing: `make test-slow` (or `make .venv-fuzz/bin/st`) installs it")
+    tmp = tmp_path_factory.mktemp("kopa-fuzz")
+    process, base = start_server(tmp, anvil.url, "fuzz-secret", KOPA_DEMO="1")
+    try:
+        yield base, tmp / "server.log"
+    finally:
+        process.stop()
+
+
+def _schemathesis(base: str, headers: dict, report: Path) -> tuple[subprocess.CompletedProcess, float]:
+    (name, value), = headers.items()
+    command = [
+        str(ST), "run", f"{base}/api/v1/openapi.json",
+        "--header", f"{name}: {value}",
+        "--checks", CHECKS,
+        "--max-examples", str(MAX_EXAMPLES),
+        "--seed", str(SEED),
+        "--generation-database", "none",
+        "--workers", "2",
+        "--request-timeout", "30",
+        "--no-color",
+        "--report", "junit", "--report-junit-path", str(report),
+    ]
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=report.parent, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    return result, time.monotonic() - started
+
+
+def _junit(report: Path) -> tuple[int, list[str]]:
+    """(operations tested, names of the operations with a failure or an error)."""
+    suites = ET.parse(report).getroot()
+    cases = suites.findall(".//testcase")
+    failed = [c.get("name") for c in cases if c.find("failure") is not None or c.find("error") is not None]
+    return len(cases), failed
+
+
+@pytest.mark.slow
+def test_every_operation_survives_fuzzing_as_each_role(fuzz_server, tmp_path):
+    base, server_log = fuzz_server
+    document = requests.get(f"{base}/api/v1/openapi.json", timeout=10).json()
+    operations = sum(len(item) for item in document["paths"].values())
+    assert operations >= 80  # the whole API is documented, not a stub
+    summary = []
+    for role, email in ROLES.items():
+        report = tmp_path / f"junit-{role}.xml"
+        result, seconds = _schemathesis(base, bearer(base, email), report)
+        output = result.stdout + result.stderr
+        tail = output[-6000:]
+        assert report.exists(), f"schemathesis ({role}) wrote no report, exit {result.returncode}:\n{tail}"
+        tested, failed = _junit(report)
+        generated = re.search(r"(\d+) generated", output)
+        summary.append(f"{role}: {tested} operations, {generated.group(1) if generated else '?'} cases, "
+                       f"{seconds:.0f} s, exit {result.returncode}")
+        assert tested >= operations, f"schemathesis ({role}) tested {tested} of {operations}:\n{tail}"
+        assert generated and int(generated.group(1)) >= operations, f"too few cases ({role}):\n{tail}"
+        assert not failed, f"schemathesis ({role}) failed on {failed}:\n{tail}"
+        assert result.returncode == 0, f"schemathesis ({role}) exited {result.returncode}:\n{tail}"
+    print("\n".join(summary))
+    # Every 5xx is logged by the app's last-resort handler; none may be there, whatever
+    # schemathesis made of them.
+    unhandled = [line for line in server_log.read_text().splitlines() if "unhandled error on" in line]
+    assert not unhandled, f"{len(unhandled)} server errors in the log: {unhandled[:10]}"
+
+
+# --- the bugs the fuzzing found, each a 500 before its fix --------------------------------
+
+
+@pytest.fixture
+def api(client, app_community):
+    """Bearer headers for an admin, staff and a member, and one of staff's tasks."""
+    c = app_community
+    people = {"admin": c.user(Role.ADMIN), "staff": c.user(Role.STAFF), "member": c.user()}
+    task = c.task(people["staff"])
+
+    def headers(user_id: int) -> dict:
+        reply = client.post("/api/v1/auth/token", json={"email": c.email_of(user_id), "password": PASSWORD})
+        assert reply.status_code == 200, reply.json
+        return {"Authorization": f"Bearer {reply.json['token']}"}
+
+    return {"h": {name: headers(uid) for name, uid in people.items()}, "task": task}
+
+
+def _refused(reply, message: str) -> None:
+    assert reply.status_code == 400, reply.get_data(as_text=True)
+    assert reply.json == {"error": "invalid_input", "message": message}
+
+
+def test_a_status_that_is_not_text_is_a_400(client, api):
+    """`status: {}` reached `status not in {...}` in the service: unhashable, a 500."""
+    for kinds in ("processes", "phases", "objectives", "tasks"):
+        for value in ({}, [], ["done"], 1, True):
+            reply = client.post(f"/api/v1/{kinds}/{api['task']}/status", json={"status": value},
+                                headers=api["h"]["staff"])
+            _refused(reply, "status must be text")
+
+
+def test_membership_and_template_that_are_not_text_are_a_400(client, api):
+    for field in ("membership", "template"):
+        reply = client.post("/api/v1/processes", json={"title": "Fuzzed", field: {"a": 1}},
+                            headers=api["h"]["staff"])
+        _refused(reply, f"{field} must be text")
+    listed = client.get("/api/v1/processes", headers=api["h"]["staff"]).json
+    assert "Fuzzed" not in [p["title"] for p in listed]
+
+
+def test_resource_ids_that_are_not_a_list_are_a_400(client, api):
+    """`resource_ids: -1` was iterated by the service: a TypeError, a 500."""
+    objective = client.get(f"/api/v1/tasks/{api['task']}", headers=api["h"]["staff"]).json["objective_id"]
+    for value in (-1, 1.5, True, "1", {"id": 1}):
+        reply = client.post(f"/api/v1/objectives/{objective}/tasks",
+                            json={"title": "Fuzzed", "resource_ids": value}, headers=api["h"]["staff"])
+        _refused(reply, "resource_ids must be a list of ids")
+
+
+def test_a_rule_event_that_is_not_text_is_a_400_in_save_preview_and_import(client, api):
+    """`event: {}` reached `event not in EVENT_INPUTS` (a dict): unhashable, a 500; the same
+    check serves saving, previewing and importing a rule."""
+    admin = api["h"]["admin"]
+    good = {"id": "fuzzed", "title": "Fuzzed", "event": "contribution_approved", "formula": "1"}
+    assert client.post("/api/v1/rules", json=good, headers=admin).status_code == 201
+    for event in ({}, [], ["contribution_approved"]):
+        rule = {"title": "Fuzzed", "event": event, "formula": "1"}
+        saved = client.post("/api/v1/rules", json=rule, headers=admin)
+        assert saved.status_code == 400 and saved.json["message"].startswith("event: must be one of ")
+        preview = client.post("/api/v1/rules/fuzzed/preview", json=rule, headers=admin)
+        assert preview.status_code == 400 and preview.json["message"].startswith("event: must be one of ")
+        document = {"rules": [{**rule, "id": "fuzzed"}]}
+        imported = client.post("/api/v1/rules/import", json=document, headers=admin)
+        assert imported.status_code == 400 and "event: must be one of " in imported.json["message"]
+
+
+SUPERSCRIPTS = ("\u00b2", "1\u00b2", "\u2075")  # str.isdigit() is true, int() refuses them
+
+
+def test_superscript_digits_in_query_ids_are_a_400(client, api):
+    admin = api["h"]["admin"]
+    for path, message in [
+        ("/api/v1/validation-queue?process_id={}", "process_id must be an id"),
+        ("/api/v1/validation-queue?task_id={}", "task_id must be an id"),
+        ("/api/v1/notifications?limit={}", "limit must be a whole number from 1 to 200"),
+        ("/api/v1/notifications?before={}", "before must be a notification id"),
+        ("/api/v1/kpis?organisation={}", "organisation must be an organisation id"),
+    ]:
+        for raw in SUPERSCRIPTS:
+            _refused(client.get(path.format(raw), headers=admin), message)
+    for name in ("member", "process", "validator", "before", "limit"):
+        reply = client.get(f"/api/v1/ledger?{name}=1\u00b2", headers=admin)
+        assert reply.status_code == 400, reply.get_data(as_text=True)
+        assert reply.json["error"] == "invalid_input" and name in reply.json["message"]
+    for name in ("actor", "before", "limit"):  # the action log reads a bad limit as the default
+        reply = client.get(f"/api/v1/audit/log?{name}=\u00b2", headers=admin)
+        assert reply.status_code in (200, 400), reply.get_data(as_text=True)
+
+
+def test_a_notification_cursor_beyond_64_bits_is_a_400(client, api):
+    """SQLite's driver overflowed on ``before=10**30``: a 500."""
+    _refused(client.get(f"/api/v1/notifications?before={10**30}", headers=api["h"]["member"]),
+             "before must be a notification id")
