@@ -12,12 +12,13 @@ import datetime as dt
 import hashlib
 import io
 import json
+import operator
 import os
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from community.db import UnitOfWork, as_utc, is_row_id, utcnow
@@ -45,31 +46,83 @@ HEAD_KEY = "audit_log_head"
 
 
 def _ts(value: dt.datetime) -> str:
+    """``%Y-%m-%dT%H:%M:%S.%fZ`` of the value's own fields. ``isoformat`` writes the same
+    26 characters first (years 1000-9999) at a third of ``strftime``'s cost; the audit
+    checks format one timestamp per row."""
+    if type(value) is dt.datetime and value.year >= 1000:
+        return value.isoformat(timespec="microseconds")[:26] + "Z"
     return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_json_str = json.encoder.encode_basestring_ascii  # what json.dumps(ensure_ascii=True) writes
+
+
+def _json_value(value: object) -> str:
+    """One value exactly as ``json.dumps(..., ensure_ascii=True)`` writes it; the common
+    types without the encoder's per-call set-up, anything else through ``json.dumps``."""
+    kind = type(value)
+    if kind is str:
+        return _json_str(value)
+    if kind is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _object_format(keys: Sequence[str]) -> str:
+    """``{"k1":%s,"k2":%s,...}`` for sorted keys: the layout of ``json.dumps(sort_keys=True,
+    separators=(",", ":"))`` for a dict of exactly these keys."""
+    assert list(keys) == sorted(keys)
+    return "{" + ",".join(f"{_json_str(k)}:%s" for k in keys) + "}"
+
+
+# The leaf's fields in JSON key order (sorted), and the ledger columns that hold them.
+LEAF_FIELDS = ("cause", "contribution_id", "created_at", "dimension", "id", "member_id", "points", "ref",
+               "rule_id", "rule_version", "source_key", "validator_id")
+LEAF_COLUMNS = tuple(getattr(LedgerEntry, name) for name in LEAF_FIELDS)
+_LEAF_ID = LEAF_FIELDS.index("id")
+_LEAF_CREATED = LEAF_FIELDS.index("created_at")
+_LEAF_FORMAT = _object_format(LEAF_FIELDS)
+# The same layout for the columns' own types: ints as %d (for an int exactly its repr) and
+# created_at's 26 characters of isoformat between quotes (digits and -:T. need no escaping).
+_LEAF_FAST = (_LEAF_FORMAT.replace('"created_at":%s', '"created_at":"%sZ"')
+              .replace('"id":%s', '"id":%d').replace('"member_id":%s', '"member_id":%d')
+              .replace('"points":%s', '"points":%d').replace('"rule_version":%s', '"rule_version":%d'))
+_int_repr = int.__repr__
+
+
+def canonical_leaf(values: Sequence) -> bytes:
+    """The leaf of a ledger row given as its ``LEAF_COLUMNS`` values: the row as JSON with
+    sorted keys and no spaces, ``created_at`` as ``_ts``. Byte for byte what
+    ``json.dumps(dict(zip(LEAF_FIELDS, ...)), sort_keys=True, separators=(",", ":"),
+    ensure_ascii=True)`` gives (docs/auditing.md tells outsiders to recompute it so)."""
+    (cause, contribution_id, created_at, dimension, id_, member_id, points, ref, rule_id, rule_version,
+     source_key, validator_id) = values
+    if (type(cause) is type(dimension) is type(ref) is type(rule_id) is type(source_key) is str
+            and type(id_) is type(member_id) is type(points) is type(rule_version) is int
+            and (contribution_id is None or type(contribution_id) is int)
+            and (validator_id is None or type(validator_id) is int)
+            and type(created_at) is dt.datetime and created_at.year >= 1000):
+        # The columns' own types, written inline: a function call per value would double the
+        # cost of the 100k leaves of an epoch. Anything else takes the general path below.
+        text = _LEAF_FAST % (
+            _json_str(cause), "null" if contribution_id is None else _int_repr(contribution_id),
+            created_at.isoformat(timespec="microseconds")[:26], _json_str(dimension), id_, member_id,
+            points, _json_str(ref), _json_str(rule_id), rule_version, _json_str(source_key),
+            "null" if validator_id is None else _int_repr(validator_id),
+        )
+    else:
+        values = list(values)
+        values[_LEAF_CREATED] = _ts(created_at)
+        text = _LEAF_FORMAT % tuple(map(_json_value, values))
+    return text.encode()
 
 
 def canonical_entry(entry: LedgerEntry) -> bytes:
     """The leaf: the immutable ledger row as JSON with sorted keys and no spaces. It holds
     pseudonymous ids only, so it stays valid (and provable) after a member is erased."""
-    return json.dumps(
-        {
-            "cause": entry.cause,
-            "contribution_id": entry.contribution_id,
-            "created_at": _ts(entry.created_at),
-            "dimension": entry.dimension,
-            "id": entry.id,
-            "member_id": entry.member_id,
-            "points": entry.points,
-            "ref": entry.ref,
-            "rule_id": entry.rule_id,
-            "rule_version": entry.rule_version,
-            "source_key": entry.source_key,
-            "validator_id": entry.validator_id,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=True,
-    ).encode()
+    return canonical_leaf([getattr(entry, name) for name in LEAF_FIELDS])
 
 
 def epoch_ref(epoch: int) -> str:
@@ -83,27 +136,34 @@ def epoch_seconds() -> int:
     return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_EPOCH_SECONDS
 
 
-def _open_entries(session: Session) -> list[LedgerEntry]:
-    return session.scalars(
-        select(LedgerEntry)
-        .outerjoin(AuditEpochEntry, AuditEpochEntry.entry_id == LedgerEntry.id)
-        .where(AuditEpochEntry.entry_id.is_(None))
-        .order_by(LedgerEntry.id)
-    ).all()
+def _rows(session: Session, query) -> list:
+    """Plain Core row tuples on the session's connection and transaction: for 100k ledger or
+    log rows, ORM objects (identity map, instrumented attributes) cost more than the rows."""
+    return session.connection().execute(query).all()
 
 
-def epoch_entries(session: Session, epoch_id: int) -> list[LedgerEntry]:
-    """The epoch's entries in leaf order (ledger order)."""
-    return session.scalars(
-        select(LedgerEntry)
-        .join(AuditEpochEntry, AuditEpochEntry.entry_id == LedgerEntry.id)
-        .where(AuditEpochEntry.epoch_id == epoch_id)
-        .order_by(AuditEpochEntry.position)
-    ).all()
+def _open_rows(session: Session) -> list:
+    return _rows(session, select(*LEAF_COLUMNS)
+                 .outerjoin(AuditEpochEntry, AuditEpochEntry.entry_id == LedgerEntry.id)
+                 .where(AuditEpochEntry.entry_id.is_(None))
+                 .order_by(LedgerEntry.id))
 
 
-def epoch_root(entries: Sequence[LedgerEntry]) -> str:
-    return "0x" + merkle.tree_head([canonical_entry(e) for e in entries]).hex()
+def _epoch_rows(session: Session, epoch_id: int) -> list:
+    """The epoch's entries as ``LEAF_COLUMNS`` tuples in leaf order (ledger order)."""
+    return _rows(session, select(*LEAF_COLUMNS)
+                 .join(AuditEpochEntry, AuditEpochEntry.entry_id == LedgerEntry.id)
+                 .where(AuditEpochEntry.epoch_id == epoch_id)
+                 .order_by(AuditEpochEntry.position))
+
+
+def epoch_leaves(session: Session, epoch_id: int) -> list[bytes]:
+    """The epoch's leaves, in order, as today's rows give them."""
+    return [canonical_leaf(row) for row in _epoch_rows(session, epoch_id)]
+
+
+def epoch_root(leaves: Sequence[bytes]) -> str:
+    return "0x" + merkle.tree_head(leaves).hex()
 
 
 def _last_close(session: Session) -> dt.datetime | None:
@@ -130,16 +190,16 @@ def close_epoch(
         last_close = _last_close(session)
         if only_if_due and last_close is not None and (now - last_close).total_seconds() < epoch_seconds():
             return None
-        entries = _open_entries(session)
+        entries = _open_rows(session)
         if not entries:
             if only_if_due:
                 return None
             raise Conflict("the open epoch has no ledger entries; there is nothing to anchor")
-        opened = last_close or as_utc(entries[0].created_at)
+        opened = last_close or as_utc(entries[0][_LEAF_CREATED])
         if only_if_due and (now - opened).total_seconds() < epoch_seconds():
             return None
         number = int(session.scalar(select(func.coalesce(func.max(AuditEpoch.id), 0)))) + 1
-        root = epoch_root(entries)
+        root = epoch_root([canonical_leaf(row) for row in entries])
         outbox = OutboxItem(
             kind=OutboxKind.ANCHOR.value, token_id=number, to_address=ZERO_ADDRESS,
             amount=len(entries), ref=epoch_ref(number), status=OutboxStatus.PENDING.value,
@@ -153,9 +213,9 @@ def close_epoch(
             )
         )
         session.flush()
-        session.add_all(
-            AuditEpochEntry(entry_id=e.id, epoch_id=number, position=i) for i, e in enumerate(entries)
-        )
+        session.execute(insert(AuditEpochEntry.__table__), [
+            {"entry_id": row[_LEAF_ID], "epoch_id": number, "position": i} for i, row in enumerate(entries)
+        ])
         result = {"epoch": number, "entry_count": len(entries), "root": root, "outbox_id": outbox.id}
         append_action(
             session, actor, "epoch.close", f"epoch {number}",
@@ -201,7 +261,7 @@ def entry_proof(session: Session, viewer: User, entry_id: object) -> dict:
     if not state["anchored"]:
         raise Conflict(N_("epoch %(epoch)s of ledger entry %(entry)s is not anchored on chain yet",
                           epoch=epoch.id, entry=entry.id))
-    leaves = [canonical_entry(e) for e in epoch_entries(session, epoch.id)]
+    leaves = epoch_leaves(session, epoch.id)
     return {
         "entry": entry_json(session, entry),
         "epoch": epoch.id,
@@ -525,11 +585,27 @@ def require_auditor(session: Session, viewer_id: int) -> User:
 # --- the hash-chained audit log --------------------------------------------------------------
 
 
+ACTION_FIELDS = ("action", "actor_id", "actor_role", "at", "detail", "seq", "subject")  # sorted
+_ACTION_FORMAT = _object_format(ACTION_FIELDS)
+
+
+_action_values = operator.itemgetter(*ACTION_FIELDS)
+
+
 def _canonical_action(row: dict) -> bytes:
-    return json.dumps(
-        {k: row[k] for k in ("seq", "at", "actor_id", "actor_role", "action", "subject", "detail")},
-        sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-    ).encode()
+    """The row's hashed fields as JSON with sorted keys and no spaces (``json.dumps(...,
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True)``, byte for byte)."""
+    values = _action_values(row)
+    action, actor_id, actor_role, at, detail, seq, subject = values
+    if (type(action) is type(actor_role) is type(at) is type(detail) is type(subject) is str
+            and type(seq) is int and (actor_id is None or type(actor_id) is int)):
+        text = _ACTION_FORMAT % (
+            _json_str(action), "null" if actor_id is None else _int_repr(actor_id), _json_str(actor_role),
+            _json_str(at), _json_str(detail), _int_repr(seq), _json_str(subject),
+        )
+    else:
+        text = _ACTION_FORMAT % tuple(map(_json_value, values))
+    return text.encode()
 
 
 def chain_hash(prev_hash: str, row: dict) -> str:
@@ -569,6 +645,9 @@ def append_action(
     return entry
 
 
+LOG_FIELDS = ("id", "seq", "at", "actor_id", "actor_role", "action", "subject", "detail", "prev_hash", "hash")
+
+
 def log_row_dict(row: AuditLogRow) -> dict:
     return {
         "id": row.id, "seq": row.seq, "at": _ts(row.at), "actor_id": row.actor_id,
@@ -601,10 +680,19 @@ def verify_chain(rows: Iterable[dict], head: str | None) -> list[str]:
     return problems
 
 
+def _log_rows(session: Session) -> Iterable[dict]:
+    """Every log row as ``log_row_dict`` gives it, read as Core tuples in chunks."""
+    query = select(*(getattr(AuditLogRow, name) for name in LOG_FIELDS)).order_by(AuditLogRow.id)
+    result = session.connection().execute(query.execution_options(yield_per=5000))
+    for values in result:
+        row = dict(zip(LOG_FIELDS, values, strict=True))
+        row["at"] = _ts(row["at"])
+        yield row
+
+
 def verify_audit_log(session: Session) -> list[str]:
     head = session.get(Setting, HEAD_KEY)
-    rows = (log_row_dict(r) for r in session.scalars(select(AuditLogRow).order_by(AuditLogRow.id)))
-    return verify_chain(rows, head.value if head else None)
+    return verify_chain(_log_rows(session), head.value if head else None)
 
 
 LOG_ROLES = ("system", "member", "staff", "auditor", "admin")
@@ -691,30 +779,34 @@ def ledger_side(session: Session) -> dict:
     holders: dict[int, dict] = {}
     delivered_refs: dict[str, dict] = {}
     pending = []
-    rows = session.execute(
-        select(LedgerEntry, OutboxItem).outerjoin(OutboxItem, OutboxItem.ledger_entry_id == LedgerEntry.id)
-        .order_by(LedgerEntry.id)
-    ).all()
-    for entry, outbox in rows:
-        h = holders.setdefault(entry.member_id, {
-            "member_id": entry.member_id, "address": wallets.get(entry.member_id),
-            "ledger_total": 0, "delivered_total": 0, "pending_total": 0, "entries": [],
-        })
-        h["ledger_total"] += entry.points
-        h["entries"].append(entry.id)
-        if outbox is not None and outbox.status == OutboxStatus.DONE.value:
-            h["delivered_total"] += entry.points
-            delivered_refs[entry.ref] = {
-                "entry_id": entry.id, "member_id": entry.member_id, "points": entry.points,
-                "address": wallets.get(entry.member_id), "tx_hash": outbox.tx_hash,
+    rows = _rows(session, select(
+        LedgerEntry.id, LedgerEntry.member_id, LedgerEntry.points, LedgerEntry.ref, LedgerEntry.created_at,
+        OutboxItem.id, OutboxItem.kind, OutboxItem.status, OutboxItem.tx_hash, OutboxItem.last_error,
+    ).outerjoin(OutboxItem, OutboxItem.ledger_entry_id == LedgerEntry.id).order_by(LedgerEntry.id))
+    done = OutboxStatus.DONE.value
+    for entry_id, member_id, points, ref, created_at, outbox_id, kind, status, tx_hash, last_error in rows:
+        h = holders.get(member_id)
+        if h is None:
+            h = holders[member_id] = {
+                "member_id": member_id, "address": wallets.get(member_id),
+                "ledger_total": 0, "delivered_total": 0, "pending_total": 0, "entries": [],
+            }
+        h["ledger_total"] += points
+        h["entries"].append(entry_id)
+        has_outbox = outbox_id is not None
+        if has_outbox and status == done:
+            h["delivered_total"] += points
+            delivered_refs[ref] = {
+                "entry_id": entry_id, "member_id": member_id, "points": points,
+                "address": wallets.get(member_id), "tx_hash": tx_hash,
             }
         else:
-            h["pending_total"] += entry.points
+            h["pending_total"] += points
             pending.append({
-                "entry_id": entry.id, "member_id": entry.member_id, "points": entry.points,
-                "kind": outbox.kind if outbox else None, "status": outbox.status if outbox else "missing",
-                "age_seconds": int((now - as_utc(entry.created_at)).total_seconds()),
-                "last_error": outbox.last_error if outbox else "no outbox row",
+                "entry_id": entry_id, "member_id": member_id, "points": points,
+                "kind": kind if has_outbox else None, "status": status if has_outbox else "missing",
+                "age_seconds": int((now - as_utc(created_at)).total_seconds()),
+                "last_error": last_error if has_outbox else "no outbox row",
             })
     for member_id, address in wallets.items():
         holders.setdefault(member_id, {
@@ -729,9 +821,9 @@ def ledger_side(session: Session) -> dict:
                         "last_error": item.last_error})
     epochs = []
     for epoch in session.scalars(select(AuditEpoch).order_by(AuditEpoch.id)):
-        entries = epoch_entries(session, epoch.id)
+        entries = _epoch_rows(session, epoch.id)
         state = _epoch_state(session, epoch)
-        state["recomputed_root"] = epoch_root(entries)
-        state["entry_ids"] = [e.id for e in entries]
+        state["recomputed_root"] = epoch_root([canonical_leaf(row) for row in entries])
+        state["entry_ids"] = [row[_LEAF_ID] for row in entries]
         epochs.append(state)
     return {"holders": holders, "delivered_refs": delivered_refs, "pending": pending, "epochs": epochs}

@@ -2,7 +2,7 @@
 
 1. Verify a hash-chained audit log of ``--log-rows`` rows (``rewards.audit.verify_audit_log``)
    and recompute the Merkle root of an epoch of ``--entries`` ledger entries from the
-   database rows (``epoch_entries`` + ``epoch_root``, as reconciliation does) and compare it
+   database rows (``epoch_leaves`` + ``epoch_root``, as reconciliation does) and compare it
    with the recorded root. Target: both together <= 2 s for 100k.
 2. Reconcile ``--holders`` holders against a real anvil (``rewards.chain.audit.reconcile``:
    ledger totals, ``balanceOf`` per holder, Transfer and RewardMinted replay, supply, epoch
@@ -44,7 +44,7 @@ from community.db import Database
 from community.models import User
 from rewards import audit
 from rewards.audit_models import AuditEpoch, AuditLogRow
-from rewards.ledger import hashed_ref, instance_id, record_entry
+from rewards.ledger import entry_ref, instance_id, record_entry
 from rewards.models import LedgerEntry, OutboxItem, OutboxStatus, Setting, Wallet
 from web.migrate import upgrade
 
@@ -87,31 +87,34 @@ def _members(db: Database, count: int, *, wallets: bool) -> list[tuple[int, str]
 
 
 def _entries(db: Database, members: list[tuple[int, str]], count: int, *, outbox: bool) -> None:
-    """One entry through ``record_entry`` (the domain's own row), the rest in bulk alike."""
+    """One entry through ``record_entry`` (the domain's own row), the rest in bulk alike:
+    the following ids with their dense refs (``entry_ref``)."""
     with db.write_sessions() as session:
         instance = instance_id(session)
-        record_entry(session, member_id=members[0][0], points=7, cause="bench", source_key="bench:0",
-                     rule=("bench", 1))
+        first = record_entry(session, member_id=members[0][0], points=7, cause="bench", source_key="bench:0",
+                             rule=("bench", 1)).id
         session.commit()
     rng = random.Random(8)
     start = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
     rows, items = [], []
     for i in range(1, count):
         member, address = members[i % len(members)]
-        key = f"bench:{i}"
-        ref = hashed_ref(instance, key)
+        entry_id = first + i
+        ref = entry_ref(instance, entry_id)
         points = rng.randint(1, 60)
-        rows.append({"member_id": member, "points": points, "dimension": "participation", "cause": "bench",
-                     "source_key": key, "rule_id": "bench", "rule_version": 1, "ref": ref,
-                     "created_at": start + dt.timedelta(seconds=i * 2)})
+        rows.append({"id": entry_id, "member_id": member, "points": points, "dimension": "participation",
+                     "cause": "bench", "source_key": f"bench:{i}", "rule_id": "bench", "rule_version": 1,
+                     "ref": ref, "created_at": start + dt.timedelta(seconds=i * 2)})
         items.append({"kind": "mint", "to_address": address, "amount": points, "ref": ref,
-                      "status": OutboxStatus.PENDING.value, "attempts": 0, "created_at": start})
+                      "ledger_entry_id": entry_id, "status": OutboxStatus.PENDING.value, "attempts": 0,
+                      "created_at": start})
     _bulk(db, LedgerEntry.__table__, rows)
+    if db.engine.dialect.name == "postgresql" and rows:
+        with db.write_sessions() as session:
+            session.execute(text("SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), :v)"),
+                            {"v": rows[-1]["id"]})
+            session.commit()
     if outbox:
-        with db.read_sessions() as session:
-            ids = dict(session.execute(select(LedgerEntry.ref, LedgerEntry.id)).all())
-        for item in items:
-            item["ledger_entry_id"] = ids[item["ref"]]
         _bulk(db, OutboxItem.__table__, items)
 
 
@@ -165,12 +168,12 @@ def chain_and_merkle(args, tmp: str) -> float:
 
         with db.read_sessions() as session:
             t = time.perf_counter()
-            entries = audit.epoch_entries(session, epoch["epoch"])
+            leaves = audit.epoch_leaves(session, epoch["epoch"])
             load_s = time.perf_counter() - t
-            root = audit.epoch_root(entries)
+            root = audit.epoch_root(leaves)
             merkle_s = time.perf_counter() - t
             recorded = session.get(AuditEpoch, epoch["epoch"]).root
-        if root != recorded or len(entries) != args.entries:
+        if root != recorded or len(leaves) != args.entries:
             raise SystemExit(f"recomputed root {root} != recorded {recorded}")
 
         with db.write_sessions() as session:  # an altered row must be found
@@ -185,7 +188,8 @@ def chain_and_merkle(args, tmp: str) -> float:
 
     total = verify_s + merkle_s
     note(f"verified {args.log_rows} log rows; recomputed the root of {args.entries} entries "
-         f"({load_s:.2f} s of it loading the rows); an altered row gave {len(caught)} problem(s)")
+         f"({load_s:.2f} s of it loading the rows and writing the leaves); an altered row gave "
+         f"{len(caught)} problem(s)")
     figure("audit_log_verify_time", verify_s, "s")
     figure("audit_merkle_root_recompute_time", merkle_s, "s")
     figure("audit_chain_and_merkle_time", total, "s")
