@@ -1,5 +1,7 @@
 """Benchmark: confirmed rewards per second through the relay (mintBatch of 100, signed
-locally, receipts recorded) after N approvals, against, on the same anvil in the same run:
+locally, two batches in flight, receipts recorded; afterwards every ref is checked on the
+chain to be minted exactly once where the database says) after N approvals, against, on the
+same anvil in the same run:
 (a) the naive way, one `mint` per reward sent and waited for (on the relay's node before and
 after the relay; the ratio takes the faster), and (b) anvil's raw rate for
 pre-signed `mint` transactions (signed before the clock starts), sent one per JSON-RPC
@@ -7,6 +9,7 @@ request and in JSON-RPC batches of 100, and of plain transfers, on a fresh anvil
 Target (#8): relay >= 10x (a).
 
     .venv/bin/python scripts/bench/relay_throughput.py [--entries 5000] [--baseline 200] [--raw 1000]
+        [--batch-size 100] [--in-flight 2] [--batches-per-pass 5]
 
 Prints `name value unit` lines on stdout (progress on stderr); docs/benchmarks.md records them.
 """
@@ -46,6 +49,10 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=50)
     parser.add_argument("--baseline", type=int, default=200, help="(a): rewards minted one by one")
     parser.add_argument("--raw", type=int, default=1000, help="(b): pre-signed mints per sending mode")
+    parser.add_argument("--batch-size", type=int, default=100, help="relay: rewards per mintBatch")
+    parser.add_argument("--in-flight", type=int, default=2,
+                        help="relay: batches sent and not yet recorded (1: no pipelining)")
+    parser.add_argument("--batches-per-pass", type=int, default=5, help="relay: batches per lane and pass")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, Anvil() as node:
@@ -85,7 +92,8 @@ def main() -> None:
         naive_before = _naive_rate(w3, contract, minter, args.baseline, salt=1)
 
         note("relay: delivering the outbox")
-        relay = Relay(db, w3, minter, batch_size=100)
+        relay = Relay(db, w3, minter, batch_size=args.batch_size, in_flight=args.in_flight,
+                      batches_per_pass=args.batches_per_pass)
         relay.prepare()
         start = time.perf_counter()
         while relay.run_once():
@@ -94,11 +102,8 @@ def main() -> None:
         confirmed = _confirmed(db)
         if confirmed != args.entries:
             raise SystemExit(f"relay recorded {confirmed} of {args.entries} mints")
-        block_from = deployment.block_number
-        gas = [w3.eth.get_transaction_receipt(tx)["gasUsed"]
-               for tx in {log["transactionHash"] for log in w3.eth.get_logs(
-                   {"fromBlock": block_from, "toBlock": "latest", "address": deployment.address})}]
         supply = contract.functions.totalSupply().call()
+        gas = _exactly_once(db, w3, deployment, supply, naive_mints=args.baseline)
 
         note(f"(a) naive, after the relay: {args.baseline} mints, each sent and waited for")
         naive_after = _naive_rate(w3, contract, minter, args.baseline, salt=2)
@@ -132,7 +137,9 @@ def main() -> None:
     figure("relay_vs_raw_presigned_batched", relay_rate / raw["batched"], "ratio")
     figure("relay_target_met", int(relay_rate / baseline_rate >= 10), "bool")
     note("target: relay_vs_naive >= 10")
-    figure("relay_gas_per_reward_mintbatch", sum(gas) / args.entries, "gas")
+    figure("relay_batch_size", args.batch_size, "rewards")
+    figure("relay_in_flight", args.in_flight, "batches")
+    figure("relay_gas_per_reward_mintbatch", gas / args.entries, "gas")
     figure("relay_total_supply_after_relay", supply, "credits")
 
 
@@ -148,6 +155,35 @@ def _naive_rate(w3, contract, minter, count: int, salt: int) -> float:
     if contract.functions.balanceOf(holder).call() != count:
         raise SystemExit("naive mints missing")
     return count / elapsed
+
+
+def _exactly_once(db: Database, w3, deployment, supply: int, naive_mints: int) -> int:
+    """Check the relay's work on the chain itself, not only in its own records: every outbox
+    ref has exactly one RewardMinted log, at the transaction and block recorded for it, no
+    other ref was minted but the naive run's, and the supply is the ledger's points plus the
+    naive mints. Returns the gas of the relay's transactions."""
+    from sqlalchemy import func, select
+
+    from rewards.chain.client import rpc
+    from rewards.chain.codec import topic
+    from rewards.models import LedgerEntry, OutboxItem
+
+    logs = rpc(w3, "eth_getLogs", [{"address": deployment.address, "fromBlock": hex(deployment.block_number),
+                                    "toBlock": "latest",
+                                    "topics": [topic("RewardMinted(address,uint256,bytes32)")]}])
+    places: dict[str, list[tuple[str, int]]] = {}
+    for log in logs:
+        places.setdefault(log["topics"][2], []).append((log["transactionHash"], int(log["blockNumber"], 16)))
+    with db.read_sessions() as session:
+        rows = session.execute(select(OutboxItem.ref, OutboxItem.tx_hash, OutboxItem.block_number)).all()
+        points = session.scalar(select(func.sum(LedgerEntry.points)))
+    for ref, tx_hash, block_number in rows:
+        if places.get(ref) != [(tx_hash, block_number)]:
+            raise SystemExit(f"ref {ref}: minted at {places.get(ref)}, recorded at {(tx_hash, block_number)}")
+    if len(places) != len(rows) + naive_mints or supply != points + naive_mints:
+        raise SystemExit(f"{len(places)} refs minted for {len(rows)} rows; supply {supply}, ledger {points}")
+    hashes = sorted({tx_hash for _, tx_hash, _ in rows})
+    return sum(int(rpc(w3, "eth_getTransactionReceipt", [h])["gasUsed"], 16) for h in hashes)
 
 
 def _confirmed(db: Database) -> int:
