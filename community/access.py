@@ -68,23 +68,22 @@ def _grant_applies(grant: Grant, path: NodePath) -> bool:
     return True  # the whole process
 
 
+def _user_grants(user_id: int):
+    """Grants held by the user or by one of their teams (add a process filter)."""
+    team_ids = select(TeamMember.team_id).where(TeamMember.user_id == user_id)
+    return select(Grant).where(or_(Grant.user_id == user_id, Grant.team_id.in_(team_ids)))
+
+
 def granted(session: Session, user_id: int, path: NodePath) -> int:
     """The highest permission the user's own and their teams' grants give on ``path``."""
-    team_ids = select(TeamMember.team_id).where(TeamMember.user_id == user_id)
-    grants = session.scalars(
-        select(Grant).where(
-            Grant.process_id == path.process_id,
-            or_(Grant.user_id == user_id, Grant.team_id.in_(team_ids)),
-        )
-    ).all()
+    grants = session.scalars(_user_grants(user_id).where(Grant.process_id == path.process_id)).all()
     return max((g.permission for g in grants if _grant_applies(g, path)), default=0)
 
 
-def permission(session: Session, user: User | None, path: NodePath) -> int:
-    """0 (nothing) up to Permission.MANAGE."""
+def _level(process: Process, user: User | None, granted_level: int) -> int:
+    """The rules of ``permission`` once the user's grant level on the node is known."""
     if user is not None and user.is_admin:
         return Permission.MANAGE
-    process = session.get(Process, path.process_id)
     base = 0
     if process.membership != Membership.INVITE:
         base = Permission.VIEW
@@ -94,16 +93,42 @@ def permission(session: Session, user: User | None, path: NodePath) -> int:
         base = max(base, Permission.VIEW)
     if process.membership == Membership.OPEN:
         base = max(base, Permission.CONTRIBUTE)
-    return max(base, granted(session, user.id, path))
+    return max(base, granted_level)
 
 
-def can(session: Session, user: User | None, needed: Permission, path: NodePath) -> bool:
-    level = permission(session, user, path)
+def permission(session: Session, user: User | None, path: NodePath) -> int:
+    """0 (nothing) up to Permission.MANAGE."""
+    if user is not None and user.is_admin:
+        return Permission.MANAGE
+    process = session.get(Process, path.process_id)
+    if user is None:
+        return _level(process, None, 0)
+    return _level(process, user, granted(session, user.id, path))
+
+
+def process_permissions(session: Session, user: User | None, processes: list[Process]) -> dict[int, int]:
+    """``permission`` on each whole process of a list, with one query for all their grants
+    (a list page asks this once, not once per process)."""
+    by_process: dict[int, int] = {}
+    if user is not None and not user.is_admin and processes:
+        ids = [p.id for p in processes]
+        for grant in session.scalars(_user_grants(user.id).where(Grant.process_id.in_(ids))):
+            if _grant_applies(grant, NodePath(grant.process_id)):
+                by_process[grant.process_id] = max(by_process.get(grant.process_id, 0), grant.permission)
+    return {p.id: _level(p, user, by_process.get(p.id, 0)) for p in processes}
+
+
+def allows(user: User | None, level: int, needed: Permission) -> bool:
+    """Whether a permission ``level`` (from ``permission``) lets the user do ``needed``."""
     if needed == Permission.MANAGE and (user is None or not user.is_staff):
         # Managing (validating, editing) is city staff's work even where a team is granted it;
         # team admins of citizen teams manage their team, not the process.
         return False
     return level >= needed
+
+
+def can(session: Session, user: User | None, needed: Permission, path: NodePath) -> bool:
+    return allows(user, permission(session, user, path), needed)
 
 
 def require(session: Session, user: User | None, needed: Permission, path: NodePath, message: str) -> None:

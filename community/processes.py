@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from community.access import NodePath, can, path_of, path_of_task, permission, require
+from community.access import NodePath, can, path_of, path_of_task, process_permissions, require
 from community.db import UnitOfWork, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.i18n import N_
@@ -533,10 +533,15 @@ def _rolled(children: list[TreeNode], status: str) -> float:
     return sum(c.progress for c in children) / len(children)
 
 
-def process_tree(session: Session, process: Process) -> TreeNode:
+def process_tree(session: Session, process: Process, *, requires: bool = True) -> TreeNode:
     """The whole tree with progress rolled up: a task counts 1 when done, a parent is the
-    mean of its children."""
-    edges = session.execute(select(Prerequisite.kind, Prerequisite.node_id, Prerequisite.requires_id)).all()
+    mean of its children. ``requires=False`` leaves out the prerequisites (a list of
+    processes shows only the progress)."""
+    edges = []
+    if requires:
+        edges = session.execute(
+            select(Prerequisite.kind, Prerequisite.node_id, Prerequisite.requires_id)
+        ).all()
     titles = {}
     phases = []
     for phase in process.phases:
@@ -583,13 +588,13 @@ def process_tree(session: Session, process: Process) -> TreeNode:
                 children=objectives,
             )
         )
-    requires: dict[tuple[str, int], list[str]] = {}
+    required: dict[tuple[str, int], list[str]] = {}
     for kind, node_id, requires_id in edges:
         if (kind, node_id) in titles and (kind, requires_id) in titles:
-            requires.setdefault((kind, node_id), []).append(titles[kind, requires_id])
+            required.setdefault((kind, node_id), []).append(titles[kind, requires_id])
 
     def attach(node: TreeNode) -> None:
-        node.requires = requires.get((node.kind, node.id), [])
+        node.requires = required.get((node.kind, node.id), [])
         for child in node.children:
             attach(child)
 
@@ -607,9 +612,12 @@ def process_tree(session: Session, process: Process) -> TreeNode:
     return root
 
 
-def visible_processes(session: Session, user: User | None) -> list[Process]:
-    processes = session.scalars(select(Process).order_by(Process.id)).all()
-    return [p for p in processes if permission(session, user, NodePath(p.id)) >= Permission.VIEW]
+def visible_processes(session: Session, user: User | None, *options) -> list[Process]:
+    """The processes the user may view; ``options`` (loader options) load what the caller
+    shows of them in the same query or one more, not one per process."""
+    processes = session.scalars(select(Process).options(*options).order_by(Process.id)).all()
+    levels = process_permissions(session, user, processes)
+    return [p for p in processes if levels[p.id] >= Permission.VIEW]
 
 
 def task_blocked_by(session: Session, task: Task) -> list[str]:

@@ -76,9 +76,10 @@ def member_tier(session: Session, member_id: int) -> Tier | None:
     return tier_for_points(all_tiers(session), points_total(session, member_id))
 
 
-def tier_progress(session: Session, member_id: int) -> TierProgress:
+def tier_progress(session: Session, member_id: int, points: int | None = None) -> TierProgress:
+    """``points``: the member's points_total when the caller has it already."""
     tiers = all_tiers(session)
-    points = points_total(session, member_id)
+    points = points_total(session, member_id) if points is None else points
     current = tier_for_points(tiers, points)
     above = [t for t in tiers if t.min_points > points]
     return TierProgress(points=points, tier=current, next_tier=above[0] if above else None)

@@ -409,6 +409,21 @@ class StandingsCache:
         self._store.write(version, name, board.to_json())
         return board
 
+    def place(self, key: BoardKey, member_id: int) -> dict | None:
+        """A member's own ``place`` on a board, cached under the same version as the boards
+        (a ledger write or a profile change moves places too, and drops them with the boards)."""
+        now = self._clock()
+        start, _ = window(key.period, now)
+        name = f"place|{member_id}|{key.room}|{start.date().isoformat() if start else ''}"
+        version = self._store.version()
+        cached = self._store.read(version, name)
+        if cached is not None:
+            return json.loads(cached)
+        with self._session_factory() as session:
+            mine = place(session, key, member_id, now)
+        self._store.write(version, name, json.dumps(mine))
+        return mine
+
     def get(self, board: str = "community") -> list[Standing]:
         """The all-time board of a scope as anyone may see it."""
         return self.board(BoardKey(scope=board)).standings()

@@ -9,6 +9,7 @@ from functools import wraps
 
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from community import access, processes, services
 from community.db import as_utc, is_row_id
@@ -318,7 +319,8 @@ def tasks():
     session = db_session()
     visible = {p.id: p.title for p in processes.visible_processes(session, g.api_user)}
     rows = session.scalars(
-        select(Task).where(Task.process_id.in_(list(visible) or [-1])).order_by(Task.process_id, Task.id)
+        select(Task).options(selectinload(Task.library_items))  # resources: one query, not one per task
+        .where(Task.process_id.in_(list(visible) or [-1])).order_by(Task.process_id, Task.id)
     ).all()
     return jsonify([_task_json(task, visible[task.process_id]) for task in rows])
 

@@ -20,7 +20,7 @@ from community import access
 from community.errors import DomainError, Forbidden, InvalidInput
 from community.models import Membership, Permission, Process, Team, TeamMember, User
 from rewards import boards
-from rewards.standings import PERIODS, TOP_N, Board, BoardKey, place
+from rewards.standings import PERIODS, TOP_N, Board, BoardKey
 from web import bus, db_session, standings_cache, unit_of_work
 from web.api import json_body, token_required
 from web.openapi import op
@@ -78,7 +78,7 @@ def board_json(board: Board, viewer_id: int | None = None) -> dict:
         "top": board.top(TOP_N),
     }
     if viewer_id is not None:
-        data["me"] = place(db_session(), board.key, viewer_id)
+        data["me"] = standings_cache().place(board.key, viewer_id)
     return data
 
 
@@ -101,7 +101,7 @@ def leaderboard_page():
         my_teams = set(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user.id)))
     return render_template(
         "leaderboard.html", board=board, standings=board.standings()[:TOP_N], key=key,
-        me=place(session, key, user.id) if user is not None else None, periods=period_names(),
+        me=standings_cache().place(key, user.id) if user is not None else None, periods=period_names(),
         processes=processes, teams=teams, my_teams=my_teams, freeze_form=FreezeForm(),
     )
 

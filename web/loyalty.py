@@ -7,12 +7,11 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, url
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from community.errors import DomainError, Forbidden
 from rewards import badges, catalogue, loyalty
-from rewards.ledger import pending_burns
-from rewards.loyalty_models import Badge, CatalogueItem, RedemptionState, TierRow
+from rewards.loyalty_models import Badge, CatalogueItem, Redemption, RedemptionState, TierRow
 from web import bus, db_session, loyalty_api, unit_of_work
 from web.extensions import csrf
 from web.forms import PlainForm
@@ -30,13 +29,18 @@ def register(app: Flask) -> None:
     csrf.exempt(loyalty_api.bp)
 
 
-def wallet_context(session: Session, member_id: int) -> dict:
-    """What the wallet page adds for loyalty: burns on their way, badges, tier progress."""
+def wallet_context(session: Session, member_id: int, figures: dict[str, int]) -> dict:
+    """What the wallet page adds for loyalty: burns on their way, badges, tier progress.
+    ``figures``: the page's ``wallet_summary``, whose points and burns are reused."""
+    recent = session.scalars(
+        select(Redemption).options(joinedload(Redemption.item))
+        .where(Redemption.member_id == member_id).order_by(Redemption.id.desc()).limit(5)
+    ).all()
     return {
-        "pending_burns": pending_burns(session, member_id),
+        "pending_burns": figures["pending_burn"],
         "badges": badges.earned_badges(session, member_id),
-        "progress": loyalty.tier_progress(session, member_id),
-        "redemptions": catalogue.redemptions_of(session, member_id)[:5],
+        "progress": loyalty.tier_progress(session, member_id, points=figures["points"]),
+        "redemptions": recent,
     }
 
 

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from community import access, processes, services
 from community.db import is_row_id
@@ -29,13 +29,12 @@ from community.errors import DomainError, Forbidden, NotFound
 from community.evidence import MAX_EVIDENCE_BYTES, discard, evidence_path, store_evidence
 from community.i18n import N_, Msg
 from community.models import Contribution, ContributionState, Permission, Process, Task, User
-from rewards.ledger import pending_points, points_total
+from rewards.ledger import wallet_summary
 from rewards.models import LedgerEntry
 from rewards.totals import member_totals
 from rewards.wallets import wallet_of
 from web import (
     bus,
-    chain_reader,
     contribution_policy,
     database,
     db_session,
@@ -96,7 +95,7 @@ def _user():
 
 @bp.get("/")
 def home():
-    processes_ = processes.visible_processes(db_session(), _user())
+    processes_ = processes.visible_processes(db_session(), _user(), selectinload(Process.tasks))  # counted
     top = standings_cache().get()[:5]
     return render_template("home.html", processes=processes_, top=top)
 
@@ -459,24 +458,30 @@ def decide(contribution_id: int, decision: str):
 @bp.get("/wallet")
 @login_required
 def wallet():
+    """The member's wallet. Its figures are the ledger's and the outbox's (``wallet_summary``,
+    the function the live push uses): "On chain" is the delivered mints minus the delivered
+    burns the relay recorded, which is what ``balanceOf`` holds, so a view asks the chain
+    nothing. The audit's reconciliation checks the two agree."""
     session = db_session()
     from web.loyalty import wallet_context  # loyalty's part of the page
 
-    wallet_ = wallet_of(session, current_user.id)
+    member_id = current_user.id
+    figures = wallet_summary(session, member_id)
     entries = session.scalars(
         select(LedgerEntry)
-        .where(LedgerEntry.member_id == current_user.id)
+        .options(selectinload(LedgerEntry.outbox))  # each row's transaction, in one query
+        .where(LedgerEntry.member_id == member_id)
         .order_by(LedgerEntry.id.desc())
     ).all()
     return render_template(
         "wallet.html",
-        wallet=wallet_,
-        balance=chain_reader().balance_of(session, wallet_.address) if wallet_ else None,
-        total=points_total(session, current_user.id),
-        pending=pending_points(session, current_user.id),
+        wallet=wallet_of(session, member_id),
+        balance=figures["on_chain"],
+        total=figures["points"],
+        pending=figures["pending_mint"],
         entries=entries,
-        totals=member_totals(session, current_user.id),
-        **wallet_context(session, current_user.id),
+        totals=member_totals(session, member_id),
+        **wallet_context(session, member_id, figures),
     )
 
 

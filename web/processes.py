@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from community import access, processes
 from community.access import NodePath
@@ -21,7 +21,9 @@ from community.models import (
     ContributionState,
     Grant,
     LibraryItem,
+    Objective,
     Permission,
+    Phase,
     Process,
     ProcessApplication,
     StoryOptIn,
@@ -158,16 +160,16 @@ def _make_form(name: str, session: Session, process: Process, tree: processes.Tr
 def _page(process: Process, status: int = 200, status_error: tuple | None = None, **overrides):
     session = db_session()
     user = _user()
-    if not processes.may_view(session, user, process.id):
+    level = access.permission(session, user, NodePath(process.id))  # once for the whole page
+    if not access.allows(user, level, Permission.VIEW):
         abort(404, description=_("process %(id)s not found", id=process.id))
     tree = processes.process_tree(session, process)
-    path = NodePath(process.id)
-    may_manage = user is not None and access.can(session, user, Permission.MANAGE, path)
+    may_manage = user is not None and access.allows(user, level, Permission.MANAGE)
     context: dict = {
         "process": process,
         "tree": tree,
         "may_manage": may_manage,
-        "level": PERMISSION_LABELS.get(access.permission(session, user, path)),
+        "level": PERMISSION_LABELS.get(level),
         "joined": None,
         "took_part": False,
         "opted_in": False,
@@ -280,10 +282,10 @@ def _split_node(value: str) -> tuple[str, int | None]:
 @bp.get("/processes")
 def index():
     session = db_session()
-    rows = [
-        (p, processes.process_tree(session, p).progress)
-        for p in processes.visible_processes(session, _user())
-    ]
+    # The trees (for the progress) and organisations of all processes in four queries.
+    tree = selectinload(Process.phases).selectinload(Phase.objectives).selectinload(Objective.tasks)
+    visible = processes.visible_processes(session, _user(), tree, selectinload(Process.organisation))
+    rows = [(p, processes.process_tree(session, p, requires=False).progress) for p in visible]
     return render_template("community/processes.html", processes=rows)
 
 

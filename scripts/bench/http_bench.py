@@ -206,23 +206,31 @@ def run_config(workers: int, args, node: Anvil) -> dict[str, Result]:
                 servers.append(other)
                 bases.append(base)
             eps = endpoints(bases[0])
-            results = measure(bases, eps, args)
+            results = {} if args.anatomy_only else measure(bases, eps, args)
             if workers == 1:
-                ANATOMY.update(anatomy(database_url, node.url, eps, tmp))
+                ANATOMY.update(anatomy(database_url, node.url, eps, tmp, profile=args.profile,
+                                       show_sql=args.show_sql))
             return results
         finally:
             for server in servers:
                 server.stop()
 
 
-ANATOMY: dict[str, tuple[float, float]] = {}
+ANATOMY: dict[str, tuple[float, float, float]] = {}  # ms, statements, CPU ms per request
 
 
-def anatomy(database_url: str, rpc_url: str, eps: list[Endpoint], tmp: Path,
-            n: int = 50) -> dict[str, tuple[float, float]]:
+def anatomy(database_url: str, rpc_url: str, eps: list[Endpoint], tmp: Path, n: int = 50,
+            profile: list[str] | None = None, show_sql: bool = False) -> dict[str, tuple]:
     """Each endpoint through the app in this process (Flask test client, no HTTP server, no
-    concurrency) on the database just measured: milliseconds and SQL statements per request.
-    This is where a page's cost against health comes from."""
+    concurrency) on the database just measured: milliseconds (wall and this process's CPU,
+    which another session's load on the machine disturbs less) and SQL statements per request.
+    This is where a page's cost against health comes from. ``profile`` names endpoints whose
+    requests also run under cProfile (the top functions go to stderr); ``show_sql`` prints
+    each endpoint's statements of one request."""
+    import cProfile
+    import io
+    import pstats
+
     from sqlalchemy import event
 
     from web import create_app
@@ -235,7 +243,7 @@ def anatomy(database_url: str, rpc_url: str, eps: list[Endpoint], tmp: Path,
     engine = app.extensions["kopa.db"].engine
     event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
     out = {}
-    for e in eps:
+    for e in [*eps, *_ceilings(app, eps)]:
         def call(e=e):
             response = client.open(e.path, method=e.method, json=e.body,
                                    headers={"User-Agent": AGENT, **e.headers})
@@ -244,13 +252,54 @@ def anatomy(database_url: str, rpc_url: str, eps: list[Endpoint], tmp: Path,
 
         for _ in range(5):
             call()
+        if show_sql:
+            statements.clear()
+            call()
+            note(f"-- {e.name}: {len(statements)} statements")
+            for sql in statements:
+                note("   " + " ".join(sql.split())[:200])
         statements.clear()
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         for _ in range(n):
             call()
-        out[e.name] = ((time.perf_counter() - t) / n * 1000, len(statements) / n)
+        out[e.name] = ((time.perf_counter() - t) / n * 1000, len(statements) / n,
+                       (time.process_time() - cpu) / n * 1000)
+        if profile and (e.name in profile or "all" in profile):
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(n):
+                call()
+            profiler.disable()
+            text = io.StringIO()
+            pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(40)
+            note(f"-- cProfile {e.name}, {n} requests\n{text.getvalue()}")
     app.extensions["kopa.db"].dispose()
     return out
+
+
+def _ceilings(app, eps: list[Endpoint]) -> list[Endpoint]:
+    """Two in-process references for what any signed-in page costs before its own content,
+    on routes added to this in-process app only (the server has no such routes): the
+    signed-in reader loaded from the session with a plain-text answer, and an empty page in
+    the layout (``base.html``: navigation, unread count, logout form, language switcher)."""
+    from flask import render_template
+    from flask_login import current_user, login_required
+
+    empty = app.jinja_env.from_string('{% extends "base.html" %}{% block content %}{% endblock %}')
+
+    @login_required
+    def signed_in_text():
+        return current_user.display_name
+
+    @login_required
+    def signed_in_empty_page():
+        return render_template(empty)
+
+    app.add_url_rule("/_bench/signed-in-text", view_func=signed_in_text)
+    app.add_url_rule("/_bench/signed-in-empty-page", view_func=signed_in_empty_page)
+    cookie = next(e.headers for e in eps if e.name == "page_home")
+    return [Endpoint("ceiling_signed_in_text", "GET", "/_bench/signed-in-text", cookie),
+            Endpoint("ceiling_signed_in_empty_page", "GET", "/_bench/signed-in-empty-page", cookie)]
 
 
 def report(workers: int, results: dict[str, Result]) -> None:
@@ -283,14 +332,26 @@ def main() -> None:
     parser.add_argument("--pg", nargs="?", const=os.environ.get("KOPA_TEST_POSTGRES_URL")
                         or "postgresql://root@127.0.0.1:5432/test", default=None,
                         help="PostgreSQL (an admin URL; a scratch database is made next to it)")
+    parser.add_argument("--anatomy-only", action="store_true",
+                        help="no load: only the in-process figures (one worker's database)")
+    parser.add_argument("--profile", nargs="+", metavar="ENDPOINT",
+                        help="cProfile these endpoints in process (or 'all'); output on stderr")
+    parser.add_argument("--show-sql", action="store_true", help="print each endpoint's SQL on stderr")
     args = parser.parse_args()
+    if args.anatomy_only:
+        args.workers = [1]
     with Anvil() as node:
         runs = {w: run_config(w, args, node) for w in args.workers}
     for workers, results in runs.items():
-        report(workers, results)
-    for name, (ms, sql) in ANATOMY.items():
+        if results:
+            report(workers, results)
+    health_cpu = ANATOMY["health"][2] if "health" in ANATOMY else None
+    for name, (ms, sql, cpu) in ANATOMY.items():
         figure(f"http_inprocess_{name}_time", ms, "ms")
+        figure(f"http_inprocess_{name}_cpu", cpu, "ms")
         figure(f"http_inprocess_{name}_sql", sql, "statements")
+        if health_cpu and name != "health":
+            figure(f"http_inprocess_{name}_cpu_vs_health", health_cpu / cpu, "ratio")
     if 1 in runs and len(runs) > 1:
         base = runs[1]["health"].requests / runs[1]["health"].seconds
         for workers, results in runs.items():
