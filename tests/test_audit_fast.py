@@ -242,3 +242,85 @@ def test_roots_and_chain_verdicts_equal_the_reference(db, community):
         assert recomputed == "0x" + ref_tree_head(leaves).hex() != epoch["root"]
         [side] = audit.ledger_side(session)["epochs"]
         assert side["recomputed_root"] == recomputed
+
+
+# --- reconciliation's chain reads against web3's contract layer -------------------------------
+
+
+@pytest.mark.chain
+def test_reconcile_reads_what_web3_reads(db, vault, community, anvil):
+    """Batched raw ``eth_call``s and topic-decoded logs give the balances, replays, events,
+    supply and roots that web3's ``call()`` and ``get_logs`` give, mismatches included:
+    a delivered burn, and a rogue minter minting to a member and a stranger and burning."""
+    from eth_account import Account
+
+    from rewards.chain.client import anchor_contract, credits_contract
+    from rewards.chain.transactions import send_signed, wait
+    from rewards.ledger import spend_credits
+    from tests.test_audit import Setup
+    from tests.test_relay import drain
+    from web.config import ANVIL_DEV_DEPLOYER_KEY
+
+    s = Setup(db, vault, community, anvil)
+    s.close_and_anchor()
+    with db.write_sessions() as session:
+        spend_credits(session, member_id=s.members[2], amount=15, cause="shop", source_key="fast:spend")
+        session.commit()
+    drain(s.relay)
+    assert s.report()["ok"]
+
+    token = credits_contract(s.w3, s.token)
+    rogue = Account.from_key(ANVIL_DEV_DEPLOYER_KEY)
+    stranger = Account.create().address
+    calls = [token.functions.grantRole(token.functions.MINTER_ROLE().call(), rogue.address),
+             token.functions.grantRole(token.functions.BURNER_ROLE().call(), rogue.address),
+             token.functions.mint(s.address(s.members[1]), 500, b"\x42" * 32),
+             token.functions.mint(stranger, 77, b"\x43" * 32),
+             token.functions.redeem(s.address(s.members[0]), 5, b"\x44" * 32)]
+    for call in calls:
+        tx = call.build_transaction({"from": rogue.address, "gas": 200_000})
+        assert wait(s.w3, send_signed(s.w3, rogue, tx, gas=200_000))["status"] == 1
+    report = s.report()
+
+    # The reference: web3's contract layer, one call and one get_logs per event.
+    def logs(event):
+        return event.get_logs(from_block=report["from_block"], to_block="latest")
+
+    replayed: dict[str, int] = {}
+    for ev in logs(token.events.Transfer):
+        for side, sign in (("from", -1), ("to", 1)):
+            if int(ev["args"][side], 16):
+                key = ev["args"][side].lower()
+                replayed[key] = replayed.get(key, 0) + sign * ev["args"]["value"]
+    events = {}
+    for name, holder in (("RewardMinted", "to"), ("CreditsRedeemed", "from")):
+        for ev in logs(getattr(token.events, name)):
+            ref, tx_hash = "0x" + bytes(ev["args"]["ref"]).hex(), "0x" + bytes(ev["transactionHash"]).hex()
+            events[ref] = (name, ev["args"][holder].lower(), ev["args"]["amount"], tx_hash)
+    for h in report["holders"]:
+        address = s.w3.to_checksum_address(h["address"])
+        assert h["balance"] == token.functions.balanceOf(address).call(), h
+        assert h["replayed"] == replayed.get(h["address"].lower(), 0), h
+    assert report["total_supply"] == token.functions.totalSupply().call()
+    anchor = anchor_contract(s.w3, s.anchor_address())
+    [epoch] = report["epochs"]
+    root = "0x" + bytes(anchor.functions.rootOf(epoch["epoch"]).call()).hex()
+    assert epoch["chain_root"] == root == epoch["root"]
+
+    subject = {"chain-without-entry": "ref", "holder-balance": "member_id", "unknown-holder": "address"}
+    found = {(m["kind"], m.get(subject.get(m["kind"], ""))): m for m in report["mismatches"]}
+    redeemed = "0x" + "44" * 32
+    assert set(found) == {
+        ("chain-without-entry", "0x" + "42" * 32), ("chain-without-entry", "0x" + "43" * 32),
+        ("chain-without-entry", redeemed), ("holder-balance", s.members[0]), ("holder-balance", s.members[1]),
+        ("unknown-holder", stranger.lower()), ("total-supply", None),
+    }
+    for ref in ("0x" + "42" * 32, "0x" + "43" * 32, redeemed):
+        name, holder, amount, tx_hash = events[ref]
+        assert found[("chain-without-entry", ref)]["tx_hash"] == tx_hash
+        assert found[("chain-without-entry", ref)]["address"] == holder
+        assert found[("chain-without-entry", ref)]["detail"].startswith(
+            f"{name} of {amount if name == 'RewardMinted' else -amount} ")
+    burns = [e for e in events.values() if e[0] == "CreditsRedeemed"]
+    assert len(burns) == 2  # the ledger's spend and the rogue's
+    assert found[("unknown-holder", stranger.lower())]["detail"].startswith("77 credits")

@@ -11,16 +11,21 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from rewards.audit import ledger_side
-from rewards.chain.client import anchor_contract, credits_contract
+from rewards.chain.client import artifact, rpc
+from rewards.chain.codec import decode_args, encode_call, event_codec
 from rewards.chain.deploy import ANCHOR, CREDITS, recorded_deployment
 from rewards.chain.platform import minter_account
+from rewards.chain.reader import balances_of, calls_at, contract_logs
 from rewards.vault import KeyVault
 
 ZERO = "0x" + "00" * 20
+EVENTS = ("Transfer", "RewardMinted", "CreditsRedeemed")
 
 
-def _logs(event, from_block: int) -> list:
-    return event.get_logs(from_block=from_block, to_block="latest")
+def _calls_at(w3: Web3, block: int, calls: list[tuple[str, str, list, list]], out: str) -> list:
+    """``eth_call``s ``(to, function, types, args)`` at ``block``, each answer one ``out``."""
+    data = [(to, encode_call(name, types, args)) for to, name, types, args in calls]
+    return [decode_args([out], raw)[0] for raw in calls_at(w3, data, block=block)]
 
 
 def reconcile(session: Session, w3: Web3) -> dict:
@@ -28,7 +33,11 @@ def reconcile(session: Session, w3: Web3) -> dict:
     contract's Transfer events from its deployment block; every delivered entry against its
     RewardMinted/CreditsRedeemed event; events without an entry; supply vs ledger; each
     anchored epoch's root recomputed from today's rows vs ``rootOf``. ``ok`` only if nothing
-    differs. Pending items are listed with their age and never count as mismatches."""
+    differs. Pending items are listed with their age and never count as mismatches.
+
+    Every chain read is made at one block, the head once the ledger side is read (so what
+    the database calls delivered is in it): balances as batched raw ``eth_call``s, the
+    three events from one ``eth_getLogs`` decoded by topic (``rewards.chain.codec``)."""
     chain_id = w3.eth.chain_id
     deployment = recorded_deployment(session, chain_id, CREDITS)
     side = ledger_side(session)
@@ -39,23 +48,27 @@ def reconcile(session: Session, w3: Web3) -> dict:
                 "total_supply": None,
                 "ledger_total": sum(h["ledger_total"] for h in side["holders"].values()),
                 "pending": side["pending"], "epochs": side["epochs"]}
-    token = credits_contract(w3, deployment.address)
+    token = Web3.to_checksum_address(deployment.address)
     start = deployment.block_number
+    block = int(rpc(w3, "eth_blockNumber", []), 16)
+    abi = artifact("KopaCredits")["abi"]
+    codecs = {name: event_codec(abi, name) for name in EVENTS}
+    logs = contract_logs(w3, token, [c.topic for c in codecs.values()], start, block)
     replayed: dict[str, int] = defaultdict(int)
-    for ev in _logs(token.events.Transfer, start):
-        value = int(ev["args"]["value"])
-        if ev["args"]["from"] != ZERO:
-            replayed[ev["args"]["from"].lower()] -= value
-        if ev["args"]["to"] != ZERO:
-            replayed[ev["args"]["to"].lower()] += value
+    for ev in codecs["Transfer"].decode_all(logs, token):
+        value, source, target = ev.args["value"], ev.args["from"], ev.args["to"]
+        if source != ZERO:
+            replayed[source] -= value
+        if target != ZERO:
+            replayed[target] += value
     on_chain: dict[str, dict] = {}
     for name, sign in (("RewardMinted", 1), ("CreditsRedeemed", -1)):
         holder_arg = "to" if sign > 0 else "from"
-        for ev in _logs(getattr(token.events, name), start):
-            ref = "0x" + bytes(ev["args"]["ref"]).hex()
-            on_chain[ref] = {"event": name, "address": ev["args"][holder_arg].lower(),
-                             "points": sign * int(ev["args"]["amount"]),
-                             "tx_hash": "0x" + bytes(ev["transactionHash"]).hex(), "block": ev["blockNumber"]}
+        for ev in codecs[name].decode_all(logs, token):
+            on_chain["0x" + ev.args["ref"].hex()] = {
+                "event": name, "address": ev.args[holder_arg], "points": sign * ev.args["amount"],
+                "tx_hash": ev.tx_hash, "block": ev.block_number,
+            }
     delivered = side["delivered_refs"]
     for ref, row in delivered.items():
         event = on_chain.get(ref)
@@ -76,12 +89,14 @@ def reconcile(session: Session, w3: Web3) -> dict:
                                          "with no delivered ledger entry"})
     holders = []
     known = set()
-    for h in sorted(side["holders"].values(), key=lambda h: h["member_id"]):
+    ordered = sorted(side["holders"].values(), key=lambda h: h["member_id"])
+    balances = iter(balances_of(w3, token, [h["address"] for h in ordered if h["address"]], block=block))
+    for h in ordered:
         address = h["address"]
         balance = replay = None
         if address:
             known.add(address.lower())
-            balance = int(token.functions.balanceOf(Web3.to_checksum_address(address)).call())
+            balance = next(balances)
             replay = replayed.get(address.lower(), 0)
         ok = balance == h["delivered_total"] and replay == h["delivered_total"]
         row = {k: h[k] for k in ("member_id", "address", "ledger_total", "delivered_total", "pending_total")}
@@ -96,7 +111,7 @@ def reconcile(session: Session, w3: Web3) -> dict:
         if address not in known and value != 0:
             mismatches.append({"kind": "unknown-holder", "address": address, "entries": [],
                                "detail": f"{value} credits held by an address that is no member's wallet"})
-    total_supply = int(token.functions.totalSupply().call())
+    [total_supply] = _calls_at(w3, block, [(token, "totalSupply", [], [])], "uint256")
     ledger_total = sum(h["ledger_total"] for h in side["holders"].values())
     delivered_total = sum(h["delivered_total"] for h in side["holders"].values())
     if total_supply != delivered_total:
@@ -104,12 +119,13 @@ def reconcile(session: Session, w3: Web3) -> dict:
                            "detail": f"totalSupply {total_supply}, delivered ledger total {delivered_total}"})
     epochs = side["epochs"]
     anchor_deployment = recorded_deployment(session, chain_id, ANCHOR)
-    if anchor_deployment is not None:
-        anchor = anchor_contract(w3, anchor_deployment.address)
-        for epoch in epochs:
-            if not epoch["anchored"]:
-                continue
-            root = "0x" + bytes(anchor.functions.rootOf(epoch["epoch"]).call()).hex()
+    anchored = [e for e in epochs if e["anchored"]] if anchor_deployment is not None else []
+    if anchored:
+        anchor = Web3.to_checksum_address(anchor_deployment.address)
+        calls = [(anchor, "rootOf", ["uint256"], [e["epoch"]]) for e in anchored]
+        roots = _calls_at(w3, block, calls, "bytes32")
+        for epoch, raw in zip(anchored, roots, strict=True):
+            root = "0x" + raw.hex()
             epoch["chain_root"] = root
             if root != epoch["root"] or root != epoch["recomputed_root"]:
                 mismatches.append({"kind": "epoch-root", "epoch": epoch["epoch"],
@@ -123,6 +139,7 @@ def reconcile(session: Session, w3: Web3) -> dict:
         "chain_id": chain_id,
         "contract": deployment.address,
         "from_block": start,
+        "to_block": block,
         "holders": holders,
         "mismatches": mismatches,
         "total_supply": total_supply,
