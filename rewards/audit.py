@@ -16,7 +16,7 @@ import operator
 import os
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import and_, func, insert, or_, select, text
 from sqlalchemy.orm import Session
@@ -590,13 +590,13 @@ _ACTION_FORMAT = _object_format(ACTION_FIELDS)
 
 
 _action_values = operator.itemgetter(*ACTION_FIELDS)
+_sha256 = hashlib.sha256
 
 
-def _canonical_action(row: dict) -> bytes:
-    """The row's hashed fields as JSON with sorted keys and no spaces (``json.dumps(...,
-    sort_keys=True, separators=(",", ":"), ensure_ascii=True)``, byte for byte)."""
-    values = _action_values(row)
-    action, actor_id, actor_role, at, detail, seq, subject = values
+def _action_hash(prev_hash: str, action, actor_id, actor_role, at, detail, seq, subject) -> str:
+    """SHA-256 of the previous hash, a newline and the row's hashed fields as JSON with sorted
+    keys and no spaces (``json.dumps(..., sort_keys=True, separators=(",", ":"),
+    ensure_ascii=True)``, byte for byte; the columns' own types written inline)."""
     if (type(action) is type(actor_role) is type(at) is type(detail) is type(subject) is str
             and type(seq) is int and (actor_id is None or type(actor_id) is int)):
         text = _ACTION_FORMAT % (
@@ -604,12 +604,13 @@ def _canonical_action(row: dict) -> bytes:
             _json_str(at), _json_str(detail), _int_repr(seq), _json_str(subject),
         )
     else:
+        values = (action, actor_id, actor_role, at, detail, seq, subject)
         text = _ACTION_FORMAT % tuple(map(_json_value, values))
-    return text.encode()
+    return _sha256(prev_hash.encode() + b"\n" + text.encode()).hexdigest()
 
 
 def chain_hash(prev_hash: str, row: dict) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + _canonical_action(row)).hexdigest()
+    return _action_hash(prev_hash, *_action_values(row))
 
 
 def append_action(
@@ -656,43 +657,50 @@ def log_row_dict(row: AuditLogRow) -> dict:
     }
 
 
-def verify_chain(rows: Iterable[dict], head: str | None) -> list[str]:
-    """Problems found walking the rows in storage order (by id): each must carry the next
-    sequence number, the previous row's hash, and a hash that matches its content; the
-    last must match the recorded head. An empty list means the log is intact."""
+def _verify_rows(rows: Iterable[Sequence], head: str | None, at_text: Callable) -> list[str]:
+    """``verify_chain`` over ``LOG_FIELDS`` tuples, ``at_text`` making ``at`` its canonical
+    text: the database's rows go through without a dict each (a quarter of the time)."""
     problems = []
     prev, expected = GENESIS, 1
     last = None
-    for row in rows:
-        if row["seq"] != expected:
-            problems.append(f"row id {row['id']}: sequence {row['seq']} where {expected} was expected "
+    for id_, seq, at, actor_id, actor_role, action, subject, detail, prev_hash, digest in rows:
+        if seq != expected:
+            problems.append(f"row id {id_}: sequence {seq} where {expected} was expected "
                             "(rows deleted, inserted or reordered)")
-        if row["prev_hash"] != prev:
-            problems.append(f"row seq {row['seq']}: does not follow the previous row's hash")
-        if chain_hash(row["prev_hash"], row) != row["hash"]:
-            problems.append(f"row seq {row['seq']}: content does not match its hash (altered)")
-        prev, expected, last = row["hash"], expected + 1, row
+        if prev_hash != prev:
+            problems.append(f"row seq {seq}: does not follow the previous row's hash")
+        if _action_hash(prev_hash, action, actor_id, actor_role, at_text(at), detail, seq, subject) != digest:
+            problems.append(f"row seq {seq}: content does not match its hash (altered)")
+        prev, expected, last = digest, expected + 1, (seq, digest)
     if head is not None:
-        if last is None or f"{last['seq']}:{last['hash']}" != head:
+        if last is None or f"{last[0]}:{last[1]}" != head:
             problems.append("the last row does not match the recorded head (rows cut off the end?)")
     elif last is not None:
         problems.append("rows exist but no head was recorded")
     return problems
 
 
-def _log_rows(session: Session) -> Iterable[dict]:
-    """Every log row as ``log_row_dict`` gives it, read as Core tuples in chunks."""
-    query = select(*(getattr(AuditLogRow, name) for name in LOG_FIELDS)).order_by(AuditLogRow.id)
-    result = session.connection().execute(query.execution_options(yield_per=5000))
-    for values in result:
-        row = dict(zip(LOG_FIELDS, values, strict=True))
-        row["at"] = _ts(row["at"])
-        yield row
+def verify_chain(rows: Iterable[dict], head: str | None) -> list[str]:
+    """Problems found walking the rows (``log_row_dict``s) in storage order (by id): each
+    must carry the next sequence number, the previous row's hash, and a hash that matches
+    its content; the last must match the recorded head. An empty list means the log is
+    intact."""
+    return _verify_rows(map(_log_values, rows), head, _same)
+
+
+def _same(value):
+    return value
+
+
+_log_values = operator.itemgetter(*LOG_FIELDS)
 
 
 def verify_audit_log(session: Session) -> list[str]:
+    """``verify_chain`` of every row, read as Core tuples in chunks."""
     head = session.get(Setting, HEAD_KEY)
-    return verify_chain(_log_rows(session), head.value if head else None)
+    query = select(*(getattr(AuditLogRow, name) for name in LOG_FIELDS)).order_by(AuditLogRow.id)
+    rows = session.connection().execute(query.execution_options(yield_per=5000))
+    return _verify_rows(rows, head.value if head else None, _ts)
 
 
 LOG_ROLES = ("system", "member", "staff", "auditor", "admin")
