@@ -13,7 +13,7 @@ from web.api import token_required
 from web.audit import audit_report, build_export, log_filters
 from web.booking import policy
 from web.extensions import csrf
-from web.openapi import op
+from web.openapi import LIST, op
 
 bp = Blueprint("audit_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -92,7 +92,8 @@ OPENAPI_PATHS = {
                   "ledger_total} (auditors)", errors=(401, 403))
     },
     "/api/v1/audit/epochs": {
-        "get": op("Ledger epochs, their roots and anchoring state (auditors, staff)", errors=(401, 403)),
+        "get": op("Ledger epochs, their roots and anchoring state (auditors, staff)", errors=(401, 403),
+                  ok_schema=LIST),
         "post": op("Close the open epoch now and queue its anchoring (admin)", ok=201,
                    errors=(401, 403, 409)),
     },
@@ -102,7 +103,7 @@ OPENAPI_PATHS = {
     },
     "/api/v1/audit/validators": {
         "get": op("Validator statistics: approvals, rate, median time, four-eyes overrides, self-dealing",
-                  errors=(401, 403))
+                  errors=(401, 403), ok_schema=LIST)
     },
     "/api/v1/audit/log": {
         "get": op("The hash-chained action log newest first, {items, next, problems}; filters: actor (user "

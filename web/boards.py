@@ -23,7 +23,7 @@ from rewards import boards
 from rewards.standings import PERIODS, TOP_N, Board, BoardKey
 from web import bus, db_session, standings_cache, unit_of_work
 from web.api import json_body, token_required
-from web.openapi import op
+from web.openapi import LIST, op
 
 bp = Blueprint("boards", __name__)
 api_bp = Blueprint("boards_api", __name__, url_prefix="/api/v1")
@@ -250,7 +250,7 @@ OPENAPI_PATHS = {
     "/api/v1/leaderboard": {
         "get": op("A public board's top 20: scope community|teams|process:<id>|team:<id>, period "
                   "week|month|all|last_week|last_month, optional dimension", auth=False,
-                  errors=(400, 403, 404), query=BOARD_QUERY)
+                  errors=(400, 403, 404), query=BOARD_QUERY, ok_schema=LIST)
     },
     "/api/v1/leaderboard/me": {
         "get": op("A board with your own rank and the points you need to pass the place above",

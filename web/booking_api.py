@@ -16,7 +16,7 @@ from community.errors import InvalidInput
 from web import bus, db_session
 from web.api import json_body, token_required
 from web.booking import policy, writer
-from web.openapi import op
+from web.openapi import LIST, op
 
 bp = Blueprint("booking_api", __name__, url_prefix="/api/v1")
 
@@ -283,7 +283,7 @@ _SLOT = {
 _RID, _BID = ("resource_id",), ("booking_id",)
 
 OPENAPI_PATHS = {
-    "/api/v1/resources": {"get": op("Bookable spaces and equipment", auth=False, errors=())},
+    "/api/v1/resources": {"get": op("Bookable spaces and equipment", auth=False, errors=(), ok_schema=LIST)},
     "/api/v1/resources/{resource_id}": {
         "get": op("One bookable resource", auth=False, errors=(404,), params=_RID)
     },
@@ -348,5 +348,5 @@ OPENAPI_PATHS = {
             params=("series_id",),
         )
     },
-    "/api/v1/me/bookings": {"get": op("The caller's bookings", query=("upcoming",))},
+    "/api/v1/me/bookings": {"get": op("The caller's bookings", query=("upcoming",), ok_schema=LIST)},
 }

@@ -225,7 +225,7 @@ OPENAPI_PATHS = {
             "type": "object", "properties": {"note": {"type": "string"}}}}}},
         "responses": {"200": _json({"type": "object", "properties": {"id": {"type": "integer"},
                                                                      "state": {"type": "string"}}}),
-                      "401": _ERROR, "403": _ERROR, "404": _ERROR, "409": _ERROR},
+                      "400": _ERROR, "401": _ERROR, "403": _ERROR, "404": _ERROR, "409": _ERROR},
     }},
     "/api/v1/redemptions/{redemption_id}/cancel": {"post": {
         "summary": "Staff, or the member before fulfilment: cancel; the stock comes back and the credits "
@@ -236,7 +236,7 @@ OPENAPI_PATHS = {
             "type": "object", "properties": {"note": {"type": "string"}}}}}},
         "responses": {"200": _json({"type": "object", "properties": {"id": {"type": "integer"},
                                                                      "state": {"type": "string"}}}),
-                      "401": _ERROR, "403": _ERROR, "404": _ERROR, "409": _ERROR},
+                      "400": _ERROR, "401": _ERROR, "403": _ERROR, "404": _ERROR, "409": _ERROR},
     }},
     "/api/v1/me/badges": {"get": {
         "summary": "Badge levels the caller earned and whether each is minted on chain (KopaBadges)",

@@ -25,12 +25,17 @@ def op(
     errors: tuple[int, ...] = (400, 401, 403, 404, 409),
     params: tuple[str, ...] = (),
     query: tuple[str, ...] = (),
+    required: tuple[str, ...] = (),
+    ok_schema: dict | None = None,
 ) -> dict:
-    """One operation with Kopa's conventions: bearer auth, JSON errors ``{error, message}``."""
+    """One operation with Kopa's conventions: bearer auth, JSON errors ``{error, message}``.
+    ``required`` names the body fields the service refuses to go without; ``ok_schema`` is
+    the success body's schema (an object unless said, e.g. ``LIST``)."""
     operation: dict = {
         "summary": summary,
         "responses": {
-            str(ok): {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+            str(ok): {"description": "OK",
+                      "content": {"application/json": {"schema": ok_schema or {"type": "object"}}}},
             **{
                 str(code): {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
                 for code in errors
@@ -45,7 +50,15 @@ def op(
     if body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": {"type": "object", "properties": body}}},
+            "content": {"application/json": {"schema": {
+                "type": "object",
+                # a required text field must not be empty either
+                "properties": {
+                    name: {**schema, "minLength": 1} if name in required and schema == S else schema
+                    for name, schema in body.items()
+                },
+                **({"required": list(required)} if required else {}),
+            }}},
         }
     if not auth:
         operation["security"] = []
@@ -53,6 +66,7 @@ def op(
 
 
 S = {"type": "string"}
+LIST = {"type": "array", "items": {"type": "object"}}  # a success body that is a JSON list
 I = {"type": "integer"}  # noqa: E741
 CID = ("contribution_id",)
 
@@ -62,6 +76,7 @@ OPENAPI_PATHS = {
         "post": op(
             "Exchange e-mail and password for a bearer token",
             body={"email": S, "password": S},
+            required=("email", "password"),
             auth=False,
             errors=(400, 401, 429),
         )
@@ -70,7 +85,7 @@ OPENAPI_PATHS = {
     "/api/v1/health": {"get": op("Liveness: {status: ok}; touches neither database nor chain", auth=False,
                                  errors=())},
     "/api/v1/processes": {
-        "get": op("Processes you may view"),
+        "get": op("Processes you may view", ok_schema=LIST),
         "post": op(
             "Create a process (staff), optionally from a template",
             ok=201,
@@ -83,6 +98,7 @@ OPENAPI_PATHS = {
                 "starts_on": S,
                 "ends_on": S,
             },
+            required=("title",),
         ),
     },
     "/api/v1/processes/{process_id}": {
@@ -101,11 +117,13 @@ OPENAPI_PATHS = {
             "Add a phase (process managers)",
             ok=201,
             body={"title": S, "description": S},
+            required=("title",),
             params=("process_id",),
         )
     },
     "/api/v1/phases/{phase_id}/objectives": {
-        "post": op("Add an objective", ok=201, body={"title": S, "description": S}, params=("phase_id",))
+        "post": op("Add an objective", ok=201, body={"title": S, "description": S}, required=("title",),
+                   params=("phase_id",))
     },
     "/api/v1/objectives/{objective_id}/tasks": {
         "post": op(
@@ -117,6 +135,7 @@ OPENAPI_PATHS = {
                 "description": S,
                 "resource_ids": {"type": "array", "items": I},
             },
+            required=("title",),
             params=("objective_id",),
         )
     },
@@ -125,12 +144,13 @@ OPENAPI_PATHS = {
             "post": op(
                 f"Set the status of one of the {kind} (prerequisites must be done)",
                 body={"status": {"enum": ["not_started", "in_progress", "done"]}},
+                required=("status",),
                 params=("node_id",),
             )
         }
         for kind in ("processes", "phases", "objectives", "tasks")
     },
-    "/api/v1/tasks": {"get": op("Tasks you may view")},
+    "/api/v1/tasks": {"get": op("Tasks you may view", ok_schema=LIST)},
     "/api/v1/tasks/{task_id}": {"get": op("One task with its resources", params=("task_id",))},
     "/api/v1/tasks/{task_id}/contributions": {
         "post": {
@@ -154,13 +174,14 @@ OPENAPI_PATHS = {
         )
     },
     "/api/v1/contributions/{contribution_id}/reject": {
-        "post": op("Reject with a comment", body={"comment": S}, params=CID)
+        "post": op("Reject with a comment", body={"comment": S}, required=("comment",), params=CID)
     },
     "/api/v1/contributions/{contribution_id}/request-changes": {
-        "post": op("Ask the contributor for changes", body={"comment": S}, params=CID)
+        "post": op("Ask the contributor for changes", body={"comment": S}, required=("comment",), params=CID)
     },
     "/api/v1/contributions/{contribution_id}/resubmit": {
-        "post": op("Resubmit after changes were requested (the contributor)", body={"text": S}, params=CID)
+        "post": op("Resubmit after changes were requested (the contributor)", body={"text": S},
+                   required=("text",), params=CID)
     },
     "/api/v1/contributions/{contribution_id}/revoke": {
         "post": op(
@@ -168,7 +189,8 @@ OPENAPI_PATHS = {
         )
     },
     "/api/v1/contributions/{contribution_id}/appeal": {
-        "post": op("Appeal a rejection once (the contributor)", body={"reason": S}, params=CID)
+        "post": op("Appeal a rejection once (the contributor)", body={"reason": S}, required=("reason",),
+                   params=CID)
     },
     "/api/v1/validation-queue": {
         "get": op(
@@ -182,7 +204,6 @@ OPENAPI_PATHS = {
     "/api/v1/me/totals": {
         "get": op("Your points per dimension: {dimension: {day, week, month, all}} (spending excluded)")
     },
-    "/api/v1/leaderboard": {"get": op("The community leaderboard", auth=False, errors=())},
     "/api/v1/ledger": {"get": op("Ledger entries newest first, {items, next} (auditors, staff; members: own)",
                                  query=("member", "process", "validator", "state", "q", "before", "limit"))},
 }

@@ -92,6 +92,8 @@ def import_rules():
 # --- OpenAPI 3.1 path items (web.openapi merges them into /api/v1/openapi.json) --------
 
 _SECURED = [{"bearer": []}]
+# A rules document, YAML or JSON alike (a YAML body's schema describes what it parses to).
+_DOCUMENT = {"type": "object", "required": ["rules"], "properties": {"rules": {"type": "array"}}}
 _ERROR = {
     "description": "Error",
     "content": {"application/json": {"schema": {
@@ -212,7 +214,7 @@ OPENAPI_PATHS = {
         "responses": {
             "200": _json({"type": "object", "properties": {
                 "id": {"type": "string"}, "current_version": {"type": "integer"}}}),
-            "401": _ERROR, "403": _ERROR, "404": _ERROR, "409": _ERROR,
+            "400": _ERROR, "401": _ERROR, "403": _ERROR, "404": _ERROR, "409": _ERROR,
         },
     }},
     "/api/v1/rules/export": {"get": {
@@ -221,9 +223,9 @@ OPENAPI_PATHS = {
         "parameters": [{"name": "format", "in": "query", "required": False,
                         "schema": {"type": "string", "enum": ["yaml", "json"], "default": "yaml"}}],
         "responses": {
-            "200": {"description": "The rules document", "content": {
-                "application/yaml": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"type": "object"}}}},
+            "200": {"description": "The rules document {rules: [...]}", "content": {
+                "application/yaml": {"schema": _DOCUMENT},
+                "application/json": {"schema": _DOCUMENT}}},
             "400": _ERROR, "401": _ERROR, "403": _ERROR,
         },
     }},
@@ -234,8 +236,8 @@ OPENAPI_PATHS = {
         "parameters": [{"name": "format", "in": "query", "required": False,
                         "schema": {"type": "string", "enum": ["yaml", "json"]}}],
         "requestBody": {"required": True, "content": {
-            "application/yaml": {"schema": {"type": "string"}},
-            "application/json": {"schema": {"type": "object"}}}},
+            "application/yaml": {"schema": _DOCUMENT},
+            "application/json": {"schema": _DOCUMENT}}},
         "responses": {
             "200": _json({"type": "object", "properties": {
                 "created": {"type": "array"}, "published": {"type": "array"},
