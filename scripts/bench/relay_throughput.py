@@ -17,6 +17,7 @@ Prints `name value unit` lines on stdout (progress on stderr); docs/benchmarks.m
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -95,6 +96,7 @@ def main() -> None:
         relay = Relay(db, w3, minter, batch_size=args.batch_size, in_flight=args.in_flight,
                       batches_per_pass=args.batches_per_pass)
         relay.prepare()
+        load = os.getloadavg()[0]  # other processes on the machine slow both ways, not alike
         start = time.perf_counter()
         while relay.run_once():
             pass
@@ -137,6 +139,7 @@ def main() -> None:
     figure("relay_vs_raw_presigned_batched", relay_rate / raw["batched"], "ratio")
     figure("relay_target_met", int(relay_rate / baseline_rate >= 10), "bool")
     note("target: relay_vs_naive >= 10")
+    figure("relay_load_average_at_relay", load, "load")
     figure("relay_batch_size", args.batch_size, "rewards")
     figure("relay_in_flight", args.in_flight, "batches")
     figure("relay_gas_per_reward_mintbatch", gas / args.entries, "gas")
