@@ -39,7 +39,8 @@ $(SOLCX_BINARY_PATH)/solc-v0.8.30: scripts/solc/solc.js $(STAMPS)/npm
 
 build/contracts/KopaCredits.json: $(CONTRACTS) brownie-config.yaml $(STAMPS)/python $(SOLCX_BINARY_PATH)/solc-v0.8.30
 	@echo "==> compiling contracts (brownie, offline)"
-	$(BIN)/brownie compile
+	@# brownie's staleness check ignores viaIR: a changed config recompiles everything
+	$(BIN)/brownie compile $(if $(filter brownie-config.yaml,$?),--all)
 	@touch $@
 
 build: build/contracts/KopaCredits.json

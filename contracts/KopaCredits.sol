@@ -55,7 +55,7 @@ contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
     /// - `ref` was never minted; `amount` > 0; `to` is not the zero address.
     /// Emits {Transfer} and {RewardMinted}.
     function mint(address to, uint256 amount, bytes32 ref) external onlyRole(MINTER_ROLE) {
-        if (_isUsed(_minted, ref)) revert KopaCreditsAlreadyMinted(ref);
+        if (!_use(_minted, ref)) revert KopaCreditsAlreadyMinted(ref);
         _mintOnce(to, amount, ref);
     }
 
@@ -75,9 +75,9 @@ contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
             revert KopaCreditsLengthMismatch(to.length, amounts.length, refs.length);
         }
         for (uint256 i = 0; i < to.length; ++i) {
-            if (_isUsed(_minted, refs[i])) continue;
+            if (!_use(_minted, refs[i])) continue;
             _mintOnce(to[i], amounts[i], refs[i]);
-            ++mintedCount;
+            unchecked { ++mintedCount; } // at most to.length
         }
     }
 
@@ -87,7 +87,7 @@ contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
     /// - `ref` was never redeemed; `amount` > 0; `from` holds at least `amount`.
     /// Emits {Transfer} and {CreditsRedeemed}.
     function redeem(address from, uint256 amount, bytes32 ref) external onlyRole(BURNER_ROLE) {
-        if (_isUsed(_redeemed, ref)) revert KopaCreditsAlreadyRedeemed(ref);
+        if (!_use(_redeemed, ref)) revert KopaCreditsAlreadyRedeemed(ref);
         _redeemOnce(from, amount, ref);
     }
 
@@ -109,9 +109,9 @@ contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
             revert KopaCreditsLengthMismatch(from.length, amounts.length, refs.length);
         }
         for (uint256 i = 0; i < from.length; ++i) {
-            if (_isUsed(_redeemed, refs[i])) continue;
+            if (!_use(_redeemed, refs[i])) continue;
             _redeemOnce(from[i], amounts[i], refs[i]);
-            ++redeemedCount;
+            unchecked { ++redeemedCount; } // at most from.length
         }
     }
 
@@ -157,20 +157,25 @@ contract KopaCredits is ERC20, ERC20Pausable, AccessControl {
         return bitmap[uint256(ref) >> 8] & (1 << (uint256(ref) & 0xff)) != 0;
     }
 
-    function _markUsed(mapping(uint256 => uint256) storage bitmap, bytes32 ref) private {
-        bitmap[uint256(ref) >> 8] |= 1 << (uint256(ref) & 0xff);
+    /// @dev Marks `ref` used and returns true, or returns false if it already was: the check and
+    /// the mark share one read of the word. A call that reverts later (zero amount, short
+    /// balance) undoes the mark with everything else.
+    function _use(mapping(uint256 => uint256) storage bitmap, bytes32 ref) private returns (bool) {
+        uint256 bit = 1 << (uint256(ref) & 0xff);
+        uint256 bits = bitmap[uint256(ref) >> 8];
+        if (bits & bit != 0) return false;
+        bitmap[uint256(ref) >> 8] = bits | bit;
+        return true;
     }
 
     function _mintOnce(address to, uint256 amount, bytes32 ref) private {
         if (amount == 0) revert KopaCreditsZeroAmount(ref);
-        _markUsed(_minted, ref);
         _mint(to, amount);
         emit RewardMinted(to, amount, ref);
     }
 
     function _redeemOnce(address from, uint256 amount, bytes32 ref) private {
         if (amount == 0) revert KopaCreditsZeroAmount(ref);
-        _markUsed(_redeemed, ref);
         _burn(from, amount);
         emit CreditsRedeemed(from, amount, ref);
     }

@@ -23,12 +23,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from scripts.bench.gas import _Chain, block_gas_limit, dense_ref, gas_ref, holder  # noqa: E402
 
 SOLC = ROOT / ".solcx" / "solc-v0.8.30"
+
+
 def _replace(source: str, old: str, new: str) -> str:
     assert old in source, f"contracts/KopaCredits.sol changed: {old!r} not found; adapt gas_guards.py"
     return source.replace(old, new)
@@ -43,26 +47,34 @@ def variants() -> dict[str, str]:
          "mapping(bytes32 ref => bool) private _minted;"),
         ("mapping(uint256 word => uint256 bits) private _redeemed;",
          "mapping(bytes32 ref => bool) private _redeemed;"),
-        ("_markUsed(_minted, ref);", "_minted[ref] = true;"),
-        ("_markUsed(_redeemed, ref);", "_redeemed[ref] = true;"),
-        ("_isUsed(_minted, refs[i])", "_minted[refs[i]]"),
-        ("_isUsed(_minted, ref)", "_minted[ref]"),
-        ("_isUsed(_redeemed, refs[i])", "_redeemed[refs[i]]"),
-        ("_isUsed(_redeemed, ref)", "_redeemed[ref]"),
+        ("function _isUsed(mapping(uint256 => uint256) storage bitmap, bytes32 ref) private view "
+         "returns (bool) {\n        return bitmap[uint256(ref) >> 8] & (1 << (uint256(ref) & 0xff)) != 0;\n",
+         "function _isUsed(mapping(bytes32 => bool) storage used, bytes32 ref) private view "
+         "returns (bool) {\n        return used[ref];\n"),
+        ("function _use(mapping(uint256 => uint256) storage bitmap, bytes32 ref) private returns (bool) {\n"
+         "        uint256 bit = 1 << (uint256(ref) & 0xff);\n"
+         "        uint256 bits = bitmap[uint256(ref) >> 8];\n"
+         "        if (bits & bit != 0) return false;\n"
+         "        bitmap[uint256(ref) >> 8] = bits | bit;\n",
+         "function _use(mapping(bytes32 => bool) storage used, bytes32 ref) private returns (bool) {\n"
+         "        if (used[ref]) return false;\n"
+         "        used[ref] = true;\n"),
     ):
         mapping = _replace(mapping, old, new)
-    none = _replace(bitmap, "            if (_isUsed(_minted, refs[i])) continue;\n", "")
-    none = _replace(none, "        _markUsed(_minted, ref);\n", "")
+    none = _replace(bitmap, "            if (!_use(_minted, refs[i])) continue;\n", "")
     return {"mapping": mapping, "bitmap": bitmap, "none": none}
 
 
 def compile_source(source: str) -> dict:
-    """abi and bytecode of KopaCredits compiled from `source` with the project's settings."""
+    """abi and bytecode of KopaCredits compiled from `source` with the project's settings
+    (brownie-config.yaml: optimizer, viaIR)."""
+    solc = yaml.safe_load((ROOT / "brownie-config.yaml").read_text())["compiler"]["solc"]
     standard = {
         "language": "Solidity",
         "sources": {"contracts/KopaCredits.sol": {"content": source}},
         "settings": {
-            "optimizer": {"enabled": True, "runs": 200},
+            "optimizer": solc["optimizer"],
+            "viaIR": bool(solc.get("viaIR", False)),
             "evmVersion": "cancun",
             "remappings": ["@openzeppelin=node_modules/@openzeppelin"],
             "outputSelection": {"contracts/KopaCredits.sol": {"KopaCredits": ["abi", "evm.bytecode.object"]}},
