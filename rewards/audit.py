@@ -149,17 +149,19 @@ def _open_rows(session: Session) -> list:
                  .order_by(LedgerEntry.id))
 
 
-def _epoch_rows(session: Session, epoch_id: int) -> list:
-    """The epoch's entries as ``LEAF_COLUMNS`` tuples in leaf order (ledger order)."""
-    return _rows(session, select(*LEAF_COLUMNS)
-                 .join(AuditEpochEntry, AuditEpochEntry.entry_id == LedgerEntry.id)
-                 .where(AuditEpochEntry.epoch_id == epoch_id)
-                 .order_by(AuditEpochEntry.position))
+def _epoch_rows(session: Session, epoch_id: int) -> Iterable:
+    """The epoch's entries as ``LEAF_COLUMNS`` tuples in leaf order (ledger order), streamed
+    in chunks: holding 100k rows at once costs more (the garbage collector walks them)."""
+    query = (select(*LEAF_COLUMNS)
+             .join(AuditEpochEntry, AuditEpochEntry.entry_id == LedgerEntry.id)
+             .where(AuditEpochEntry.epoch_id == epoch_id)
+             .order_by(AuditEpochEntry.position))
+    return session.connection().execute(query.execution_options(yield_per=5000))
 
 
 def epoch_leaves(session: Session, epoch_id: int) -> list[bytes]:
     """The epoch's leaves, in order, as today's rows give them."""
-    return [canonical_leaf(row) for row in _epoch_rows(session, epoch_id)]
+    return list(map(canonical_leaf, _epoch_rows(session, epoch_id)))
 
 
 def epoch_root(leaves: Sequence[bytes]) -> str:
@@ -829,9 +831,12 @@ def ledger_side(session: Session) -> dict:
                         "last_error": item.last_error})
     epochs = []
     for epoch in session.scalars(select(AuditEpoch).order_by(AuditEpoch.id)):
-        entries = _epoch_rows(session, epoch.id)
+        ids, leaves = [], []
+        for row in _epoch_rows(session, epoch.id):
+            ids.append(row[_LEAF_ID])
+            leaves.append(canonical_leaf(row))
         state = _epoch_state(session, epoch)
-        state["recomputed_root"] = epoch_root([canonical_leaf(row) for row in entries])
-        state["entry_ids"] = [row[_LEAF_ID] for row in entries]
+        state["recomputed_root"] = epoch_root(leaves)
+        state["entry_ids"] = ids
         epochs.append(state)
     return {"holders": holders, "delivered_refs": delivered_refs, "pending": pending, "epochs": epochs}
