@@ -589,8 +589,6 @@ def require_auditor(session: Session, viewer_id: int) -> User:
 
 ACTION_FIELDS = ("action", "actor_id", "actor_role", "at", "detail", "seq", "subject")  # sorted
 _ACTION_FORMAT = _object_format(ACTION_FIELDS)
-
-
 _action_values = operator.itemgetter(*ACTION_FIELDS)
 _sha256 = hashlib.sha256
 
@@ -682,19 +680,19 @@ def _verify_rows(rows: Iterable[Sequence], head: str | None, at_text: Callable) 
     return problems
 
 
-def verify_chain(rows: Iterable[dict], head: str | None) -> list[str]:
-    """Problems found walking the rows (``log_row_dict``s) in storage order (by id): each
-    must carry the next sequence number, the previous row's hash, and a hash that matches
-    its content; the last must match the recorded head. An empty list means the log is
-    intact."""
-    return _verify_rows(map(_log_values, rows), head, _same)
+_log_values = operator.itemgetter(*LOG_FIELDS)
 
 
 def _same(value):
     return value
 
 
-_log_values = operator.itemgetter(*LOG_FIELDS)
+def verify_chain(rows: Iterable[dict], head: str | None) -> list[str]:
+    """Problems found walking the rows (``log_row_dict``s) in storage order (by id): each
+    must carry the next sequence number, the previous row's hash, and a hash that matches
+    its content; the last must match the recorded head. An empty list means the log is
+    intact."""
+    return _verify_rows(map(_log_values, rows), head, _same)
 
 
 def verify_audit_log(session: Session) -> list[str]:
