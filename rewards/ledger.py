@@ -84,8 +84,33 @@ def next_entry_id(session: Session) -> int:
     SQLite: max + 1 inside the write transaction, which ``BEGIN IMMEDIATE`` makes the only
     writer. Either way the primary key and the unique ref refuse a duplicate."""
     if session.get_bind().dialect.name == "postgresql":
-        return int(session.scalar(text("SELECT nextval(pg_get_serial_sequence('ledger_entries', 'id'))")))
-    return int(session.scalar(select(func.coalesce(func.max(LedgerEntry.id), 0))) or 0) + 1
+        return int(session.scalar(text(f"SELECT nextval({_PG_ID_SEQUENCE})")))
+    highest = int(session.scalar(select(func.coalesce(func.max(LedgerEntry.id), 0))) or 0)
+    floor = session.get(Setting, LEDGER_ID_FLOOR)
+    return max(highest, int(floor.value) if floor is not None else 0) + 1
+
+
+_PG_ID_SEQUENCE = "pg_get_serial_sequence('ledger_entries', 'id')"
+LEDGER_ID_FLOOR = "ledger_id_floor"  # SQLite: entries get ids above it (see skip_entry_ids)
+
+
+def skip_entry_ids(session: Session, past: int) -> int:
+    """After restoring a backup older than the chain: later entries get ids, so refs, above
+    ``past`` (the highest entry id the chain has used), never one the chain has seen. Never
+    moves ids backwards. Returns the id the next entry will get."""
+    if not isinstance(past, int) or not 0 <= past < 2**63:
+        raise InvalidInput("the id to skip past must be a whole number from 0 to 2^63 - 1")
+    if session.get_bind().dialect.name == "postgresql":
+        current = int(session.scalar(text(f"SELECT nextval({_PG_ID_SEQUENCE})")))
+        session.execute(text(f"SELECT setval({_PG_ID_SEQUENCE}, :value)"), {"value": max(current, past)})
+        return max(current, past) + 1
+    floor = session.get(Setting, LEDGER_ID_FLOOR)
+    if floor is None:
+        floor = Setting(key=LEDGER_ID_FLOOR, value="0")
+        session.add(floor)
+    floor.value = str(max(int(floor.value), past))
+    session.flush()
+    return next_entry_id(session)
 
 
 def record_entry(

@@ -187,3 +187,28 @@ def test_docs_auditing_ref_steps_lead_from_an_event_to_its_entry(sqlite_url, vau
     out = done.stdout.splitlines()
     assert out[0].startswith(f"{entry_id},") and f",{ref}," in out[0], out
     assert out[1:] == ["true", "3 dense refs, 1 tag(s), 1 older hashed refs"], out
+
+
+def test_skip_entry_ids_moves_later_refs_past_the_chain_and_never_back(db, community):
+    """The remedy after restoring a backup older than the chain (docs/deployment.md)."""
+    from rewards.ledger import entry_id_of_ref, instance_id, record_entry, skip_entry_ids
+
+    member = community.user()
+
+    def write(key: str) -> int:
+        with db.write_sessions() as session:
+            entry = record_entry(session, member_id=member, points=5, cause="test", source_key=key,
+                                 rule=("test", 1))
+            session.commit()
+            return entry_id_of_ref(instance_id(session), entry.ref)
+
+    first = write("a")
+    with db.write_sessions() as session:
+        assert skip_entry_ids(session, first + 1000) == first + 1001
+        session.commit()
+    assert write("b") == first + 1001
+    with db.write_sessions() as session:
+        again = skip_entry_ids(session, 5)  # PostgreSQL may leave a gap (the sequence moved on)
+        session.commit()
+    assert again > first + 1001, "never backwards"
+    assert write("c") == again

@@ -317,3 +317,48 @@ def test_a_chain_reset_under_a_running_relay_stops_it_without_requeueing(db, vau
         assert [r.status for r in rows if r.ref not in recorded] == ["pending"]
     finally:
         node.stop()
+
+
+def test_a_database_restored_behind_the_chain_stops_the_relay_instead_of_losing_tokens(
+        vault, anvil, sqlite_url, tmp_path):
+    """A backup older than the chain's last delivery hands out entry ids, so dense refs, the
+    chain has used: a new entry's ref is found on chain for another holder and amount. The
+    relay must not record it as delivered (its tokens would never come); it stops and says why."""
+    import shutil
+
+    from community.db import Database
+    from rewards.ledger import instance_id
+    from tests.conftest import Community
+
+    path = sqlite_url.removeprefix("sqlite:///")
+    db = Database(sqlite_url)
+    w3, minter, token, block = deploy_for(db, vault, anvil.url)
+    community = Community(db, vault)
+    staff = community.user(Role.STAFF)
+    first, second = community.user(), community.user()
+    task = community.task(staff, complexity=20)
+    with db.write_sessions() as session:
+        instance_id(session)  # the installation's tag is in the backup
+        session.commit()
+    db.dispose()
+    shutil.copy(path, tmp_path / "backup.sqlite3")
+
+    db = Database(sqlite_url)
+    for _ in range(3):
+        Community(db, vault).approved(first, staff, task)
+    drain(Relay(db, w3, minter))
+    assert sum(minted_ref_counts(anvil.url, token, block).values()) == 3
+    db.dispose()
+
+    shutil.copy(tmp_path / "backup.sqlite3", path)  # the restore
+    db = Database(sqlite_url)
+    try:
+        Community(db, vault).approved(second, staff, task)
+        with pytest.raises(ChainError, match="database is older than the chain"):
+            Relay(db, w3, minter).run_once()
+        with db.read_sessions() as session:
+            row = session.scalars(select(OutboxItem)).one()
+            assert row.status != "done" and row.tx_hash is None, "nothing recorded for the new entry"
+        assert minted_ref_counts(anvil.url, token, block)[row.ref] == 1, "and nothing minted twice"
+    finally:
+        db.dispose()

@@ -103,6 +103,19 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
     click.echo(f"user {user_id} created with role {role}")
 
 
+@kopa.command("skip-entry-ids")
+@click.argument("past", type=click.IntRange(0, 2**63 - 1))
+def skip_entry_ids_command(past: int) -> None:
+    """After restoring a backup older than the chain: give later ledger entries ids (and so
+    chain refs) above PAST, the highest entry id the chain has used (docs/deployment.md)."""
+    from rewards.ledger import skip_entry_ids
+
+    with database().write_sessions() as session:
+        next_id = skip_entry_ids(session, past)
+        session.commit()
+    click.echo(f"the next ledger entry gets id {next_id}")
+
+
 @kopa.command("relay")
 @click.option("--once", is_flag=True, help="Deliver what is pending, then exit.")
 @click.option("--batch-size", default=100, show_default=True)

@@ -161,6 +161,9 @@ class Lane:
 
     # The event argument that identifies a row; ``ref`` except for anchors (``epoch``).
     ref_arg = "ref"
+    # The event arguments that must equal the row's holder and amount when a ref turns out to
+    # be used already (None: the lane's events do not carry them).
+    holder_arg: str | None = None
 
     def ref_of(self, args) -> str:
         """The outbox ref a decoded event belongs to."""
@@ -182,6 +185,7 @@ class Lane:
 class MintLane(Lane):
     kind = OutboxKind.MINT
     event_name = "RewardMinted"
+    holder_arg = "to"
     gas_per_item = 60_000  # measured ~48k for a fresh holder incl. the once-per-ref slot
     batch_function = "mintBatch"
     check_function = "isMintedBatch"
@@ -194,6 +198,7 @@ class BurnLane(Lane):
 
     kind = OutboxKind.BURN
     event_name = "CreditsRedeemed"
+    holder_arg = "from"
     gas_per_item = 45_000
     batch_function = "redeemBatch"
     check_function = "isRedeemedBatch"
@@ -493,8 +498,25 @@ class Relay:
         return dict(zip(refs, (bool(f) for f in flags), strict=True))
 
     def _record_from_logs(self, lane: Lane, rows: Sequence[OutboxItem]) -> None:
-        """Rows delivered earlier (a crash between send and record, or another relay)."""
-        self._mark_done(lane, rows, lane.find_logs([r.ref for r in rows], lane.from_block))
+        """Rows delivered earlier (a crash between send and record, or another relay). A ref
+        used on chain for another holder or amount is not this row's delivery: a database
+        restored from a backup older than the chain hands out refs again (docs/deployment.md).
+        Recording it would lose the row's tokens without a trace, so the relay stops."""
+        found = lane.find_logs([r.ref for r in rows], lane.from_block)
+        if lane.holder_arg is not None:
+            holder = lane.holder_arg
+            foreign = [
+                row for row in rows if (ev := found.get(row.ref)) is not None
+                and (ev.args[holder].lower(), ev.args["amount"]) != (row.to_address.lower(), row.amount)
+            ]
+            if foreign:
+                raise ChainError(
+                    f"{len(foreign)} {lane.kind} ref(s) are used on chain for another holder or amount "
+                    f"(outbox rows {', '.join(str(r.id) for r in foreign[:5])}); the database is older "
+                    "than the chain (restored from a backup?): refusing to record them, see "
+                    "docs/deployment.md on restoring a backup"
+                )
+        self._mark_done(lane, rows, found)
 
     def _next_nonce(self) -> int:
         if self._nonce is None:
