@@ -41,6 +41,7 @@ from community.models import (
 from community.templates import TEMPLATES
 from community.validation import get_row as get
 from community.validation import text, web_url
+from rewards.boards import BoardsChanged
 
 NODE_MODELS = {"process": Process, "phase": Phase, "objective": Objective, "task": Task}
 PERMISSION_NAMES = {"view": Permission.VIEW, "contribute": Permission.CONTRIBUTE, "manage": Permission.MANAGE}
@@ -643,6 +644,7 @@ def create_team(
         session.add(team)
         session.flush()
         session.add(TeamMember(team_id=team.id, user_id=actor_id, is_admin=True))
+        uow.publish(BoardsChanged())  # team boards and places follow membership
         uow.commit()
         return team.id
 
@@ -684,6 +686,7 @@ def add_team_member(
             session.add(member)
         member.is_admin = bool(is_admin)
         session.flush()
+        uow.publish(BoardsChanged())  # team boards and places follow membership
         uow.commit()
         return user.id
 
@@ -702,6 +705,7 @@ def remove_team_member(uow: UnitOfWork, *, actor_id: int, team_id: object, user_
         if member.is_admin and len(admins) == 1:
             raise Conflict("the last admin of a team cannot leave it; name another admin first")
         session.delete(member)
+        uow.publish(BoardsChanged())  # team boards and places follow membership
         uow.commit()
 
 

@@ -121,6 +121,39 @@ def test_process_list_runs_a_fixed_number_of_statements(app, app_community, clie
     assert len(re.findall(r'href="/processes/\d+"', page)) == 4
 
 
+def test_process_page_and_home_run_a_fixed_number_of_statements(app, app_community, client):
+    """More phases, objectives, tasks and processes add no statement to a process's page
+    (the tree is loaded in three queries) nor to the home page (task counts in one)."""
+    db = app.extensions["kopa.db"]
+    staff = app_community.user(Role.STAFF)
+    member = app_community.user()
+    process = processes.create_process(db.unit_of_work(), actor_id=staff, title="Grow")
+    _login(client, app_community.email_of(member))
+
+    def grow() -> None:
+        phase = processes.add_phase(db.unit_of_work(), actor_id=staff, process_id=process, title="Phase")
+        objective = processes.add_objective(db.unit_of_work(), actor_id=staff, phase_id=phase, title="Obj")
+        processes.add_task(db.unit_of_work(), actor_id=staff, objective_id=objective, title="Task")
+        app_community.task(staff)  # and one more process with a task
+
+    def counted(path: str) -> tuple[int, str]:
+        with _statements(db) as seen:
+            html = client.get(path).get_data(as_text=True)
+        return len(seen), html
+
+    grow()
+    client.get(f"/processes/{process}")
+    client.get("/")  # the welcome message, and the top five computed into the cache
+    small = counted(f"/processes/{process}")[0], counted("/")[0]
+    for _ in range(3):
+        grow()
+    client.get("/")  # new processes' tasks moved no board: the top five is still cached
+    page, html = counted(f"/processes/{process}")
+    home, home_html = counted("/")
+    assert (page, home) == small
+    assert html.count("Obj") >= 4 and "4 tasks" in home_html and home_html.count("1 task<") == 4
+
+
 @pytest.mark.parametrize("path", ["/leaderboard", "/leaderboard/me.json"])
 def test_cached_place_moves_with_the_next_ledger_write(app, app_community, client, path):
     """The member's own place is cached with the boards and dropped with them: an approval
@@ -201,3 +234,31 @@ def test_wallet_page_shows_the_ledger_figures_without_a_chain_call(app, app_comm
     address = re.search(r"<code>(0x[0-9a-fA-F]{40})</code>", html).group(1)
     assert field("on_chain") == str(balance(anvil.url, chain.credits, address)) == "40"
     assert field("pending_mint") == "0" and field("points") == "40"
+
+
+def test_team_board_place_follows_a_membership_change(app, app_community, client):
+    """A team's board (and the places on it) are cached; adding a member through the team page
+    publishes the one invalidation, so the next view ranks the newcomer."""
+    staff = app_community.user(Role.STAFF)
+    ana, ben = app_community.user(), app_community.user()
+    task = app_community.task(staff, complexity=20)
+    app_community.approved(ana, staff, task)
+    app_community.approved(ben, staff, task, level="high")
+    _login(client, app_community.email_of(ana))
+    page = client.get("/teams").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    created = client.post("/teams", data={"csrf_token": token, "name": "Bakers", "kind": "citizens"})
+    assert created.status_code == 302
+    team_id = int(created.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    scope = f"team:{team_id}"
+
+    def me() -> dict:
+        return client.get(f"/leaderboard/me.json?scope={scope}").get_json()["me"]
+
+    assert me()["rank"] == 1 and me()["of"] == 1  # cached now
+    added = client.post(f"/teams/{team_id}/members",
+                        data={"csrf_token": token, "email": app_community.email_of(ben)})
+    assert added.status_code == 302
+    assert me()["rank"] == 2 and me()["of"] == 2
+    board = client.get(f"/leaderboard?scope={scope}").get_data(as_text=True)
+    assert "of 2 with" in board

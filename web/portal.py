@@ -20,7 +20,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from community import access, processes, services
@@ -81,8 +81,9 @@ staff_required = _requires("is_staff", "this page is for city staff")
 admin_required = _requires("is_admin", "this page is for admins")
 
 
-def _get_or_404(model: type, id_: int):
-    obj = db_session().get(model, id_) if is_row_id(id_) else None
+def _get_or_404(model: type, id_: int, *options):
+    """The row, or 404; ``options`` (loader options) load what the page shows of it."""
+    obj = db_session().get(model, id_, options=options) if is_row_id(id_) else None
     if obj is None:
         what = Msg(model.__name__.lower())
         abort(404, description=translate(N_("%(what)s %(id)s not found", what=what, id=id_)))
@@ -95,9 +96,14 @@ def _user():
 
 @bp.get("/")
 def home():
-    processes_ = processes.visible_processes(db_session(), _user(), selectinload(Process.tasks))  # counted
+    session = db_session()
+    processes_ = processes.visible_processes(session, _user())
+    task_counts = dict(session.execute(
+        select(Task.process_id, func.count()).where(Task.process_id.in_([p.id for p in processes_] or [-1]))
+        .group_by(Task.process_id)
+    ).all())
     top = standings_cache().get()[:5]
-    return render_template("home.html", processes=processes_, top=top)
+    return render_template("home.html", processes=processes_, task_counts=task_counts, top=top)
 
 
 # --- tasks and contributing -----------------------------------------------------------------

@@ -321,7 +321,9 @@ def new():
 
 @bp.get("/processes/<int:process_id>")
 def process(process_id: int):
-    return _page(_get_or_404(Process, process_id))
+    # The tree in three queries, not one per phase and objective.
+    return _page(_get_or_404(Process, process_id, selectinload(Process.phases).selectinload(Phase.objectives)
+                             .selectinload(Objective.tasks)))
 
 
 @bp.post("/processes/<int:process_id>/clone")

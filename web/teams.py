@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from community import processes
 from community.errors import DomainError, Forbidden, Unauthorized
 from community.models import Grant, Objective, Phase, Process, Task, Team, TeamMember
-from web import db_session, unit_of_work
+from web import bus, db_session, unit_of_work
 from web.errors import status_of
 from web.forms import PlainForm, TeamForm, TeamMemberForm
 from web.portal import _get_or_404
@@ -41,9 +41,10 @@ def create():
     form = TeamForm()
     if not form.validate_on_submit():
         return _teams_page(form, 400)
+    uow = unit_of_work()
     try:
         team_id = processes.create_team(
-            unit_of_work(),
+            uow,
             actor_id=current_user.id,
             name=form.name.data,
             kind=form.kind.data,
@@ -52,6 +53,7 @@ def create():
     except DomainError as exc:
         form.form_errors.append(exc.message)
         return _teams_page(form, status_of(exc))
+    bus.dispatch(uow.events)
     flash(_("Team created; you are its admin."), "ok")
     return redirect(url_for("teams.team", team_id=team_id))
 
@@ -104,9 +106,10 @@ def add_member(team_id: int):
     form = TeamMemberForm()
     if not form.validate_on_submit():
         return _team_page(team_, form, 400)
+    uow = unit_of_work()
     try:
         processes.add_team_member(
-            unit_of_work(), actor_id=current_user.id, team_id=team_id, email=form.email.data,
+            uow, actor_id=current_user.id, team_id=team_id, email=form.email.data,
             is_admin=form.is_admin.data,
         )
     except (Forbidden, Unauthorized):
@@ -114,6 +117,7 @@ def add_member(team_id: int):
     except DomainError as exc:
         form.form_errors.append(exc.message)
         return _team_page(team_, form, status_of(exc))
+    bus.dispatch(uow.events)  # team boards and places follow membership
     flash(_("Member added."), "ok")
     return redirect(url_for("teams.team", team_id=team_id))
 
@@ -128,19 +132,18 @@ def member_action(team_id: int, user_id: int, action: str):
     member = next((m for m in team_.members if m.user_id == user_id), None)
     if member is None:
         abort(404, description=_("that user is not in the team"))
+    uow = unit_of_work()
     try:
         if action == "remove":
-            processes.remove_team_member(
-                unit_of_work(), actor_id=current_user.id, team_id=team_id, user_id=user_id
-            )
+            processes.remove_team_member(uow, actor_id=current_user.id, team_id=team_id, user_id=user_id)
         else:
             processes.add_team_member(
-                unit_of_work(), actor_id=current_user.id, team_id=team_id, email=member.user.email,
-                is_admin=True,
+                uow, actor_id=current_user.id, team_id=team_id, email=member.user.email, is_admin=True,
             )
     except (Forbidden, Unauthorized):
         raise
     except DomainError as exc:
         return _team_page(team_, status=status_of(exc), error=exc.message)
+    bus.dispatch(uow.events)
     flash(_("Member removed.") if action == "remove" else _("Member is now a team admin."), "ok")
     return redirect(url_for("teams.team", team_id=team_id))
