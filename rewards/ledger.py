@@ -98,8 +98,8 @@ def skip_entry_ids(session: Session, past: int) -> int:
     """After restoring a backup older than the chain: later entries get ids, so refs, above
     ``past`` (the highest entry id the chain has used), never one the chain has seen. Never
     moves ids backwards. Returns the id the next entry will get."""
-    if not isinstance(past, int) or not 0 <= past < 2**63:
-        raise InvalidInput("the id to skip past must be a whole number from 0 to 2^63 - 1")
+    if not isinstance(past, int) or not 0 <= past < 2**63:  # an operator's command, not a form
+        raise ValueError(f"the id to skip past must be a whole number from 0 to 2^63 - 1, not {past!r}")
     if session.get_bind().dialect.name == "postgresql":
         current = int(session.scalar(text(f"SELECT nextval({_PG_ID_SEQUENCE})")))
         session.execute(text(f"SELECT setval({_PG_ID_SEQUENCE}, :value)"), {"value": max(current, past)})
