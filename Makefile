@@ -77,14 +77,20 @@ test-contracts: install
 test-app: install chromium
 	@$(PYTEST) -m "not slow"
 
+# A tool whose pins clash with brownie's, in a venv of its own: $(call tool_venv,VENV,REQUIREMENTS)
+# (the target is the tool's executable, touched last so that a failed install is retried).
+define tool_venv
+	@echo "==> $(notdir $@) into $(1) (pinned in $(2))"
+	@test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --progress-bar on -r $(2)
+	@touch $@
+endef
+
 # Schemathesis in its own venv (.venv-fuzz, pinned in requirements-fuzz.txt): it needs a newer
 # hypothesis and pytest than brownie pins in .venv. tests/test_fuzz.py runs its CLI.
 FUZZ_VENV := .venv-fuzz
 $(FUZZ_VENV)/bin/st: requirements-fuzz.txt
-	@echo "==> schemathesis into $(FUZZ_VENV) (pinned in requirements-fuzz.txt)"
-	@test -x $(FUZZ_VENV)/bin/python || $(PYTHON) -m venv $(FUZZ_VENV)
-	$(FUZZ_VENV)/bin/python -m pip install --progress-bar on -r requirements-fuzz.txt
-	@touch $@
+	$(call tool_venv,$(FUZZ_VENV),requirements-fuzz.txt)
 
 # The reliability suites (docs/reliability.md): faults, killed workers, the production
 # topology, the OpenAPI fuzzing (schemathesis from .venv-fuzz). Under 10 minutes; each test's
@@ -135,10 +141,7 @@ i18n-update: $(STAMPS)/python
 # medium or high finding in contracts/ (the rest is explained in docs/reliability.md).
 SLITHER_VENV := .venv-slither
 $(SLITHER_VENV)/bin/slither: requirements-slither.txt
-	@echo "==> slither into $(SLITHER_VENV) (pinned in requirements-slither.txt)"
-	@test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
-	$(SLITHER_VENV)/bin/python -m pip install --progress-bar off -r requirements-slither.txt
-	@touch $@
+	$(call tool_venv,$(SLITHER_VENV),requirements-slither.txt)
 
 slither: install $(SLITHER_VENV)/bin/slither
 	$(BIN)/python scripts/slither_check.py

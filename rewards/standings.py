@@ -16,6 +16,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -398,31 +399,34 @@ class StandingsCache:
     def board(self, key: BoardKey) -> Board:
         """The cached board (no SQL), computed on a miss."""
         now = self._clock()
-        start, _ = window(key.period, now)
-        name = f"{key.room}|{start.date().isoformat() if start else ''}"
-        version = self._store.version()
-        cached = self._store.read(version, name)
-        if cached is not None:
-            return Board.from_json(cached)
-        with self._session_factory() as session:
-            board = compute_board(session, key, now)
-        self._store.write(version, name, board.to_json())
-        return board
+        return self._cached(self._name(key, now), lambda session: compute_board(session, key, now),
+                            Board.to_json, Board.from_json)
 
     def place(self, key: BoardKey, member_id: int) -> dict | None:
         """A member's own ``place`` on a board, cached under the same version as the boards
         (a ledger write or a profile change moves places too, and drops them with the boards)."""
         now = self._clock()
+        return self._cached(f"place|{member_id}|{self._name(key, now)}",
+                            lambda session: place(session, key, member_id, now), json.dumps, json.loads)
+
+    @staticmethod
+    def _name(key: BoardKey, now: dt.datetime) -> str:
+        """A board's cache name: its room and the start of its period's current window."""
         start, _ = window(key.period, now)
-        name = f"place|{member_id}|{key.room}|{start.date().isoformat() if start else ''}"
+        return f"{key.room}|{start.date().isoformat() if start else ''}"
+
+    def _cached(self, name: str, compute: Callable[[Session], Any], dump: Callable[[Any], str],
+                load: Callable[[str], Any]) -> Any:
+        """The value stored under the current version, or computed in a session of the cache's
+        own (a caller's may predate the last invalidation) and stored."""
         version = self._store.version()
         cached = self._store.read(version, name)
         if cached is not None:
-            return json.loads(cached)
+            return load(cached)
         with self._session_factory() as session:
-            mine = place(session, key, member_id, now)
-        self._store.write(version, name, json.dumps(mine))
-        return mine
+            value = compute(session)
+        self._store.write(version, name, dump(value))
+        return value
 
     def get(self, board: str = "community") -> list[Standing]:
         """The all-time board of a scope as anyone may see it."""
