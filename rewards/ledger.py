@@ -207,12 +207,27 @@ def confirmed_credits(session: Session, member_id: int) -> int:
 
 
 def wallet_summary(session: Session, member_id: int) -> dict[str, int]:
-    """The wallet's figures as the member sees them, for the page and for live pushes."""
+    """The wallet's figures as the member sees them, for the page and for live pushes: the
+    same sums as ``confirmed_credits``, ``pending_points``, ``pending_burns`` and
+    ``spendable_credits``, from one grouped query over the member's outbox rows."""
+    delivered = (OutboxItem.status == OutboxStatus.DONE.value).label("delivered")
+    sums = {
+        (kind, bool(done)): int(total or 0)
+        for kind, done, total in session.execute(
+            select(OutboxItem.kind, delivered, func.sum(OutboxItem.amount))
+            .join(LedgerEntry, OutboxItem.ledger_entry_id == LedgerEntry.id)
+            .where(LedgerEntry.member_id == member_id)
+            .group_by(OutboxItem.kind, delivered)
+        )
+    }
+    mint, burn = OutboxKind.MINT.value, OutboxKind.BURN.value
+    minted, burned = sums.get((mint, True), 0), sums.get((burn, True), 0)
+    burning = sums.get((burn, False), 0)
     return {
-        "on_chain": confirmed_credits(session, member_id),
-        "pending_mint": pending_points(session, member_id),
-        "pending_burn": pending_burns(session, member_id),
-        "spendable": spendable_credits(session, member_id),
+        "on_chain": minted - burned,
+        "pending_mint": sums.get((mint, False), 0),
+        "pending_burn": burning,
+        "spendable": minted - burned - burning - held_credits(session, member_id),
         "points": points_total(session, member_id),
     }
 

@@ -212,3 +212,40 @@ def test_skip_entry_ids_moves_later_refs_past_the_chain_and_never_back(db, commu
         session.commit()
     assert again > first + 1001, "never backwards"
     assert write("c") == again
+
+
+def test_wallet_summary_in_one_query_equals_the_figures_one_by_one(db, community):
+    """The wallet page and the live push read ``wallet_summary``; its grouped query must give
+    what the single-figure functions (used by spending and booking) give, in every state."""
+    from sqlalchemy import update
+
+    from rewards.ledger import (
+        confirmed_credits,
+        pending_burns,
+        pending_points,
+        points_total,
+        record_entry,
+        spendable_credits,
+        wallet_summary,
+    )
+    from rewards.models import OutboxItem
+
+    member, other = community.user(), community.user()
+    with db.write_sessions() as session:
+        entries = [record_entry(session, member_id=who, points=points, cause="test", source_key=f"w{i}",
+                                rule=("test", 1))
+                   for i, (who, points) in enumerate([(member, 50), (member, 30), (member, -20), (member, -5),
+                                                      (other, 70), (other, -9)])]
+        session.flush()
+        delivered = [entries[0].id, entries[2].id, entries[4].id]
+        session.execute(update(OutboxItem).where(OutboxItem.ledger_entry_id.in_(delivered)).values(status="done"))
+        session.commit()
+    with db.read_sessions() as session:
+        summary = wallet_summary(session, member)
+        assert summary == {
+            "on_chain": confirmed_credits(session, member), "pending_mint": pending_points(session, member),
+            "pending_burn": pending_burns(session, member), "spendable": spendable_credits(session, member),
+            "points": points_total(session, member),
+        }
+        assert summary == {"on_chain": 30, "pending_mint": 30, "pending_burn": 5, "spendable": 25, "points": 55}
+        assert wallet_summary(session, community.user()) == dict.fromkeys(summary, 0)
