@@ -247,5 +247,6 @@ def test_wallet_summary_in_one_query_equals_the_figures_one_by_one(db, community
             "pending_burn": pending_burns(session, member), "spendable": spendable_credits(session, member),
             "points": points_total(session, member),
         }
-        assert summary == {"on_chain": 30, "pending_mint": 30, "pending_burn": 5, "spendable": 25, "points": 55}
+        assert summary == {"on_chain": 30, "pending_mint": 30, "pending_burn": 5, "spendable": 25,
+                           "points": 55}
         assert wallet_summary(session, community.user()) == dict.fromkeys(summary, 0)
