@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import redis
 import requests
 
 from community.demo import DEMO_PASSWORD
@@ -86,3 +87,11 @@ def api_token(base: str, email: str, password: str = DEMO_PASSWORD) -> str:
 
 def bearer(base: str, email: str, password: str = DEMO_PASSWORD) -> dict:
     return {"Authorization": f"Bearer {api_token(base, email, password)}"}
+
+
+def redis_up(url: str) -> bool:
+    """Whether a real Redis answers at ``url`` (the Redis variants are skipped otherwise)."""
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False

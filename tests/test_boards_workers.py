@@ -13,23 +13,16 @@ import redis
 import requests
 import socketio
 
-from tests.servers import api_token, start_server
+from tests.servers import api_token, redis_up, start_server
 
 pytestmark = pytest.mark.chain
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
-def _redis_up() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def workers(anvil, tmp_path_factory):
-    if not _redis_up():
+    if not redis_up(REDIS_URL):
         pytest.skip("Redis is not running at 127.0.0.1:6379; the two-worker test needs a real one")
     tmp = tmp_path_factory.mktemp("two-workers")
     shared = {"KOPA_DATABASE_URL": f"sqlite:///{tmp / 'shared.sqlite3'}", "KOPA_REDIS_URL": REDIS_URL}

@@ -54,6 +54,7 @@ from rewards.loyalty_models import Badge, CatalogueItem, TierRow
 from rewards.models import LedgerEntry, OutboxItem
 from rewards.rule_models import ScoringRule
 from tests.conftest import PASSWORD, SECRET, deploy_for
+from tests.servers import redis_up
 from web import create_app
 from web.extensions import limiter
 from web.migrate import upgrade
@@ -729,13 +730,6 @@ def test_evidence_downloads_are_attachments_with_nosniff(site):
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
-def _redis_up() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture(params=["memory", "redis"])
 def throttled(request, tmp_path, sqlite_url, anvil):
     """An app with rate limits on (RATELIMIT_ENABLED explicitly: Flask-Limiter keeps the last
@@ -747,7 +741,7 @@ def throttled(request, tmp_path, sqlite_url, anvil):
     }
     prefix = f"kopa-test-{uuid.uuid4().hex[:12]}"
     if request.param == "redis":
-        if not _redis_up():
+        if not redis_up(REDIS_URL):
             pytest.skip("Redis is not running at 127.0.0.1:6379: the Redis storage variant needs a real one")
         config.update(KOPA_REDIS_URL=REDIS_URL, RATELIMIT_KEY_PREFIX=prefix)
     previous_prefix = limiter._key_prefix

@@ -20,20 +20,13 @@ import socketio
 from rewards.chain.anvil import Anvil
 from tests.chainutil import cast_balance
 from tests.conftest import drop_pg_database, new_pg_database
-from tests.servers import KopaProcess, bearer, kopa_env, start_server
+from tests.servers import KopaProcess, bearer, kopa_env, redis_up, start_server
 from web.config import ANVIL_DEV_DEPLOYER_KEY
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.timeout(240)]
 
 REDIS_URL = "redis://127.0.0.1:6379/11"  # this test's own database number
 SECRET = "topology-secret"
-
-
-def _redis_up() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
 
 
 
@@ -47,7 +40,7 @@ def wait_for(predicate, seconds: float, what: str) -> None:
 
 
 def test_two_workers_one_relay_postgres_redis_and_an_external_chain(tmp_path):
-    if not _redis_up():
+    if not redis_up(REDIS_URL):
         pytest.skip("Redis is not running at 127.0.0.1:6379")
     started = time.monotonic()
     database_url, database_name = new_pg_database()  # empty: worker A migrates it
