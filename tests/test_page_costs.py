@@ -13,7 +13,7 @@ from sqlalchemy import event, select
 from community import access, processes
 from community.models import Permission, Process, Role, User
 from rewards.ledger import wallet_summary
-from tests.conftest import PASSWORD
+from tests.conftest import AuthActions, _csrf_token
 
 
 @contextmanager
@@ -97,10 +97,7 @@ def test_visible_processes_is_the_processes_the_user_may_view(db, community):
 
 
 def _login(client, email: str) -> None:
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302
+    assert AuthActions(client).login(email).status_code == 302
 
 
 def test_process_list_runs_a_fixed_number_of_statements(app, app_community, client):
@@ -154,17 +151,23 @@ def test_process_page_and_home_run_a_fixed_number_of_statements(app, app_communi
     assert html.count("Obj") >= 4 and "4 tasks" in home_html and home_html.count("1 task<") == 4
 
 
-@pytest.mark.parametrize("path", ["/leaderboard", "/leaderboard/me.json"])
-def test_cached_place_moves_with_the_next_ledger_write(app, app_community, client, path):
-    """The member's own place is cached with the boards and dropped with them: an approval
-    (the ledger write) shows on the very next view."""
-    db = app.extensions["kopa.db"]
+def _ana_signed_in_behind_ben(app_community, client) -> tuple[int, int, int, int]:
+    """Two members with points for one task, Ben's approval worth more; Ana signed in."""
     staff = app_community.user(Role.STAFF)
     ana, ben = app_community.user(), app_community.user()
     task = app_community.task(staff, complexity=20)
     app_community.approved(ana, staff, task)
     app_community.approved(ben, staff, task, level="high")
     _login(client, app_community.email_of(ana))
+    return staff, ana, ben, task
+
+
+@pytest.mark.parametrize("path", ["/leaderboard", "/leaderboard/me.json"])
+def test_cached_place_moves_with_the_next_ledger_write(app, app_community, client, path):
+    """The member's own place is cached with the boards and dropped with them: an approval
+    (the ledger write) shows on the very next view."""
+    db = app.extensions["kopa.db"]
+    staff, ana, _ben, task = _ana_signed_in_behind_ben(app_community, client)
 
     def me() -> dict:
         response = client.get("/leaderboard/me.json")
@@ -188,7 +191,7 @@ def test_cached_place_moves_with_the_next_ledger_write(app, app_community, clien
     staff_client = app.test_client()
     _login(staff_client, app_community.email_of(staff))
     queue = staff_client.get("/validation").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', queue).group(1)
+    token = _csrf_token(queue)
     approved = staff_client.post(f"/contributions/{cid}/approve", data={"csrf_token": token, "level": "high"})
     assert approved.status_code == 302
     after = me()
@@ -239,14 +242,9 @@ def test_wallet_page_shows_the_ledger_figures_without_a_chain_call(app, app_comm
 def test_team_board_place_follows_a_membership_change(app, app_community, client):
     """A team's board (and the places on it) are cached; adding a member through the team page
     publishes the one invalidation, so the next view ranks the newcomer."""
-    staff = app_community.user(Role.STAFF)
-    ana, ben = app_community.user(), app_community.user()
-    task = app_community.task(staff, complexity=20)
-    app_community.approved(ana, staff, task)
-    app_community.approved(ben, staff, task, level="high")
-    _login(client, app_community.email_of(ana))
+    *_, ben, _task = _ana_signed_in_behind_ben(app_community, client)
     page = client.get("/teams").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = _csrf_token(page)
     created = client.post("/teams", data={"csrf_token": token, "name": "Bakers", "kind": "citizens"})
     assert created.status_code == 302
     team_id = int(created.headers["Location"].rstrip("/").rsplit("/", 1)[1])

@@ -54,6 +54,7 @@ from rewards.loyalty_models import Badge, CatalogueItem, TierRow
 from rewards.models import LedgerEntry, OutboxItem
 from rewards.rule_models import ScoringRule
 from tests.conftest import PASSWORD, SECRET, deploy_for
+from tests.conftest import _csrf_token as csrf_token_in
 from tests.servers import redis_up
 from web import create_app
 from web.extensions import limiter
@@ -375,13 +376,6 @@ def observe(site: Site, role: str, method: str, rule: str, *, via: str | None = 
     elif cacheable:
         site.pages[role, url] = seen
     return seen
-
-
-CSRF_FIELD = 'name="csrf_token" type="hidden" value="'
-
-
-def csrf_token_in(html: str) -> str:
-    return html.split(CSRF_FIELD, 1)[1].split('"', 1)[0]
 
 
 @pytest.fixture(scope="module")
