@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import Web3RPCError
+from web3.exceptions import BadFunctionCallOutput, Web3RPCError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,6 +59,27 @@ def rpc_batch(w3: Web3, calls: list[tuple[str, list]]) -> list:
         if "error" in response:
             raise Web3RPCError(str(response["error"]), rpc_response=response)
     return [response.get("result") for response in responses]
+
+
+CALL_BATCH = 100  # eth_calls per JSON-RPC request
+
+
+def calls_at(w3: Web3, calls: Sequence[tuple[str, bytes]], *, block: int | str = "latest",
+             batch: int = CALL_BATCH) -> list[bytes]:
+    """Raw ``eth_call``s ``(to, calldata)`` at one block, ``batch`` to a JSON-RPC request (a
+    single call as a plain request); the raw answers in order. An empty answer (no contract
+    there: a node that lost or never had it) raises ``BadFunctionCallOutput``, as web3's
+    ``call`` does."""
+    tag = hex(block) if isinstance(block, int) else block
+    request = [("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag]) for to, data in calls]
+    answers = []
+    for i in range(0, len(request), batch):
+        chunk = request[i:i + batch]
+        for answer in [rpc(w3, *chunk[0])] if len(chunk) == 1 else rpc_batch(w3, chunk):
+            if answer in (None, "0x"):
+                raise BadFunctionCallOutput(f"empty eth_call answer from {calls[i][0]}: no contract there?")
+            answers.append(bytes.fromhex(answer.removeprefix("0x")))
+    return answers
 
 
 def credits_contract(w3: Web3, address: str) -> Contract:

@@ -7,33 +7,13 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 from web3 import Web3
-from web3.exceptions import BadFunctionCallOutput
 
-from rewards.chain.client import connect, credits_contract, rpc, rpc_batch
+from rewards.chain.client import CALL_BATCH, calls_at, connect, credits_contract, rpc
 from rewards.chain.codec import decode_args, encode_call
 from rewards.chain.deploy import ANCHOR, BADGES, CREDITS, recorded_deployment
 from rewards.chain.relay import TRANSIENT
 
 log = logging.getLogger(__name__)
-
-CALL_BATCH = 100
-
-
-def calls_at(w3: Web3, calls: Sequence[tuple[str, bytes]], *, block: int | str = "latest",
-             batch: int = CALL_BATCH) -> list[bytes]:
-    """Raw ``eth_call``s ``(to, calldata)`` at one block, ``batch`` to a JSON-RPC request;
-    the raw answers in order. An empty answer (no contract there) raises
-    ``BadFunctionCallOutput``, as web3's ``call`` does."""
-    tag = hex(block) if isinstance(block, int) else block
-    request = [("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag]) for to, data in calls]
-    answers = []
-    for i in range(0, len(request), batch):
-        for answer in rpc_batch(w3, request[i:i + batch]):
-            if answer in (None, "0x"):
-                raise BadFunctionCallOutput(f"empty eth_call answer from {calls[i][0]}: no contract there?")
-            answers.append(bytes.fromhex(answer.removeprefix("0x")))
-    return answers
-
 
 def balances_of(w3: Web3, token: str, addresses: Sequence[str], *, block: int | str = "latest",
                 batch: int = CALL_BATCH) -> list[int]:

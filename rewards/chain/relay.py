@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import BadFunctionCallOutput, TimeExhausted, Web3Exception
+from web3.exceptions import TimeExhausted, Web3Exception
 
 from community.db import Database, utcnow
 from rewards.audit_models import AuditEpoch
@@ -35,6 +35,7 @@ from rewards.chain.client import (
     ChainError,
     anchor_contract,
     badges_contract,
+    calls_at,
     credits_contract,
     rpc,
     rpc_batch,
@@ -384,15 +385,9 @@ class Relay:
         return self.call_many([(to, data)])[0]
 
     def call_many(self, calls: Sequence[tuple[str, bytes]]) -> list[bytes]:
-        """``eth_call``s in one JSON-RPC request. An empty answer (no code at the address:
-        a node that lost or never had the contract) raises ``BadFunctionCallOutput``, as
-        web3's ``call`` does; ``prepare`` then tells a reset chain from a passing fault."""
-        request = [("eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"]) for to, data in calls]
-        answers = [self.rpc(*request[0])] if len(request) == 1 else rpc_batch(self.w3, request)
-        raw = [bytes.fromhex(a.removeprefix("0x")) for a in answers]
-        if any(not r for r in raw):
-            raise BadFunctionCallOutput(f"empty answer from {calls[0][0]}: is the contract deployed there?")
-        return raw
+        """``eth_call``s at the latest block (``calls_at``); an empty answer raises
+        ``BadFunctionCallOutput`` and ``prepare`` then tells a reset chain from a passing fault."""
+        return calls_at(self.w3, calls)
 
     # --- lifecycle --------------------------------------------------------------------
 
