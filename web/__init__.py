@@ -63,8 +63,10 @@ def create_app(config: dict | None = None) -> Flask:
         namespace=kopa_config.redis_namespace(app.config["KOPA_DATABASE_URL"]),
     )
 
-    from web import i18n
+    from web import i18n, pagecache
 
+    # First of all request hooks: a cached page skips every other one.
+    pagecache.register(app, db, kopa_config.redis_namespace(app.config["KOPA_DATABASE_URL"]))
     i18n.init_app(app)  # before the blueprints: forms and pages translate through it
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -68,5 +68,9 @@ def from_env() -> dict:
         "KOPA_SUBMISSIONS_PER_HOUR": int(os.environ.get("KOPA_SUBMISSIONS_PER_HOUR", "20")),
         # Approvals worth more points than this need a second, different member of staff.
         "KOPA_FOUR_EYES_THRESHOLD": int(os.environ.get("KOPA_FOUR_EYES_THRESHOLD", "150")),
+        # Rendered pages kept per browser session until any commit, at most this long
+        # (web/pagecache.py); 0 turns the page cache off.
+        "KOPA_PAGE_CACHE_SECONDS": float(os.environ.get("KOPA_PAGE_CACHE_SECONDS", "30")),
+        "KOPA_PAGE_CACHE_MB": int(os.environ.get("KOPA_PAGE_CACHE_MB", "32")),
         "DEBUG": os.environ.get("KOPA_DEBUG", "0") == "1",
     }
