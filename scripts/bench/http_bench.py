@@ -13,10 +13,13 @@ seconds each (after a one-second warm-up), so a change in the machine's load hit
 endpoint alike. Pages are fetched as a signed-in member (session cookie), API calls with
 a bearer token; the write submits contributions (``KOPA_SUBMISSIONS_PER_HOUR`` raised).
 The generator shares the two cores with the server: its own CPU share during the health
-run is printed so that a client-bound reference shows. Two signed-in references show the
-floor any page stands on: ``ref_signed_in_json`` (the reader's cached place: session and
-user, no page SQL) and ``ref_signed_in_layout`` (a 404 in the layout: session, user, unread
-count, ``base.html``); the in-process part adds two more (see ``_ceilings``).
+run is printed so that a client-bound reference shows. The five pages come from the page
+cache (web/pagecache.py) once seen; ``..._uncached`` fetches them as a hard reload does
+(``Cache-Control: no-cache``: rendered afresh, the cost of a miss), and the share of cache
+hits is printed. Two signed-in references show the floor any uncached page stands on:
+``ref_signed_in_json`` (the reader's cached place: session and user, no page SQL) and
+``ref_signed_in_layout`` (a 404 in the layout: session, user, unread count, ``base.html``);
+the in-process part adds two more (see ``_ceilings``).
 
     .venv/bin/python scripts/bench/http_bench.py [--workers 1 2] [--duration 5] [--rounds 2]
         [--concurrency 16] [--pg [URL]] [--anatomy-only] [--profile ENDPOINT...] [--show-sql]
@@ -54,6 +57,10 @@ AGENT = "kopa-bench/1"
 READER, WRITER = "member1@kopa.local", "member5@kopa.local"
 SECRET = "bench-http-secret"
 DB_BACKED = ("page_home", "page_leaderboard", "page_processes", "page_process", "page_wallet")
+# The same pages on a hard reload (Cache-Control: no-cache): rendered afresh every time, as a
+# page cache miss is (web/pagecache.py).
+UNCACHED = tuple(f"{name}_uncached" for name in DB_BACKED)
+CACHE_HEADER = "X-Kopa-Page-Cache"
 TARGET = 0.6  # DB-backed pages against health
 
 
@@ -74,6 +81,7 @@ class Result:
     seconds: float = 0.0
     cpu: float = 0.0
     errors: int = 0
+    cache_hits: int = 0
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
 
@@ -120,13 +128,16 @@ def endpoints(base: str) -> list[Endpoint]:
             break
     else:
         raise SystemExit(f"{WRITER} may contribute to no task")
+    pages = [Endpoint("page_home", "GET", "/", cookie, expect="Log out"),
+             Endpoint("page_leaderboard", "GET", "/leaderboard", cookie, expect="Log out"),
+             Endpoint("page_processes", "GET", "/processes", cookie, expect="Log out"),
+             Endpoint("page_process", "GET", f"/processes/{task['process_id']}", cookie, expect="Log out"),
+             Endpoint("page_wallet", "GET", "/wallet", cookie, expect="Log out")]
     return [
         Endpoint("health", "GET", "/api/v1/health", expect='"ok"'),
-        Endpoint("page_home", "GET", "/", cookie, expect="Log out"),
-        Endpoint("page_leaderboard", "GET", "/leaderboard", cookie, expect="Log out"),
-        Endpoint("page_processes", "GET", "/processes", cookie, expect="Log out"),
-        Endpoint("page_process", "GET", f"/processes/{task['process_id']}", cookie, expect="Log out"),
-        Endpoint("page_wallet", "GET", "/wallet", cookie, expect="Log out"),
+        *pages,
+        *(Endpoint(f"{p.name}_uncached", p.method, p.path, {**cookie, "Cache-Control": "no-cache"},
+                   expect=p.expect) for p in pages),
         # References for what any signed-in page costs before its own content: the signed-in
         # reader's own place (session, user, cached board and place: no page SQL) and a page
         # that does not exist (the layout around a 404 message: session, user, unread count).
@@ -169,6 +180,8 @@ async def _hammer(bases: list[str], endpoint: Endpoint, seconds: float, concurre
                                            allow_redirects=False) as response:
                     await response.read()
                     status = response.status
+                    if response.headers.get(CACHE_HEADER) == "hit":
+                        result.cache_hits += 1
                 result.latencies.append((time.perf_counter() - t) * 1000)
                 result.statuses[status] = result.statuses.get(status, 0) + 1
                 if status != endpoint.ok:
@@ -195,6 +208,7 @@ def measure(bases: list[str], eps: list[Endpoint], args) -> dict[str, Result]:
             t.seconds += r.seconds
             t.cpu += r.cpu
             t.errors += r.errors
+            t.cache_hits += r.cache_hits
             t.latencies += r.latencies
             for status, n in r.statuses.items():
                 t.statuses[status] = t.statuses.get(status, 0) + n
@@ -333,11 +347,15 @@ def report(workers: int, results: dict[str, Result]) -> None:
         figure(f"{prefix}_{name}_p95", percentile(r.latencies, 95), "ms")
         if name != "health":
             figure(f"{prefix}_{name}_vs_health", rps / health_rps, "ratio")
+        if name in DB_BACKED:
+            figure(f"{prefix}_{name}_cache_hit_share", r.cache_hits / max(r.requests, 1), "share")
         if r.errors:
             figure(f"{prefix}_{name}_errors", r.errors, "requests")
     figure(f"{prefix}_client_cpu_during_health", health.cpu / health.seconds, "cores")
     worst = min(results[n].requests / results[n].seconds for n in DB_BACKED) / health_rps
     figure(f"{prefix}_db_pages_worst_vs_health", worst, "ratio")
+    uncached = min(results[n].requests / results[n].seconds for n in UNCACHED) / health_rps
+    figure(f"{prefix}_db_pages_uncached_worst_vs_health", uncached, "ratio")
     if "ref_signed_in_layout" in results:  # how far the pages are from their own floor
         layout = results["ref_signed_in_layout"]
         figure(f"{prefix}_db_pages_worst_vs_signed_in_layout",
