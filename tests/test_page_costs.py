@@ -31,6 +31,15 @@ def _statements(db):
         event.remove(db.engine, "before_cursor_execute", listener)
 
 
+@pytest.fixture
+def client(app):
+    """Pages rendered every time, as on a hard reload: these tests count what rendering a page
+    costs, not what the page cache (web/pagecache.py) saves."""
+    client = app.test_client()
+    client.environ_base["HTTP_CACHE_CONTROL"] = "no-cache"
+    return client
+
+
 def _process_world(community, db):
     """Processes of every membership with grants on the whole process, on a phase, to a user
     and to a team; returns (users by role name, process ids)."""

@@ -225,6 +225,14 @@ def test_postgres_pages_follow_commits_of_every_process_through_redis(postgres_u
         community.approved(member, staff, task)
         after = client.get("/wallet")
         assert after.headers[HEADER] == "miss" and _points(after.get_data(as_text=True)) == "20"
+        assert client.get("/wallet").headers[HEADER] == "hit"
+        # Redis restarted (the counter is gone): nothing cached before can come back.
+        clock = web_app.extensions["kopa.pagecache"].clock
+        before = clock.now()
+        redis.Redis.from_url(REDIS_URL).delete(clock.key)
+        assert HEADER not in client.get("/wallet").headers
+        assert client.get("/wallet").headers[HEADER] == "miss"
+        assert clock.now() != before
         # Without Redis nothing would tell this worker about other processes' commits: no cache.
         plain = _pg_app(postgres_url, anvil, tmp_path)
         assert "kopa.pagecache" not in plain.extensions

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -91,14 +92,19 @@ class RedisChangeClock:
 
     def now(self) -> int | None:
         try:
-            return int(self._redis.get(self.key) or 0)
+            value = self._redis.get(self.key)
+            if value is None:  # a new (or restarted) Redis: start where no old page can match
+                self._redis.set(self.key, secrets.randbits(48), nx=True)
+                return None
+            return int(value)
         except Exception:  # Redis away: serve uncached rather than risk an old page
             log.warning("page cache: Redis unavailable, pages served uncached")
             return None
 
     def tick(self, _session=None) -> None:
         try:
-            self._redis.incr(self.key)
+            if self._redis.incr(self.key) == 1:  # the counter was gone: move it far from old numbers
+                self._redis.incrby(self.key, secrets.randbits(48))
         except Exception:
             log.exception("page cache: could not announce a commit; cached pages may lag by "
                           "up to KOPA_PAGE_CACHE_SECONDS")
