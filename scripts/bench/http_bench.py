@@ -4,8 +4,9 @@ health endpoint, measured in the same run, with one web worker and with two (#8)
 A real `kopa run` (gunicorn, the default gevent worker, demo community, relay running, its
 own anvil, SQLite or with ``--pg`` PostgreSQL). For two workers a second `kopa run`
 (``KOPA_DEMO=0``, ``KOPA_RELAY=off``) serves the same database, both with
-``KOPA_REDIS_URL`` (shared Socket.IO queue, standings cache and rate limits); the load is
-split between them connection by connection. Each configuration gets a fresh database.
+``KOPA_REDIS_URL`` (shared Socket.IO queue, standings cache and rate limits; on PostgreSQL
+one worker has it too, as the page cache needs it there); the load is split between them
+connection by connection. Each configuration gets a fresh database.
 
 The load generator is this process: asyncio + aiohttp, ``--concurrency`` keep-alive
 connections in a closed loop, endpoint after endpoint, ``--rounds`` times ``--duration``
@@ -226,7 +227,7 @@ def run_config(workers: int, args, node: Anvil) -> dict[str, Result]:
         try:
             common = dict(KOPA_DATABASE_URL=database_url, KOPA_SUBMISSIONS_PER_HOUR="1000000000",
                           KOPA_WORKER_CLASS=args.worker_class)
-            if workers > 1:
+            if workers > 1 or args.pg:  # PostgreSQL installations cache pages only with Redis
                 common["KOPA_REDIS_URL"] = args.redis_url
             note(f"== {workers} worker(s), {'PostgreSQL' if args.pg else 'SQLite'}: starting kopa run")
             first, base = start_server(tmp, node.url, SECRET, KOPA_DEMO="1", **common)
