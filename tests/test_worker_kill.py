@@ -237,11 +237,14 @@ def test_a_worker_killed_mid_request_leaves_no_half_written_rows(kind, anvil, tm
                 time.sleep(0.01)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
+                # Stopped, the worker cannot commit between the look and the kill.
+                worker.send_signal(signal.SIGSTOP)
                 count = _transactions_open(kind, url, worker)
                 if count:
                     worker.send_signal(signal.SIGKILL)
                     open_at_kill.append(count)
                     return
+                worker.send_signal(signal.SIGCONT)
                 time.sleep(0.005)
 
         kill = threading.Thread(target=killer)

@@ -119,7 +119,9 @@ def change_clock(db: Database, redis_url: str, namespace: str) -> SqliteChangeCl
         return SqliteChangeClock(url.database)
     if redis_url:
         clock = RedisChangeClock(redis_url, f"{namespace}:changes")
-        event.listen(db.write_sessions, "after_commit", clock.tick)
+        # Read sessions rarely commit; when one does, it counts like any other commit.
+        for sessions in (db.write_sessions, db.read_sessions):
+            event.listen(sessions, "after_commit", clock.tick)
         return clock
     return None
 
