@@ -69,6 +69,26 @@ def replayed_balances(rpc_url: str, token: str, from_block: int) -> Counter:
     return balances
 
 
+def transfer_log_report(rpc_url: str, token: str, from_block: int, holder: str) -> str:
+    """The holder's Transfer logs as the node returns them, each marked when its block is not
+    the canonical block at that height (a node returning logs of a replaced block): what a
+    failing replay needs to be told apart from a wrong balance."""
+    out = cast("logs", "--from-block", str(from_block), "--to-block", "latest", "--address", token,
+               TRANSFER, "--rpc-url", rpc_url, "--json")
+    lines, canonical = [], {}
+    for log in json.loads(out or "[]"):
+        parties = [Web3.to_checksum_address("0x" + t[-40:]) for t in log["topics"][1:3]]
+        if holder not in parties:
+            continue
+        number = int(log["blockNumber"], 16)
+        if number not in canonical:
+            canonical[number] = json.loads(cast("block", str(number), "--json", "--rpc-url", rpc_url))["hash"]
+        mark = "" if canonical[number] == log["blockHash"] else "  NOT CANONICAL"
+        lines.append(f"block {number} tx {log['transactionHash']} {parties[0][:8]}->{parties[1][:8]} "
+                     f"{int(log['data'], 16)}{mark}")
+    return "\n".join(lines)
+
+
 def anvil_reorg(rpc_url: str, depth: int) -> None:
     """Replace the last ``depth`` blocks with empty ones (anvil drops their transactions)."""
     cast("rpc", "--raw", "anvil_reorg", f"[{int(depth)}, []]", "--rpc-url", rpc_url)

@@ -55,6 +55,7 @@ from tests.chainutil import (
     minted_ref_counts,
     redeemed_ref_counts,
     replayed_balances,
+    transfer_log_report,
 )
 from tests.conftest import Community, deploy_for
 
@@ -401,7 +402,10 @@ def test_exactly_once_with_a_mix_of_500_operations_under_faults(tmp_path, databa
             ledger = {w.address: credits_total(session, w.user_id) for w in wallets}
         replayed = replayed_balances(node.url, token, deployed_at)
         for address, total in ledger.items():
-            assert cast_balance(node.url, token, address) == total == replayed.get(address, 0), address
+            balance = cast_balance(node.url, token, address)
+            assert balance == total == replayed.get(address, 0), (
+                f"{address}: ledger {total}, balanceOf {balance}, replay {replayed.get(address, 0)}\n"
+                + transfer_log_report(node.url, token, deployed_at, address))
         assert set(replayed) <= set(ledger), "no credits outside Kopa's wallets"
         assert cast_total_supply(node.url, token) == sum(e.points for e in entries)
 
