@@ -3,6 +3,7 @@ the Flask app (flaskr-style ``app``, ``client``, ``auth``) and helpers."""
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from pathlib import Path
@@ -79,6 +80,11 @@ def _drop_pg_template():
 
 
 def drop_pg_database(name: str) -> None:
+    # A session a test left open is finalised now, while its database still exists, rather
+    # than by a later garbage collection in the middle of another test (where CPython 3.11's
+    # compile() can fail with "AST constructor recursion depth mismatch" when a finalizer
+    # runs Python code during it, as one CI run saw).
+    gc.collect()
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

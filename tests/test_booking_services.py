@@ -372,7 +372,8 @@ def test_cancellation_deadline_and_refunds(centre, db):
     )
     ana, ben = centre.member(), centre.member()
     centre.give_credits(ana, 100)
-    assert spendable_credits(db.read_sessions(), ana) == 100
+    with db.read_sessions() as session:
+        assert spendable_credits(session, ana) == 100
     b = centre.book(ana, room, at(3, 16), at(3, 18))  # one hour at 10, one at peak 15
     assert b.credits == 25
     with db.read_sessions() as session:

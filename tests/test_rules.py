@@ -468,17 +468,18 @@ def test_totals_per_dimension_and_period_come_from_the_ledger(db, people):
     with db.write_sessions() as session:  # spending never counts toward standings
         refund_credits(session, member_id=people.a, amount=50, cause="test", source_key="refund:1")
         session.commit()
-    totals = member_totals(db.read_sessions(), people.a)
-    assert totals.as_dict() == {
-        "attendance": {"day": 3, "week": 3, "month": 3, "all": 3},
-        "participation": {"day": 7, "week": 7, "month": 7, "all": 7},
-    }
-    assert totals.overall("week") == 10
-    # Ask as of next month: this month's points leave day/week/month but stay all-time.
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=40)
-    assert member_totals(db.read_sessions(), people.a, at=later).get("participation", "month") == 0
-    assert member_totals(db.read_sessions(), people.a, at=later).get("participation", "all") == 7
-    everyone = totals_by_member(db.read_sessions())
+    with db.read_sessions() as session:  # closed here, not by the garbage collector later
+        totals = member_totals(session, people.a)
+        assert totals.as_dict() == {
+            "attendance": {"day": 3, "week": 3, "month": 3, "all": 3},
+            "participation": {"day": 7, "week": 7, "month": 7, "all": 7},
+        }
+        assert totals.overall("week") == 10
+        # Ask as of next month: this month's points leave day/week/month but stay all-time.
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(days=40)
+        assert member_totals(session, people.a, at=later).get("participation", "month") == 0
+        assert member_totals(session, people.a, at=later).get("participation", "all") == 7
+        everyone = totals_by_member(session)
     assert everyone[people.b].get("participation") == 1 and people.c not in everyone
 
 
@@ -498,7 +499,8 @@ def test_team_totals_sum_the_members(db, people):
                          TeamMember(team_id=team.id, user_id=people.b)])
         session.commit()
         team_id = team.id
-    totals = team_totals(db.read_sessions(), team_id)
+    with db.read_sessions() as session:
+        totals = team_totals(session, team_id)
     assert totals.as_dict() == {"participation": {"day": 7, "week": 7, "month": 7, "all": 7}}
 
 
