@@ -80,12 +80,14 @@ def _drop_pg_template():
 
 
 def drop_pg_database(name: str) -> None:
-    # A session a test left open is finalised now, while its database still exists, rather
-    # than by a later garbage collection in the middle of another test (where CPython 3.11's
-    # compile() can fail with "AST constructor recursion depth mismatch" when a finalizer
-    # runs Python code during it, as one CI run saw).
-    gc.collect()
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        # A session a test left open is finalised now, while its database still exists, rather
+        # than by a later garbage collection in the middle of another test (where CPython
+        # 3.11's compile() can fail with "AST constructor recursion depth mismatch" when a
+        # finalizer runs Python code during it, as one CI run saw). Only when connections
+        # remain: a full collection at every drop made the app tests 2 min 40 s slower.
+        if conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,)).fetchone()[0]:
+            gc.collect()
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
