@@ -11,10 +11,18 @@ import redis
 
 from community.db import Database
 from community.models import Role
-from tests.conftest import PASSWORD, SECRET, Community, _csrf_token, drop_pg_database, new_pg_database
+from tests.conftest import (
+    PASSWORD,
+    SECRET,
+    AuthActions,
+    Community,
+    _csrf_token,
+    drop_pg_database,
+    new_pg_database,
+)
 from tests.servers import redis_up
 from web import create_app
-from web.pagecache import HEADER, Page, PageCache
+from web.pagecache import HEADER, PageCache
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -30,10 +38,15 @@ def _member_with_task(community: Community) -> tuple[int, int, int]:
 
 
 def _login(client, email: str) -> None:
-    token = _csrf_token(client.get("/login").get_data(as_text=True))
-    response = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302
+    assert AuthActions(client).login(email).status_code == 302
     client.get("/")  # the page that shows (and clears) the welcome flash
+
+
+def _app(url: str, anvil, tmp_path, **config):
+    """An app of its own (the ``app`` fixture's settings), for settings that fixture lacks."""
+    return create_app({"TESTING": True, "SECRET_KEY": SECRET, "KOPA_INSTANCE_PATH": str(tmp_path / "i"),
+                       "KOPA_DATABASE_URL": url, "KOPA_RPC_URL": anvil.url, "RATELIMIT_ENABLED": False,
+                       "SESSION_COOKIE_SECURE": False, **config})
 
 
 def test_second_view_is_cached_until_another_connection_commits(app, client, sqlite_url):
@@ -155,9 +168,7 @@ def test_writes_and_other_pages_are_never_cached(app, client, app_community):
 
 
 def test_pages_expire(sqlite_url, anvil, tmp_path):
-    app = create_app({"TESTING": True, "SECRET_KEY": SECRET, "KOPA_INSTANCE_PATH": str(tmp_path / "i"),
-                      "KOPA_DATABASE_URL": sqlite_url, "KOPA_RPC_URL": anvil.url, "RATELIMIT_ENABLED": False,
-                      "SESSION_COOKIE_SECURE": False, "KOPA_PAGE_CACHE_SECONDS": 0.3})
+    app = _app(sqlite_url, anvil, tmp_path, KOPA_PAGE_CACHE_SECONDS=0.3)
     community = Community(app.extensions["kopa.db"], app.extensions["kopa.vault"])
     _staff, member, _task = _member_with_task(community)
     client = app.test_client()
@@ -170,9 +181,7 @@ def test_pages_expire(sqlite_url, anvil, tmp_path):
 
 
 def test_turned_off(sqlite_url, anvil, tmp_path):
-    app = create_app({"TESTING": True, "SECRET_KEY": SECRET, "KOPA_INSTANCE_PATH": str(tmp_path / "i"),
-                      "KOPA_DATABASE_URL": sqlite_url, "KOPA_RPC_URL": anvil.url,
-                      "KOPA_PAGE_CACHE_SECONDS": 0})
+    app = _app(sqlite_url, anvil, tmp_path, KOPA_PAGE_CACHE_SECONDS=0)
     assert "kopa.pagecache" not in app.extensions
     assert HEADER not in app.test_client().get("/").headers
     app.extensions["kopa.db"].dispose()
@@ -180,16 +189,15 @@ def test_turned_off(sqlite_url, anvil, tmp_path):
 
 def test_least_recently_used_pages_leave_first_within_the_budget():
     cache = PageCache(clock=None, seconds=60, max_bytes=3000)
-    page = lambda n: Page(clock=1, expires=time.monotonic() + 60, status=200, headers=[], body=b"x" * n)  # noqa: E731
     for key in "abc":
-        cache.put((key,), page(350))
+        cache.put((key,), 1, [], b"x" * 350)
     assert cache.get(("a",), 1) is not None  # a is now the most recently used
     for key in "defghij":
-        cache.put((key,), page(350))
+        cache.put((key,), 1, [], b"x" * 350)
     assert len(cache) == 8 and cache.get(("b",), 1) is None and cache.get(("a",), 1) is not None
     assert cache.get(("a",), 2) is None  # another clock: gone for good
     assert cache.get(("a",), 1) is None
-    cache.put(("big",), page(3000 // 8 + 1))  # larger than an eighth of the budget: not kept
+    cache.put(("big",), 1, [], b"x" * (3000 // 8 + 1))  # larger than an eighth of the budget: not kept
     assert cache.get(("big",), 1) is None
 
 
@@ -203,18 +211,12 @@ def postgres_url():
     drop_pg_database(name)
 
 
-def _pg_app(url: str, anvil, tmp_path, **config):
-    return create_app({"TESTING": True, "SECRET_KEY": SECRET, "KOPA_INSTANCE_PATH": str(tmp_path / "i"),
-                       "KOPA_DATABASE_URL": url, "KOPA_RPC_URL": anvil.url, "RATELIMIT_ENABLED": False,
-                       "SESSION_COOKIE_SECURE": False, **config})
-
-
 def test_postgres_pages_follow_commits_of_every_process_through_redis(postgres_url, anvil, tmp_path):
     if not redis_up(REDIS_URL):
         pytest.skip("no Redis at 127.0.0.1:6379")
-    web_app = _pg_app(postgres_url, anvil, tmp_path, KOPA_REDIS_URL=REDIS_URL)
+    web_app = _app(postgres_url, anvil, tmp_path, KOPA_REDIS_URL=REDIS_URL)
     # A second app on the same database and Redis: another worker, the relay, a CLI command.
-    other_app = _pg_app(postgres_url, anvil, tmp_path, KOPA_REDIS_URL=REDIS_URL)
+    other_app = _app(postgres_url, anvil, tmp_path, KOPA_REDIS_URL=REDIS_URL)
     try:
         community = Community(other_app.extensions["kopa.db"], other_app.extensions["kopa.vault"])
         staff, member, task = _member_with_task(community)
@@ -234,7 +236,7 @@ def test_postgres_pages_follow_commits_of_every_process_through_redis(postgres_u
         assert client.get("/wallet").headers[HEADER] == "miss"
         assert clock.now() != before
         # Without Redis nothing would tell this worker about other processes' commits: no cache.
-        plain = _pg_app(postgres_url, anvil, tmp_path)
+        plain = _app(postgres_url, anvil, tmp_path)
         assert "kopa.pagecache" not in plain.extensions
         plain.extensions["kopa.db"].dispose()
     finally:

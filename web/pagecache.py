@@ -130,13 +130,13 @@ def change_clock(db: Database, redis_url: str, namespace: str) -> SqliteChangeCl
 class Page:
     clock: int
     expires: float
-    status: int
     headers: list[tuple[str, str]]
     body: bytes
 
 
 class PageCache:
-    """Rendered pages by key, least recently used first out, within a byte budget."""
+    """Rendered pages by key, each for ``seconds`` at most, least recently used first out,
+    within a byte budget."""
 
     def __init__(self, clock, seconds: float, max_bytes: int) -> None:
         self.clock = clock
@@ -157,9 +157,10 @@ class PageCache:
             self._pages.move_to_end(key)
             return page
 
-    def put(self, key: tuple, page: Page) -> None:
-        if len(page.body) > self.max_bytes // 8:
+    def put(self, key: tuple, clock: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        if len(body) > self.max_bytes // 8:
             return
+        page = Page(clock, time.monotonic() + self.seconds, headers, body)
         with self._lock:
             if key in self._pages:
                 self._drop(key)
@@ -210,7 +211,7 @@ def register(app: Flask, db: Database, namespace: str) -> None:
         # A hard reload (Cache-Control: no-cache) renders afresh and stores the new page.
         page = None if "no-cache" in request.headers.get("Cache-Control", "") else cache.get(key, now)
         if page is not None:
-            response = Response(page.body, status=page.status, headers=page.headers)
+            response = Response(page.body, headers=page.headers)  # only 200s are stored
             response.headers[HEADER] = "hit"
             return response
         g.kopa_page_key = (key, now)
@@ -227,5 +228,5 @@ def register(app: Flask, db: Database, namespace: str) -> None:
                 and "Set-Cookie" not in response.headers:
             key, now = pending
             headers = [(k, v) for k, v in response.headers.items() if k != HEADER]
-            cache.put(key, Page(now, time.monotonic() + seconds, 200, headers, response.get_data()))
+            cache.put(key, now, headers, response.get_data())
         return response
