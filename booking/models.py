@@ -29,7 +29,6 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 import community.notifications  # noqa: F401  (its table lives in booking's migration)
 from community.db import Base, utcnow
 from community.models import User
-from rewards.ledger import register_hold_source
 
 
 class Kind(enum.StrEnum):
@@ -260,5 +259,3 @@ def held_by_bookings(session: Session, member_id: int) -> int:
     )
     return int(total or 0)
 
-
-register_hold_source(held_by_bookings)

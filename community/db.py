@@ -21,6 +21,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from community.bus import MessageBus
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -114,10 +116,12 @@ def _begin_immediate_cooperatively(conn) -> None:
 
 
 class Database:
-    """Engine plus the two session factories: plain reads and serialised writes."""
+    """Engine plus the two session factories: plain reads and serialised writes. Every unit
+    of work it hands out publishes to ``bus`` (``web.bootstrap.messagebus()`` wires it)."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, bus: MessageBus, **engine_kwargs: Any) -> None:
         self.url = url
+        self.bus = bus
         self.engine = make_engine(url, **engine_kwargs)
         self.read_sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.write_sessions = sessionmaker(
@@ -125,21 +129,23 @@ class Database:
         )
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.write_sessions)
+        return UnitOfWork(self.write_sessions, self.bus)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
 class UnitOfWork:
-    """One business transaction: services add rows and events, then ``commit()`` once.
+    """One business transaction: services add rows and publish events, then ``commit()`` once.
 
-    Events collected during the work are handed out only after a successful commit, so
-    nothing (cache invalidation, pushes) ever announces a change that was rolled back.
+    A published event's in-transaction handlers run at once, in this transaction; its
+    after-commit handlers run only after a successful commit, so nothing (cache
+    invalidation, pushes) ever announces a change that was rolled back.
     """
 
-    def __init__(self, session_factory: Callable[[], Session]) -> None:
+    def __init__(self, session_factory: Callable[[], Session], bus: MessageBus) -> None:
         self._session_factory = session_factory
+        self.bus = bus
         self.events: list[object] = []
         self.committed = False
 
@@ -157,6 +163,9 @@ class UnitOfWork:
     def commit(self) -> None:
         self.session.commit()
         self.committed = True
+        self.bus.handle_after_commit(self.events)
 
-    def publish(self, event_: object) -> None:
+    def publish(self, event_: object) -> list[object]:
+        """Record the event and run its in-transaction handlers; returns what they returned."""
         self.events.append(event_)
+        return self.bus.handle_in_transaction(self, event_)

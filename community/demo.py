@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 
-from booking.demo import seed_booking
 from community import processes, services
-from community.community_demo import seed_community
 from community.db import Database
 from community.models import Process, Role, User
-from community.poll_demo import seed_polls
-from rewards.loyalty_demo import seed_loyalty
-from rewards.rules_demo import seed_rules
-from rewards.vault import KeyVault
-from rewards.wallets import NewAccount
+from community.registry import Registry
 
 DEMO_PASSWORD = "kopa-demo-pass"
 DEMO_ACCOUNTS = [
@@ -37,16 +33,21 @@ DEMO_PROCESS = (
 )
 
 
-def seed_demo(db: Database, vault: KeyVault, new_account: NewAccount) -> bool:
-    """Create the demo accounts and process; returns False if they already exist."""
+# Each package seeds its part of the demo: (database, account ids by e-mail, the demo process).
+Seeder = Callable[[Database, dict[str, int], int], None]
+seeders: Registry[Seeder] = Registry("demo seeders")
+
+
+def seed_demo(db: Database) -> bool:
+    """Create the demo accounts and process, then let every registered package seed its part;
+    returns False if they already exist."""
     with db.read_sessions() as session:
         if session.scalar(select(User.id).where(User.email == DEMO_ACCOUNTS[0][0])) is not None:
             return False
     ids = {}
     for email, name, role in DEMO_ACCOUNTS:
         ids[email] = services.register_member(
-            db.unit_of_work(), email=email, display_name=name, password=DEMO_PASSWORD,
-            new_account=new_account, vault=vault, role=role,
+            db.unit_of_work(), email=email, display_name=name, password=DEMO_PASSWORD, role=role
         )
     staff = ids["staff@kopa.local"]
     title, description, tasks = DEMO_PROCESS
@@ -61,9 +62,6 @@ def seed_demo(db: Database, vault: KeyVault, new_account: NewAccount) -> bool:
             db.unit_of_work(), actor_id=staff, process_id=process_id, title=task_title,
             description=task_description, complexity=complexity,
         )
-    seed_community(db, ids, process_id)
-    seed_loyalty(db, ids)
-    seed_polls(db, ids, process_id)
-    seed_rules(db, ids)
-    seed_booking(db, ids)
+    for seed in seeders:
+        seed(db, ids, process_id)
     return True

@@ -1,6 +1,12 @@
-"""Things that happened, named in the past tense; handled after the commit."""
+"""Things that happened in the kernel, named in the past tense. ``web.bootstrap`` wires who
+handles each: in the publishing transaction (points, wallets) or after its commit."""
 
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MemberRegistered:
+    member_id: int
 
 
 @dataclass(frozen=True)
@@ -14,7 +20,8 @@ class ContributionApproved:
     contribution_id: int
     member_id: int
     validator_id: int
-    ledger_entry_id: int | None  # None when the award is zero points
+    level: str
+    comment: str | None
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,7 @@ class ContributionRevoked:
     contribution_id: int
     member_id: int
     validator_id: int
+    comment: str
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import hashlib
 import re
 import secrets
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -23,10 +24,10 @@ from community.events import (
     ContributionRejected,
     ContributionRevoked,
     ContributionSubmitted,
-    LedgerChanged,
+    MemberRegistered,
 )
 from community.evidence import StoredEvidence
-from community.i18n import LANGUAGES, N_, NP_, Msg
+from community.i18n import LANGUAGES, N_, Msg
 from community.models import (
     LEVELS,
     ApiToken,
@@ -34,20 +35,14 @@ from community.models import (
     ContributionState,
     ContributionTransition,
     Permission,
-    Process,
     Role,
     Task,
     User,
 )
 from community.notifications import notify
+from community.registry import Registry
 from community.validation import get_row, web_url
 from community.validation import text as checked_text
-from rewards.ledger import record_entry
-from rewards.models import LedgerEntry
-from rewards.scoring import Award, contribution_awards, record_awards
-from rewards.streaks import record_streak
-from rewards.vault import KeyVault
-from rewards.wallets import NewAccount, create_wallet
 
 # argon2id at the OWASP minimum (19 MiB, t=2, p=1): ~34 ms here, a quarter of scrypt's.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
@@ -71,10 +66,10 @@ def register_member(
     email: object,
     display_name: object,
     password: object,
-    new_account: NewAccount,
-    vault: KeyVault,
     role: Role = Role.MEMBER,
 ) -> int:
+    """A new account; what other packages keep per member (the custodial wallet) is made by
+    their handlers of ``MemberRegistered``, in the same transaction."""
     email = checked_text(email, "email", 254).lower()
     if not EMAIL_RE.match(email):
         raise InvalidInput("email is not a valid address")
@@ -91,7 +86,7 @@ def register_member(
         user = User(email=email, display_name=name, password_hash=hash_password(password), role=role)
         session.add(user)
         session.flush()
-        create_wallet(session, user.id, new_account, vault)
+        uow.publish(MemberRegistered(user.id))
         uow.commit()
         return user.id
 
@@ -377,53 +372,13 @@ def _level(value: object, session: Session, contribution: Contribution) -> str:
     return value
 
 
-def _awards(
-    session: Session, contribution: Contribution, level: str, member_id: int, record: bool = True
-) -> list[Award]:
-    task = contribution.task
-    return contribution_awards(
-        session,
-        member_id=member_id,
-        complexity=task.complexity,
-        level=level,
-        process_id=task.process_id,
-        task_id=task.id,
-        record=record,  # False for the proposal: only awards given are scoring history
-    )
+# What approving a contribution at a level would award its submitter, in points: the rewards
+# package registers its scoring here (web.bootstrap); the four-eyes rule compares it.
+valuers: Registry[Callable[[Session, Contribution, str], int]] = Registry("contribution valuers")
 
 
-def _period_start(period: str) -> dt.datetime:
-    now = utcnow()
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == "week":
-        return start - dt.timedelta(days=start.weekday())
-    return start.replace(day=1)
-
-
-def _capped(session: Session, process: Process, member_id: int, awards: list[Award]) -> list[Award]:
-    """Apply the process's per-member points cap for the period (off unless configured)."""
-    if process.points_cap is None:
-        return awards
-    earned = (
-        session.scalar(
-            select(func.coalesce(func.sum(LedgerEntry.points), 0))
-            .join(Contribution, LedgerEntry.contribution_id == Contribution.id)
-            .join(Task, Contribution.task_id == Task.id)
-            .where(
-                Task.process_id == process.id,
-                LedgerEntry.member_id == member_id,
-                LedgerEntry.created_at >= _period_start(process.cap_period),
-            )
-        )
-        or 0
-    )
-    room = max(process.points_cap - int(earned), 0)
-    capped = []
-    for award in awards:
-        points = min(award.points, room)
-        room -= points
-        capped.append(Award(points, award.dimension, award.rule_id, award.rule_version))
-    return capped
+def proposed_points(session: Session, contribution: Contribution, level: str) -> int:
+    return sum(value(session, contribution, level) for value in valuers)
 
 
 def approve_contribution(
@@ -437,7 +392,8 @@ def approve_contribution(
 ) -> list[int]:
     """Approval, its ledger entries and their mint requests commit together or not at all.
     Above the four-eyes threshold the first approval only records itself; a second, different
-    member of staff completes it. Returns the ids of the ledger entries written."""
+    member of staff completes it. The points are written by the handlers of
+    ``ContributionApproved`` (rewards); returns the ids of the ledger entries they wrote."""
     comment = _optional_comment(comment)
     with uow:
         session = uow.session
@@ -455,9 +411,7 @@ def approve_contribution(
             chosen = contribution.level
         else:
             chosen = _level(level, session, contribution)
-        proposed = sum(
-            a.points for a in _awards(session, contribution, chosen, contribution.member_id, record=False)
-        )
+        proposed = proposed_points(session, contribution, chosen)
         threshold = contribution.task.process.four_eyes_threshold or policy.four_eyes_threshold
         if contribution.state != S.AWAITING_SECOND and proposed > threshold:
             contribution.level = chosen
@@ -472,43 +426,14 @@ def approve_contribution(
         contribution.decided_by_id = validator.id
         contribution.decided_at = utcnow()
         contribution.decision_comment = comment
-        entry_ids = []
-        for member_id in contribution.member_ids:
-            awards = _capped(
-                session,
-                contribution.task.process,
-                member_id,
-                _awards(session, contribution, chosen, member_id),
-            )
-            entries = record_awards(
-                session,
-                [a for a in awards if a.points],
-                member_id=member_id,
-                cause="contribution",
-                source_key=f"contribution:{contribution.id}:approved:{member_id}",
-                contribution_id=contribution.id,
-                validator_id=validator.id,
-            )
-            entry_ids.extend(e.id for e in entries)
-            record_streak(session, member_id)
-            points = sum(e.points for e in entries)
-            what = (
-                NP_("was approved: %(num)s point (minted on chain shortly).",
-                    "was approved: %(num)s points (minted on chain shortly).", points)
-                if entries else NP_("was approved: %(num)s point.", "was approved: %(num)s points.", points)
-            )
-            _tell(session, member_id, contribution, "contribution_approved", what, comment)
-        uow.publish(
-            ContributionApproved(
-                contribution.id, contribution.member_id, validator.id, entry_ids[0] if entry_ids else None
-            )
+        written = uow.publish(
+            ContributionApproved(contribution.id, contribution.member_id, validator.id, chosen, comment)
         )
-        uow.publish(LedgerChanged(tuple(contribution.member_ids)))
         uow.commit()
-        return entry_ids
+        return [entry_id for ids in written for entry_id in ids]
 
 
-def _tell(
+def tell_decision(
     session: Session, member_id: int, contribution: Contribution, kind: str, what: Msg, comment: str | None
 ) -> None:
     """A contribution-decided notification for one member, in the decision's transaction."""
@@ -543,7 +468,7 @@ def reject_contribution(
         contribution.decided_by_id = validator.id
         contribution.decided_at = utcnow()
         contribution.decision_comment = comment
-        _tell(
+        tell_decision(
             session, contribution.member_id, contribution, "contribution_rejected",
             N_("was rejected again on appeal.") if contribution.appealed_at
             else N_("was rejected; you may appeal once."),
@@ -562,7 +487,7 @@ def request_changes(uow: UnitOfWork, *, validator_id: int, contribution_id: obje
         _transition(session, contribution, validator.id, S.CHANGES_REQUESTED, comment)
         contribution.first_approver_id = None
         contribution.decision_comment = comment
-        _tell(
+        tell_decision(
             session, contribution.member_id, contribution, "contribution_changes_requested",
             N_("needs changes: edit and resubmit it."), comment,
         )
@@ -614,51 +539,20 @@ def appeal_contribution(uow: UnitOfWork, *, member_id: int, contribution_id: obj
 def revoke_contribution(
     uow: UnitOfWork, *, validator_id: int, contribution_id: object, comment: object
 ) -> list[int]:
-    """Never deletes: each entry the approval wrote gets a compensating negative entry, whose
-    burn request goes through the same outbox as the mint did. Only this contribution's
-    points move."""
+    """The contribution becomes revoked; the handlers of ``ContributionRevoked`` (rewards)
+    take its points back with compensating entries (never a deletion) and tell the members.
+    Returns the ids of the ledger entries they wrote."""
     comment = checked_text(comment, "comment", MAX_TEXT)
     with uow:
         session = uow.session
         validator, contribution = _load_for_decision(session, validator_id, contribution_id)
         _require_state(contribution, (S.APPROVED,), "revocation")
         _transition(session, contribution, validator.id, S.REVOKED, comment)
-        originals = session.scalars(
-            select(LedgerEntry)
-            .where(
-                LedgerEntry.contribution_id == contribution.id,
-                LedgerEntry.points > 0,
-                LedgerEntry.cause == "contribution",
-            )
-            .order_by(LedgerEntry.id)
-        ).all()
-        entry_ids = []
-        for original in originals:
-            entry = record_entry(
-                session,
-                member_id=original.member_id,
-                points=-original.points,
-                cause="revocation",
-                source_key=f"{original.source_key}:revoked",
-                rule=(original.rule_id, original.rule_version),
-                dimension=original.dimension,
-                contribution_id=contribution.id,
-                validator_id=validator.id,
-            )
-            entry_ids.append(entry.id)
-        for member_id in sorted({e.member_id for e in originals} | {contribution.member_id}):
-            taken = sum(e.points for e in originals if e.member_id == member_id)
-            _tell(
-                session, member_id, contribution, "contribution_revoked",
-                NP_("was revoked: its %(num)s point are taken back.",
-                    "was revoked: its %(num)s points are taken back.", taken)
-                if taken else N_("was revoked."),
-                comment,
-            )
-        uow.publish(ContributionRevoked(contribution.id, contribution.member_id, validator.id))
-        uow.publish(LedgerChanged(tuple(sorted({e.member_id for e in originals}))))
+        written = uow.publish(
+            ContributionRevoked(contribution.id, contribution.member_id, validator.id, comment)
+        )
         uow.commit()
-        return entry_ids
+        return [entry_id for ids in written for entry_id in ids]
 
 
 # --- validators' queue ---------------------------------------------------------------------------

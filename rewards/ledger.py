@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from community.errors import InsufficientCredits, InvalidInput
 from community.i18n import N_
+from community.registry import Registry
 from rewards.models import LedgerEntry, OutboxItem, OutboxKind, OutboxStatus, Setting, Wallet
 
 # The spine's only scoring rule: a task's points value, awarded on approval.
@@ -22,14 +23,9 @@ SPEND_RULE = ("credit-spend", 1)
 REFUND_RULE = ("credit-refund", 1)
 
 # Credits promised but not yet written to the ledger (a booking awaiting approval holds its
-# price). Features register a function (session, member_id) -> credits held.
+# price). Features register a function (session, member_id) -> credits held (web.bootstrap).
 HoldSource = Callable[[Session, int], int]
-_hold_sources: list[HoldSource] = []
-
-
-def register_hold_source(source: HoldSource) -> None:
-    if source not in _hold_sources:
-        _hold_sources.append(source)
+hold_sources: Registry[HoldSource] = Registry("credit holds")
 
 
 def instance_id(session: Session) -> str:
@@ -233,7 +229,7 @@ def wallet_summary(session: Session, member_id: int) -> dict[str, int]:
 
 
 def held_credits(session: Session, member_id: int) -> int:
-    return sum(source(session, member_id) for source in _hold_sources)
+    return sum(source(session, member_id) for source in hold_sources)
 
 
 def spendable_credits(session: Session, member_id: int) -> int:

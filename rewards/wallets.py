@@ -7,6 +7,8 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from community.db import UnitOfWork
+from community.events import MemberRegistered
 from rewards.models import Wallet
 from rewards.vault import KeyVault
 
@@ -25,3 +27,10 @@ def create_wallet(session: Session, user_id: int, new_account: NewAccount, vault
 
 def wallet_of(session: Session, user_id: int) -> Wallet | None:
     return session.scalars(select(Wallet).where(Wallet.user_id == user_id)).one_or_none()
+
+
+def open_wallet(
+    uow: UnitOfWork, event: MemberRegistered, *, new_account: NewAccount, vault: KeyVault
+) -> None:
+    """Every member gets a custodial wallet in the transaction that registers them."""
+    create_wallet(uow.session, event.member_id, new_account, vault)

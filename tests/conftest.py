@@ -18,10 +18,9 @@ from community.models import Process, Role, Task, User
 from rewards.chain.anvil import Anvil
 from rewards.chain.client import connect
 from rewards.chain.deploy import ensure_deployment
-from rewards.chain.keys import new_account
 from rewards.chain.platform import minter_account
 from rewards.vault import KeyVault
-from web import create_app
+from web import bootstrap, create_app
 from web.config import ANVIL_DEV_DEPLOYER_KEY
 from web.migrate import upgrade
 
@@ -113,7 +112,7 @@ def sqlite_url(tmp_path):
 
 @pytest.fixture
 def db(database_url):
-    database = Database(database_url)
+    database = bootstrap.database(database_url, secret_key=SECRET)
     yield database
     database.dispose()
 
@@ -138,8 +137,6 @@ class Community:
             email=email or f"user{self._n}-{uuid.uuid4().hex[:6]}@example.org",
             display_name=name or f"User {self._n}",
             password=PASSWORD,
-            new_account=new_account,
-            vault=self.vault,
             role=role,
         )
 

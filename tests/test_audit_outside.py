@@ -23,12 +23,12 @@ from community.models import Role, User
 from rewards import audit
 from rewards.audit_models import AuditLogRow
 from rewards.chain.anvil import foundry_binary
-from rewards.chain.keys import new_account
 from rewards.chain.relay import Relay
 from rewards.models import Wallet
-from tests.conftest import deploy_for
+from tests.conftest import SECRET, deploy_for
 from tests.test_relay import drain
 from tests.test_web import token_for
+from web import bootstrap
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.chain
@@ -99,12 +99,11 @@ def test_docs_auditing_steps_prove_a_balance_with_cast(chain_app, client, app_co
 
 
 def test_seeded_run_puts_no_email_or_name_on_chain(sqlite_url, vault, anvil):
-    from community.db import Database
 
-    db = Database(sqlite_url)
+    db = bootstrap.database(sqlite_url, secret_key=SECRET)
     try:
         w3, minter, _, start = deploy_for(db, vault, anvil.url)
-        assert seed_demo(db, vault, new_account)
+        assert seed_demo(db)
         with db.read_sessions() as session:
             admin = session.scalars(select(User.id).where(User.role == "admin")).first()
         audit.close_epoch(db.unit_of_work(), actor_id=admin)

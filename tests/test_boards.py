@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import event
 
 from community import processes, services
-from community.db import Database, utcnow
+from community.db import utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import Role
 from rewards.boards import freeze_board, unfreeze_board, update_board_profile
 from rewards.ledger import SPENDING, record_entry
 from rewards.standings import BoardKey, StandingsCache, compute_board, compute_rows, place, window
-from tests.conftest import Community
+from tests.conftest import SECRET, Community
+from web import bootstrap
 
 
 def award(db, member_id: int, points: int, dimension: str = "participation") -> None:
@@ -46,7 +47,7 @@ def people(community):
 # SQLite only, to keep the suite quick.
 @pytest.fixture
 def sdb(sqlite_url):
-    database = Database(sqlite_url)
+    database = bootstrap.database(sqlite_url, secret_key=SECRET)
     yield database
     database.dispose()
 

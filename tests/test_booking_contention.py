@@ -15,13 +15,11 @@ from sqlalchemy import text
 
 from booking import services
 from community import services as community_services
-from community.db import Database
 from community.models import Role
-from rewards.chain.keys import new_account
-from rewards.vault import KeyVault
 from tests.booking_helpers import RIGA
 from tests.conftest import drop_pg_database, new_pg_database
 from tests.servers import start_server
+from web import bootstrap
 from web.migrate import upgrade
 
 pytestmark = pytest.mark.chain
@@ -40,15 +38,12 @@ def contended(request, anvil, tmp_path_factory):
     else:
         url, pg_name = new_pg_database()
     upgrade(url)
-    db = Database(url)
-    vault = KeyVault(SECRET)
+    db = bootstrap.database(url, secret_key=SECRET)
     staff = community_services.register_member(
         db.unit_of_work(),
         email="desk@example.org",
         display_name="Desk",
         password="contention-pass",
-        new_account=new_account,
-        vault=vault,
         role=Role.STAFF,
     )
     group = services.create_group(db.unit_of_work(), actor_id=staff, name="Rooms")
@@ -70,8 +65,6 @@ def contended(request, anvil, tmp_path_factory):
             email=f"racer{i}@example.org",
             display_name=f"Racer Name{i}",
             password="contention-pass",
-            new_account=new_account,
-            vault=vault,
         )
         tokens.append(community_services.issue_api_token(db.unit_of_work(), member))
     server, base = start_server(

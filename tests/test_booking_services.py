@@ -19,13 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from booking import ics, services
 from booking.errors import BookingSuspended, QuotaExceeded, SlotTaken, TooLate
 from booking.models import Booking, State, WaitlistEntry
-from community.db import Database
 from community.errors import Conflict, Forbidden, InsufficientCredits, InvalidInput
 from community.notifications import Notification
 from rewards import loyalty
 from rewards.ledger import held_credits, spendable_credits
 from tests.booking_helpers import NOW, POLICY, Centre, at
-from tests.conftest import drop_pg_database, new_pg_database
+from tests.conftest import SECRET, drop_pg_database, new_pg_database
+from web import bootstrap
 from web.migrate import upgrade
 
 
@@ -36,7 +36,7 @@ def db(request, tmp_path_factory):
     else:
         url, name = new_pg_database()
     upgrade(url)
-    database = Database(url)
+    database = bootstrap.database(url, secret_key=SECRET)
     yield database
     database.dispose()
     if name:

@@ -12,7 +12,6 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from community.db import Database
 from community.models import Role
 from rewards.chain.anvil import Anvil
 from rewards.chain.client import credits_contract
@@ -21,6 +20,7 @@ from rewards.models import LedgerEntry, OutboxItem, Wallet
 from tests.chainutil import cast_balance, cast_total_supply, minted_ref_counts
 from tests.conftest import Community, deploy_for
 from tests.servers import KopaProcess, kopa_env
+from web import bootstrap
 from web.migrate import upgrade
 
 pytestmark = pytest.mark.chain
@@ -34,7 +34,7 @@ def test_exactly_once_through_relay_kills_and_an_anvil_restart(tmp_path, vault_f
     node = Anvil(state_file=tmp_path / "anvil-state.json", state_interval=1).start()
     env = kopa_env(tmp_path, node.url, SECRET)
     upgrade(env["KOPA_DATABASE_URL"])
-    db = Database(env["KOPA_DATABASE_URL"])
+    db = bootstrap.database(env["KOPA_DATABASE_URL"], secret_key=SECRET)
     relay = None
     try:
         w3, _, token, block = deploy_for(db, vault_for_fault, node.url)

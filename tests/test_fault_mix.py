@@ -58,6 +58,7 @@ from tests.chainutil import (
     transfer_log_report,
 )
 from tests.conftest import Community, deploy_for
+from web import bootstrap
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.timeout(480)]
 
@@ -182,7 +183,7 @@ def test_exactly_once_with_a_mix_of_500_operations_under_faults(tmp_path, databa
     state = tmp_path / "anvil-state.json"
     node = Anvil(state_file=state, state_interval=1, log_file=tmp_path / "anvil.log").start()
     node_started = time.monotonic()
-    db = Database(database_url)
+    db = bootstrap.database(database_url, secret_key=SECRET)
     vault = KeyVault(SECRET)
     stop = threading.Event()
     threads: list[threading.Thread] = []

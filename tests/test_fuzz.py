@@ -135,9 +135,8 @@ def test_wrong_json_types_in_every_documented_field_on_existing_rows(app, client
     the other fields valid; the answer must never be a 5xx. (In-process, ~15 s: part of `make
 test`, so a new field that a service compares unchecked shows up there.)"""
     from community.demo import DEMO_PASSWORD, seed_demo
-    from rewards.chain.keys import new_account
 
-    seed_demo(app.extensions["kopa.db"], app.extensions["kopa.vault"], new_account)
+    seed_demo(app.extensions["kopa.db"])
     headers = {}
     for email in ("member1@kopa.local", "admin@kopa.local"):
         reply = client.post("/api/v1/auth/token", json={"email": email, "password": DEMO_PASSWORD})

@@ -16,6 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from rewards.ledger import entry_id_of_ref, entry_ref, hashed_ref, instance_id, record_entry
 from rewards.models import LedgerEntry, OutboxItem
+from tests.conftest import SECRET
+from web import bootstrap
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE = ("test", 1)
@@ -143,14 +145,13 @@ def ref_steps() -> str:
 def test_docs_auditing_ref_steps_lead_from_an_event_to_its_entry(sqlite_url, vault, anvil, tmp_path):
     """The auditor's steps run literally with `cast`: a ref taken from a RewardMinted event
     names its entry's row in a real export, and every ref of the export is checked."""
-    from community.db import Database
     from rewards import audit
     from rewards.chain.anvil import foundry_binary
     from rewards.chain.relay import Relay
     from tests.conftest import Community, deploy_for
     from tests.test_relay import drain
 
-    db = Database(sqlite_url)
+    db = bootstrap.database(sqlite_url, secret_key=SECRET)
     try:
         w3, minter, token, start = deploy_for(db, vault, anvil.url)
         community = Community(db, vault)

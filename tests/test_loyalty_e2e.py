@@ -25,6 +25,7 @@ from tests.chainutil import cast_total_supply
 from tests.conftest import Community
 from tests.loyalty_helpers import balance, redeemed_by_ref
 from tests.servers import start_server
+from web import bootstrap
 
 pytestmark = pytest.mark.chain
 
@@ -35,7 +36,7 @@ SECRET = "loyalty-e2e-secret"
 def server(anvil, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("kopa-loyalty")
     process, base = start_server(tmp, anvil.url, SECRET, KOPA_DEMO="0")
-    db = Database(f"sqlite:///{tmp / 'kopa.sqlite3'}")
+    db = bootstrap.database(f"sqlite:///{tmp / 'kopa.sqlite3'}", secret_key=SECRET)
     yield base, db
     process.stop()
     db.dispose()

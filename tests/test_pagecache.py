@@ -9,7 +9,6 @@ import time
 import pytest
 import redis
 
-from community.db import Database
 from community.models import Role
 from tests.conftest import (
     PASSWORD,
@@ -21,7 +20,7 @@ from tests.conftest import (
     new_pg_database,
 )
 from tests.servers import redis_up
-from web import create_app
+from web import bootstrap, create_app
 from web.pagecache import HEADER, PageCache
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -51,7 +50,7 @@ def _app(url: str, anvil, tmp_path, **config):
 
 def test_second_view_is_cached_until_another_connection_commits(app, client, sqlite_url):
     # Another engine on the same file stands for another worker, the relay or a CLI command.
-    other = Database(sqlite_url)
+    other = bootstrap.database(sqlite_url, secret_key=SECRET)
     community = Community(other, app.extensions["kopa.vault"])
     staff, member, task = _member_with_task(community)
     _login(client, community.email_of(member))

@@ -19,7 +19,8 @@ from rewards.chain.relay import Relay
 from rewards.ledger import points_total
 from rewards.models import LedgerEntry, OutboxItem, Wallet
 from tests.chainutil import cast_balance, cast_total_supply, minted_ref_counts
-from tests.conftest import deploy_for
+from tests.conftest import SECRET, deploy_for
+from web import bootstrap
 from web.config import ANVIL_DEV_DEPLOYER_KEY
 
 pytestmark = pytest.mark.chain
@@ -326,12 +327,11 @@ def test_a_database_restored_behind_the_chain_stops_the_relay_instead_of_losing_
     relay must not record it as delivered (its tokens would never come); it stops and says why."""
     import shutil
 
-    from community.db import Database
     from rewards.ledger import instance_id
     from tests.conftest import Community
 
     path = sqlite_url.removeprefix("sqlite:///")
-    db = Database(sqlite_url)
+    db = bootstrap.database(sqlite_url, secret_key=SECRET)
     w3, minter, token, block = deploy_for(db, vault, anvil.url)
     community = Community(db, vault)
     staff = community.user(Role.STAFF)
@@ -343,7 +343,7 @@ def test_a_database_restored_behind_the_chain_stops_the_relay_instead_of_losing_
     db.dispose()
     shutil.copy(path, tmp_path / "backup.sqlite3")
 
-    db = Database(sqlite_url)
+    db = bootstrap.database(sqlite_url, secret_key=SECRET)
     for _ in range(3):
         Community(db, vault).approved(first, staff, task)
     drain(Relay(db, w3, minter))
@@ -351,7 +351,7 @@ def test_a_database_restored_behind_the_chain_stops_the_relay_instead_of_losing_
     db.dispose()
 
     shutil.copy(tmp_path / "backup.sqlite3", path)  # the restore
-    db = Database(sqlite_url)
+    db = bootstrap.database(sqlite_url, secret_key=SECRET)
     try:
         Community(db, vault).approved(second, staff, task)
         with pytest.raises(ChainError, match="database is older than the chain"):

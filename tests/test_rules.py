@@ -18,7 +18,9 @@ from rewards.ledger import refund_credits
 from rewards.models import LedgerEntry
 from rewards.rule_models import RuleVersion, ScoringEvent
 from rewards.totals import member_totals, period_window, totals_by_member
+from tests.conftest import SECRET
 from tests.rules_helpers import approved, definition, ledger_points, score
+from web import bootstrap
 
 POLL, BOOKING, STREAK, CONTRIB = (scoring.POLL_ANSWERED, scoring.BOOKING_CHECKED_IN,
                                   scoring.STREAK_REACHED, scoring.CONTRIBUTION_APPROVED)
@@ -372,7 +374,6 @@ def _strip_versions(text):
 
 
 def test_export_then_import_round_trips(db, people, tmp_path):
-    from community.db import Database
     from tests.conftest import Community
     from web.migrate import upgrade
 
@@ -394,7 +395,7 @@ def test_export_then_import_round_trips(db, people, tmp_path):
     # Into an empty database: the same rules come back, published as they were.
     other_url = f"sqlite:///{tmp_path / 'other.sqlite3'}"
     upgrade(other_url)
-    other = Database(other_url)
+    other = bootstrap.database(other_url, secret_key=SECRET)
     try:
         admin = Community(other, community_vault()).user(Role.ADMIN)
         result = rules.import_rules(other.unit_of_work(), actor_id=admin, text=as_json, fmt="json")

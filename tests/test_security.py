@@ -48,7 +48,6 @@ from community.models import (
 from community.notifications import Notification
 from community.poll_models import Poll
 from rewards import catalogue, rules
-from rewards.chain.keys import new_account
 from rewards.ledger import record_entry
 from rewards.loyalty_models import Badge, CatalogueItem, TierRow
 from rewards.models import LedgerEntry, OutboxItem
@@ -208,7 +207,7 @@ def _seed(app) -> dict:
     """The demo community plus one of everything member1 owns, with the ids the routes need."""
     db, vault = app.extensions["kopa.db"], app.extensions["kopa.vault"]
     deploy_for(db, vault, app.config["KOPA_RPC_URL"])
-    seed_demo(db, vault, new_account)
+    seed_demo(db)
     with db.read_sessions() as s:
         ids = {u.email: u.id for u in s.scalars(select(User))}
         courtyards = _one(s, select(Process.id).where(Process.title == DEMO_PROCESS[0]))

@@ -37,6 +37,7 @@ from community.services import ContributionPolicy
 from rewards.vault import KeyVault
 from tests.conftest import PASSWORD, PG_ADMIN_URL, Community, drop_pg_database, new_pg_database
 from tests.servers import start_server
+from web import bootstrap
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -178,7 +179,7 @@ def test_a_worker_killed_mid_request_leaves_no_half_written_rows(kind, anvil, tm
     try:
         server, base = start_server(tmp_path, anvil.url, SECRET, KOPA_DATABASE_URL=url, KOPA_RELAY="off",
                                     KOPA_DEMO="0")
-        db = Database(url)
+        db = bootstrap.database(url, secret_key=SECRET)
         community = Community(db, KeyVault(SECRET))
         staff = community.user(Role.STAFF)
         members = [community.user() for _ in range(6)]

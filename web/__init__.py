@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from community.db import Database, UnitOfWork, gevent_patched
 from rewards.standings import StandingsCache
 from rewards.vault import KeyVault
+from web import bootstrap
 from web import config as kopa_config
 from web.extensions import csrf, limiter, login_manager, socketio
 
@@ -53,8 +54,10 @@ def create_app(config: dict | None = None) -> Flask:
     # A request may hold its read connection while its unit of work takes a write one: with
     # room for one more connection than there are worker threads, no two requests can each
     # hold one and wait forever for a second.
-    db = Database(
-        app.config["KOPA_DATABASE_URL"], pool_size=10, max_overflow=app.config["KOPA_WORKER_THREADS"] + 1
+    db = bootstrap.database(
+        app.config["KOPA_DATABASE_URL"], secret_key=app.config["SECRET_KEY"],
+        standings_changed=lambda: _publish_standings(app),
+        pool_size=10, max_overflow=app.config["KOPA_WORKER_THREADS"] + 1,
     )
     app.extensions["kopa.db"] = db
     app.extensions["kopa.vault"] = KeyVault(app.config["SECRET_KEY"])
@@ -119,6 +122,15 @@ def create_app(config: dict | None = None) -> Flask:
             session.close()
 
     return app
+
+
+def _publish_standings(app: Flask) -> None:
+    """After a commit that changed the ledger or a board, wherever it ran (a request, a CLI
+    command, a test calling a service): one cache invalidation and the live pushes."""
+    from web import live
+
+    with app.app_context():
+        live.publish_standings()
 
 
 def _async_mode() -> str:

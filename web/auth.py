@@ -12,8 +12,7 @@ from community import services
 from community.errors import Conflict, InvalidInput, Unauthorized
 from community.i18n import N_
 from community.models import User
-from rewards.chain.keys import new_account
-from web import db_session, unit_of_work, vault
+from web import db_session, unit_of_work
 from web.extensions import limiter, login_manager
 from web.forms import LoginForm, PlainForm, RegisterForm
 
@@ -101,8 +100,6 @@ def register():
                 email=form.email.data,
                 display_name=form.display_name.data,
                 password=form.password.data,
-                new_account=new_account,
-                vault=vault(),
             )
         except Conflict as exc:
             form.email.errors.append(exc.message)

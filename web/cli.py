@@ -80,9 +80,8 @@ def deploy_command() -> None:
 @kopa.command("seed")
 def seed_command() -> None:
     """Seed the demo community (once)."""
-    from rewards.chain.keys import new_account
 
-    created = seed_demo(database(), vault(), new_account)
+    created = seed_demo(database())
     click.echo("demo community created" if created else "demo community already present")
 
 
@@ -94,11 +93,9 @@ def seed_command() -> None:
 def create_user_command(email: str, name: str, role: str, password: str) -> None:
     """Create an account, e.g. the first admin of a non-demo instance."""
     from community import services
-    from rewards.chain.keys import new_account
 
     user_id = services.register_member(
-        database().unit_of_work(), email=email, display_name=name, password=password,
-        new_account=new_account, vault=vault(), role=Role(role),
+        database().unit_of_work(), email=email, display_name=name, password=password, role=Role(role),
     )
     click.echo(f"user {user_id} created with role {role}")
 

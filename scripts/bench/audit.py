@@ -48,6 +48,7 @@ from rewards import audit
 from rewards.audit_models import AuditEpoch, AuditLogRow
 from rewards.ledger import entry_ref, instance_id, record_entry
 from rewards.models import LedgerEntry, OutboxItem, OutboxStatus, Setting, Wallet
+from web import bootstrap
 from web.migrate import upgrade
 
 CHUNK = 5_000
@@ -151,7 +152,7 @@ def chain_and_merkle(args, tmp: str) -> float:
     with ExitStack() as stack:
         url = _database(stack, args, tmp, "chainlog")
         upgrade(url)
-        db = Database(url)
+        db = bootstrap.database(url, secret_key="bench")
         t = time.perf_counter()
         members = _members(db, 1000, wallets=True)
         _entries(db, members, args.entries, outbox=False)
@@ -225,7 +226,7 @@ def reconcile_holders(args, tmp: str) -> float:
     with ExitStack() as stack, Anvil() as node:
         url = _database(stack, args, tmp, "reconcile")
         upgrade(url)
-        db = Database(url)
+        db = bootstrap.database(url, secret_key="bench")
         w3 = connect(node.url)
         with db.write_sessions() as session:
             minter = minter_account(session, KeyVault("bench"))

@@ -31,8 +31,7 @@ from booking.models import Booking
 from community import services as community_services
 from community.db import Database
 from community.models import Role
-from rewards.chain.keys import new_account
-from rewards.vault import KeyVault
+from web import bootstrap
 from web.migrate import upgrade
 
 OVERLAPS = text(
@@ -44,18 +43,16 @@ OVERLAPS = text(
 
 def prepare(url: str, threads: int) -> tuple[Database, int, list[int]]:
     upgrade(url)
-    db = Database(url)
-    vault = KeyVault("bench-secret-" + "x" * 20)
+    db = bootstrap.database(url, secret_key="bench-secret-" + "x" * 20)
     staff = community_services.register_member(
         db.unit_of_work(), email="desk@bench.org", display_name="Desk", password="bench-password",
-        new_account=new_account, vault=vault, role=Role.STAFF)
+        role=Role.STAFF)
     group = services.create_group(db.unit_of_work(), actor_id=staff, name="Rooms")
     room = services.create_resource(db.unit_of_work(), actor_id=staff, group_id=group, name="Room",
                                     hours="Mon-Sun 00:00-24:00", lead_minutes=0, min_minutes=30)
     members = [
         community_services.register_member(
-            db.unit_of_work(), email=f"m{i}@bench.org", display_name=f"M{i}", password="bench-password",
-            new_account=new_account, vault=vault)
+            db.unit_of_work(), email=f"m{i}@bench.org", display_name=f"M{i}", password="bench-password")
         for i in range(threads)
     ]
     return db, room, members

@@ -39,6 +39,7 @@ from common import figure  # noqa: E402
 
 from community.demo import DEMO_PASSWORD  # noqa: E402
 from rewards.chain.anvil import Anvil, free_port  # noqa: E402
+from web import bootstrap  # noqa: E402
 
 BOARD = {"scope": "community", "period": "week"}
 LIVE_P95_TARGET_MS, QUERY_TARGET_MS = 150, 20
@@ -264,22 +265,18 @@ def live(args) -> None:
 def cached_reads(args) -> None:
     """Cached board requests through the app against a migrated database with some points."""
     from community import services
-    from community.db import Database
     from community.models import Role
-    from rewards.chain.keys import new_account
     from rewards.ledger import record_entry
-    from rewards.vault import KeyVault
     from web.migrate import upgrade
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/cached.sqlite3"
         upgrade(url)
-        db = Database(url)
-        vault = KeyVault("bench")
+        db = bootstrap.database(url, secret_key="bench")
         for i in range(30):
             member = services.register_member(
                 db.unit_of_work(), email=f"m{i}@bench.org", display_name=f"M{i}", password="benchmark-pass",
-                new_account=new_account, vault=vault, role=Role.MEMBER)
+                role=Role.MEMBER)
             with db.write_sessions() as session:
                 record_entry(session, member_id=member, points=i + 1, cause="bench", source_key=f"b{i}",
                              rule=("bench", 1))
@@ -316,7 +313,6 @@ PROCESSES, TASKS, CONTRIBUTIONS, TEAMS = 20, 200, 100_000, 50
 def query(args) -> None:
     import psycopg
 
-    from community.db import Database
     from rewards.standings import TOP_N, BoardKey, compute_rows, place
     from web.migrate import upgrade
 
@@ -387,7 +383,7 @@ def query(args) -> None:
                 per = (time.perf_counter() - t) / 10_000 * 1000
                 print(f"ledger insert, triggers {trigger.lower()}d: {per:.3f} ms per entry "
                       "(10,000 in one statement)")
-        db = Database(url)
+        db = bootstrap.database(url, secret_key="bench")
         boards = (BoardKey("community", "all"), BoardKey("community", "month"), BoardKey("community", "week"),
                   BoardKey("community", "last_week"), BoardKey("community", "all", "impact"),
                   BoardKey("process:1", "all"), BoardKey("process:1", "week"), BoardKey("team:2", "all"),

@@ -40,6 +40,7 @@ from rewards.chain.platform import minter_account
 from rewards.chain.relay import Relay
 from rewards.chain.transactions import fee_fields, send_signed, wait
 from rewards.vault import KeyVault
+from web import bootstrap
 from web.config import ANVIL_DEV_DEPLOYER_KEY
 from web.migrate import upgrade
 
@@ -59,7 +60,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, Anvil() as node:
         url = f"sqlite:///{tmp}/bench.sqlite3"
         upgrade(url)
-        db = Database(url)
+        db = bootstrap.database(url, secret_key="bench")
         vault = KeyVault("bench")
         w3 = connect(node.url)
         with db.write_sessions() as session:
@@ -69,8 +70,7 @@ def main() -> None:
 
         def user(role: Role, i: int) -> int:
             return services.register_member(db.unit_of_work(), email=f"u{role}{i}@bench.org",
-                                            display_name=f"U{i}", password="benchmark-pass",
-                                            new_account=new_account, vault=vault, role=role)
+                                            display_name=f"U{i}", password="benchmark-pass", role=role)
 
         staff = user(Role.STAFF, 0)
         members = [user(Role.MEMBER, i) for i in range(args.members)]
