@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 CONTRACTS := $(wildcard contracts/*.sol)
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: install run test test-contracts test-app test-slow lint build clean chromium coverage bench i18n-extract i18n-update slither
+.PHONY: install run test test-contracts test-app test-slow lint lint-only build clean chromium coverage bench i18n-extract i18n-update slither
 
 install: $(STAMPS)/python $(STAMPS)/npm $(SOLCX_BINARY_PATH)/solc-v0.8.30 build/contracts/KopaCredits.json $(MO_FILES)
 
@@ -66,8 +66,7 @@ PYTEST := url="$${KOPA_TEST_POSTGRES_URL:-$$($(BIN)/python scripts/postgres_prob
 test: install chromium
 	@echo "==> contract tests (brownie test, its own anvil)"
 	$(BIN)/python scripts/contract_tests.py
-	@echo "==> lint (ruff)"
-	$(BIN)/ruff check .
+	@$(MAKE) --no-print-directory lint-only
 	@echo "==> app tests (pytest: real anvil, SQLite, PostgreSQL, chromium; slow suites: make test-slow)"
 	@$(PYTEST) -m "not slow"
 
@@ -146,8 +145,16 @@ $(SLITHER_VENV)/bin/slither: requirements-slither.txt
 slither: install $(SLITHER_VENV)/bin/slither
 	$(BIN)/python scripts/slither_check.py
 
+# ruff, then the house's import contracts (pyproject.toml [tool.importlinter]: layers, the
+# kernel that knows no one, no Flask in the domain, web3 only in rewards.chain).
 lint: install
+	@$(MAKE) --no-print-directory lint-only
+
+lint-only:
+	@echo "==> lint (ruff)"
 	$(BIN)/ruff check .
+	@echo "==> import contracts (lint-imports)"
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf build $(STAMPS) .pytest_cache
