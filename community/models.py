@@ -1,4 +1,4 @@
-"""Accounts, co-creation processes, tasks and contributions."""
+"""Accounts, co-creation processes, tasks and contributions, and the record of erased accounts."""
 
 from __future__ import annotations
 
@@ -471,3 +471,13 @@ class ContributionTransition(Base):
 
     contribution: Mapped[Contribution] = relationship(back_populates="transitions")
     actor: Mapped[User] = relationship()
+
+
+class Erasure(Base):
+    """A member erased under GDPR: personal data gone, the pseudonymous id and ledger kept."""
+
+    __tablename__ = "erasures"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    erased_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    erased_by_id: Mapped[int | None] = mapped_column(Integer)

@@ -4,18 +4,22 @@ Privacy).
 
 Coverage is declared, not discovered at run time: ``PARTS`` names every (table, column) that
 ties a row to a person and how it is exported, and ``NOT_EXPORTED`` the few left out on
-purpose, with the reason. tests/test_privacy.py compares them with every foreign key to
+purpose, with the reason. Like Decidim's ``data_portable_entities``, each package declares
+its own parts (``booking.privacy``, ``rewards.privacy``; ``web.bootstrap`` registers them) and
+this module only iterates them. tests/test_privacy.py compares them with every foreign key to
 ``users.id`` in the migrated schema, so a new table that stores something about a member
-fails the test until it is covered here.
+fails the test until it is covered.
 
 Erasure keeps what other people and outsiders rely on: the user row as a shell (its id is
 the pseudonym in ledger rows, Merkle leaves and the audit log), the wallet address, ledger
 entries, outbox rows, badges, the audit log and everything on chain. It removes what names
-or describes the person: name, e-mail, password, the custodial key, API tokens,
-notifications, the free text they wrote (contribution texts and links, appeal reasons,
-application messages, written poll answers), evidence files nobody else uses, the board
-pseudonym and story opt-ins. Future bookings are cancelled and refunded, waitlists left and
-open redemptions cancelled and refunded, all through the features' own code.
+or describes the person: name, e-mail, password, API tokens, notifications, the free text
+they wrote (contribution texts and links, appeal reasons, application messages, written poll
+answers), evidence files nobody else uses and story opt-ins; each package's registered
+eraser does its part in the same transaction (bookings cancelled and refunded, waitlists
+left, open redemptions cancelled and refunded, frozen boards scrubbed, the custodial key
+wiped), all through the features' own code. ``MemberErased`` is published before the
+person is wiped, so its handlers (the audit log) still see the actor's role.
 """
 
 from __future__ import annotations
@@ -23,20 +27,17 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from booking import services as booking_services
-from booking.models import Booking, BookingSeries, FeedKey, Suspension, WaitlistEntry
-from booking.policy import DEFAULT_POLICY, BookingPolicy
 from community import services
 from community.db import UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from community.events import MemberErased
 from community.evidence import evidence_path
 from community.i18n import N_
 from community.models import (
@@ -44,6 +45,7 @@ from community.models import (
     Contribution,
     ContributionCoContributor,
     ContributionTransition,
+    Erasure,
     Grant,
     LibraryRating,
     Process,
@@ -57,13 +59,7 @@ from community.models import (
 )
 from community.notifications import Notification, NotificationDigest, NotificationPreference
 from community.poll_models import Poll, PollAnswer, PollOption
-from rewards import catalogue
-from rewards.audit import append_action
-from rewards.audit_models import AuditEpoch, AuditLogRow, Erasure
-from rewards.boards import BoardFreeze, BoardsChanged, BoardTotal, ProcessBoardTotal
-from rewards.loyalty_models import BadgeAward, BadgeLevel, CatalogueItem, Redemption
-from rewards.models import LedgerEntry, OutboxItem, Wallet
-from rewards.rule_models import RuleVersion, ScoringEvent, ScoringRule
+from community.registry import Registry
 
 EXPORT_KIND = "kopa-member-data"
 EXPORT_VERSION = 1
@@ -82,7 +78,8 @@ class Part:
     ``fields`` None exports every column but ``omit`` (secrets, hashes, other people's
     session ids); rows the member only acted on (as staff) list ``fields`` explicitly, so
     another person's text is never part of someone else's export. ``extra`` adds readable
-    context (names of rooms, items, options) to each row."""
+    context (names of rooms, items, options) to each row. ``single``: at most one row,
+    exported as an object (or null) rather than a list."""
 
     key: str
     model: type
@@ -90,18 +87,33 @@ class Part:
     fields: tuple[str, ...] | None = None
     omit: tuple[str, ...] = ()
     extra: Callable[[Session, object], dict] | None = None
+    single: bool = False
 
     @property
     def table(self) -> str:
         return self.model.__tablename__
 
 
-def _ledger_extra(session: Session, entry: LedgerEntry) -> dict:
-    outbox = session.scalars(select(OutboxItem).where(OutboxItem.ledger_entry_id == entry.id)).one_or_none()
-    if outbox is None:
-        return {"chain": None}
-    return {"chain": {"kind": outbox.kind, "status": outbox.status, "to_address": outbox.to_address,
-                      "tx_hash": outbox.tx_hash, "block": outbox.block_number}}
+# Every package's parts, keyed by ``Part.key``; ``order`` is their place in the document:
+# 100s points and rewards, 200s co-creation, 300s booking, 400s what the member did as staff.
+PARTS: Registry[Part] = Registry("privacy export parts")
+# What the export holds besides rows of one column (session, member id) -> keys and values,
+# added after the parts (the audit log's rows of the member as actor).
+Section = Callable[[Session, int], dict]
+sections: Registry[Section] = Registry("privacy export sections")
+
+
+def plain(value: object) -> object:
+    """A column's value as plain JSON."""
+    if isinstance(value, dt.datetime):
+        return as_utc(value).isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
 
 
 def _contribution_extra(session: Session, contribution: Contribution) -> dict:
@@ -109,7 +121,7 @@ def _contribution_extra(session: Session, contribution: Contribution) -> dict:
         "co_contributor_ids": [u.id for u in contribution.co_contributors],
         "transitions": [
             {"from": t.from_state, "to": t.to_state, "actor_id": t.actor_id, "comment": t.comment,
-             "at": _plain(t.at)}
+             "at": plain(t.at)}
             for t in contribution.transitions
         ],
     }
@@ -117,7 +129,7 @@ def _contribution_extra(session: Session, contribution: Contribution) -> dict:
 
 def _co_contribution_extra(session: Session, row: ContributionCoContributor) -> dict:
     c = session.get(Contribution, row.contribution_id)
-    return {"task_id": c.task_id, "state": c.state, "created_at": _plain(c.created_at)}
+    return {"task_id": c.task_id, "state": c.state, "created_at": plain(c.created_at)}
 
 
 def _vote_extra(session: Session, answer: PollAnswer) -> dict:
@@ -128,81 +140,40 @@ def _vote_extra(session: Session, answer: PollAnswer) -> dict:
             "choices": [{"option_id": c.option_id, "label": labels.get(c.option_id)} for c in answer.choices]}
 
 
-def _resource_extra(session: Session, row) -> dict:
-    return {"resource": row.resource.name}
-
-
-def _redemption_extra(session: Session, row: Redemption) -> dict:
-    return {"item": session.get(CatalogueItem, row.item_id).name}
-
-
 def _team_extra(session: Session, row: TeamMember) -> dict:
     team = session.get(Team, row.team_id)
     return {"team": team.name, "team_kind": team.kind}
 
 
-def _badge_extra(session: Session, row: BadgeAward) -> dict:
-    return {"badge_level": session.get(BadgeLevel, row.badge_level_id).name}
-
-
 _CONTRIBUTION_DECIDED = ("id", "task_id", "state", "decided_at", "decision_comment")
 
-PARTS: tuple[Part, ...] = (
-    # Points, chain and rewards.
-    Part("wallet", Wallet, "user_id", omit=("encrypted_key",)),
-    Part("ledger_entries", LedgerEntry, "member_id", extra=_ledger_extra),
-    Part("badges", BadgeAward, "member_id", extra=_badge_extra),
-    Part("board_totals", BoardTotal, "member_id"),
-    Part("process_board_totals", ProcessBoardTotal, "member_id"),
-    Part("scoring_events", ScoringEvent, "member_id"),
-    Part("redemptions", Redemption, "member_id", extra=_redemption_extra),
+# The kernel's own parts, with their orders (see ``PARTS``).
+COMMUNITY_PARTS: tuple[tuple[int, Part], ...] = (
     # Co-creation.
-    Part("contributions", Contribution, "member_id", extra=_contribution_extra),
-    Part("co_contributions", ContributionCoContributor, "user_id", extra=_co_contribution_extra),
-    Part("contribution_actions", ContributionTransition, "actor_id",
-         fields=("id", "contribution_id", "from_state", "to_state", "comment", "at")),
-    Part("team_memberships", TeamMember, "user_id", extra=_team_extra),
-    Part("grants", Grant, "user_id"),
-    Part("process_applications", ProcessApplication, "user_id"),
-    Part("story_opt_ins", StoryOptIn, "user_id"),
-    Part("library_ratings", LibraryRating, "user_id"),
-    Part("poll_votes", PollAnswer, "member_id", omit=("kiosk_session",), extra=_vote_extra),
-    Part("notifications", Notification, "user_id"),
-    Part("notification_preferences", NotificationPreference, "user_id"),
-    Part("notification_digests", NotificationDigest, "user_id"),
-    Part("api_tokens", ApiToken, "user_id", omit=("token_hash",)),
-    # Booking.
-    Part("bookings", Booking, "member_id", extra=_resource_extra),
-    Part("booking_series", BookingSeries, "member_id"),
-    Part("waitlists", WaitlistEntry, "member_id", extra=_resource_extra),
-    Part("booking_suspensions", Suspension, "member_id"),
-    Part("calendar_feed", FeedKey, "user_id"),  # its version only: the URL's secret is an HMAC
+    (200, Part("contributions", Contribution, "member_id", extra=_contribution_extra)),
+    (210, Part("co_contributions", ContributionCoContributor, "user_id", extra=_co_contribution_extra)),
+    (220, Part("contribution_actions", ContributionTransition, "actor_id",
+               fields=("id", "contribution_id", "from_state", "to_state", "comment", "at"))),
+    (230, Part("team_memberships", TeamMember, "user_id", extra=_team_extra)),
+    (240, Part("grants", Grant, "user_id")),
+    (250, Part("process_applications", ProcessApplication, "user_id")),
+    (260, Part("story_opt_ins", StoryOptIn, "user_id")),
+    (270, Part("library_ratings", LibraryRating, "user_id")),
+    (280, Part("poll_votes", PollAnswer, "member_id", omit=("kiosk_session",), extra=_vote_extra)),
+    (290, Part("notifications", Notification, "user_id")),
+    (291, Part("notification_preferences", NotificationPreference, "user_id")),
+    (292, Part("notification_digests", NotificationDigest, "user_id")),
+    (293, Part("api_tokens", ApiToken, "user_id", omit=("token_hash",))),
     # What the member did as staff or admin: their own decisions, never the other person's text.
-    Part("validations", Contribution, "decided_by_id", fields=_CONTRIBUTION_DECIDED),
-    Part("first_approvals", Contribution, "first_approver_id", fields=("id", "task_id", "state")),
-    Part("ledger_entries_validated", LedgerEntry, "validator_id",
-         fields=("id", "member_id", "points", "cause", "contribution_id", "created_at")),
-    Part("applications_decided", ProcessApplication, "decided_by_id",
-         fields=("id", "process_id", "state", "decided_at")),
-    Part("processes_created", Process, "created_by_id", fields=("id", "title", "created_at")),
-    Part("stories_published", SuccessStory, "published_by_id", fields=("id", "process_id", "published_at")),
-    Part("polls_created", Poll, "created_by_id", fields=("id", "question", "created_at")),
-    Part("polls_closed", Poll, "closed_by_id", fields=("id", "question", "closed_at")),
-    Part("bookings_decided", Booking, "decided_by_id",
-         fields=("id", "resource_id", "state", "decided_at", "decision_comment")),
-    Part("bookings_cancelled", Booking, "cancelled_by_id",
-         fields=("id", "resource_id", "cancelled_at", "cancel_reason")),
-    Part("redemptions_decided", Redemption, "decided_by_id",
-         fields=("id", "item_id", "state", "decided_at", "note")),
-    Part("scoring_rules_created", ScoringRule, "created_by_id", fields=("id", "created_at")),
-    Part("scoring_rule_versions_created", RuleVersion, "created_by_id",
-         fields=("id", "rule_id", "version", "created_at")),
-    Part("scoring_rule_versions_published", RuleVersion, "published_by_id",
-         fields=("id", "rule_id", "version", "published_at")),
-    Part("board_freezes", BoardFreeze, "frozen_by_id",
-         fields=("id", "scope", "period", "dimension", "frozen_at")),
-    Part("ledger_epochs_closed", AuditEpoch, "closed_by_id",
-         fields=("id", "closed_at", "entry_count", "root")),
+    (400, Part("validations", Contribution, "decided_by_id", fields=_CONTRIBUTION_DECIDED)),
+    (405, Part("first_approvals", Contribution, "first_approver_id", fields=("id", "task_id", "state"))),
+    (415, Part("applications_decided", ProcessApplication, "decided_by_id",
+               fields=("id", "process_id", "state", "decided_at"))),
+    (420, Part("processes_created", Process, "created_by_id", fields=("id", "title", "created_at"))),
+    (425, Part("stories_published", SuccessStory, "published_by_id",
+               fields=("id", "process_id", "published_at"))),
+    (430, Part("polls_created", Poll, "created_by_id", fields=("id", "question", "created_at"))),
+    (435, Part("polls_closed", Poll, "closed_by_id", fields=("id", "question", "closed_at"))),
 )
 
 # Columns that point at a user but are deliberately not exported.
@@ -218,20 +189,8 @@ UNLINKED: dict[tuple[str, str], str] = {
 
 
 def covered_columns() -> set[tuple[str, str]]:
-    """Every (table, column) referring to a user that this module has decided about."""
+    """Every (table, column) referring to a user that the registered parts have decided about."""
     return {(p.table, p.column) for p in PARTS} | set(NOT_EXPORTED)
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, dt.datetime):
-        return as_utc(value).isoformat()
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
 
 
 def _columns(model: type, fields: tuple[str, ...] | None, omit: tuple[str, ...]) -> list[str]:
@@ -253,7 +212,7 @@ def _binary(model: type, name: str) -> bool:
 
 
 def _row(row: object, names: list[str]) -> dict:
-    return {name: _plain(getattr(row, name)) for name in names}
+    return {name: plain(getattr(row, name)) for name in names}
 
 
 def _part_rows(session: Session, part: Part, member_id: int) -> list[dict]:
@@ -283,7 +242,7 @@ def export_member_data(session: Session, *, viewer_id: int, member_id: object = 
     data: dict = {
         "kind": EXPORT_KIND,
         "version": EXPORT_VERSION,
-        "exported_at": _plain(utcnow()),
+        "exported_at": plain(utcnow()),
         "member_id": user.id,
         "profile": profile,
         "roles": {
@@ -296,13 +255,9 @@ def export_member_data(session: Session, *, viewer_id: int, member_id: object = 
     }
     for part in PARTS:
         rows = _part_rows(session, part, user.id)
-        data[part.key] = (rows[0] if rows else None) if part.key == "wallet" else rows
-    data["admin_actions"] = [
-        {"seq": r.seq, "at": _plain(r.at), "role": r.actor_role, "action": r.action, "subject": r.subject}
-        for r in session.scalars(
-            select(AuditLogRow).where(AuditLogRow.actor_id == user.id).order_by(AuditLogRow.id)
-        )
-    ]
+        data[part.key] = (rows[0] if rows else None) if part.single else rows
+    for section in sections:
+        data.update(section(session, user.id))
     data["notes"] = (
         "Evidence files are listed by hash, name, type and size; download them from your contributions. "
         "API tokens are listed without their secret. Your wallet's private key is never exported. "
@@ -314,24 +269,64 @@ def export_member_data(session: Session, *, viewer_id: int, member_id: object = 
 # --- erasure ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ErasureStep:
+    """What an eraser gets: the erasure's unit of work (write and publish in it), the member,
+    who erases them, when, and ``policy``, handed through untouched from the caller (booking's
+    ``BookingPolicy``; None for each feature's default)."""
+
+    uow: UnitOfWork
+    member: User
+    actor: User
+    now: dt.datetime
+    policy: object = None
+
+    @property
+    def session(self) -> Session:
+        return self.uow.session
+
+
+# One package's part of an erasure, in the erasure's transaction, before the kernel's own
+# steps; returns what it did as named id lists or counts (e.g. ``bookings_cancelled``).
+Eraser = Callable[[ErasureStep], Mapping[str, list[int] | int]]
+erasers: Registry[Eraser] = Registry("erasure steps")
+
+
 @dataclass
 class ErasureResult:
+    """What an erasure did: the kernel's counts, and what each eraser returned (``steps``),
+    also readable as attributes (``result.bookings_cancelled``)."""
+
     member_id: int
-    bookings_cancelled: list[int] = field(default_factory=list)
-    waitlists_left: list[int] = field(default_factory=list)
-    redemptions_cancelled: list[int] = field(default_factory=list)
     tokens_revoked: int = 0
     notifications_deleted: int = 0
     contributions_redacted: int = 0
     evidence_removed: list[str] = field(default_factory=list)
+    steps: dict[str, list[int] | int] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> list[int] | int:
+        steps = self.__dict__.get("steps", {})
+        if name in steps:
+            return steps[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def counts(self) -> tuple[tuple[str, int], ...]:
+        """Each eraser's results counted, then the kernel's: what the audit log records."""
+        return (
+            *((name, len(done) if isinstance(done, list) else done) for name, done in self.steps.items()),
+            ("tokens_revoked", self.tokens_revoked),
+            ("contributions_redacted", self.contributions_redacted),
+            ("evidence_files_removed", len(self.evidence_removed)),
+        )
 
 
 def erase_own_account(
     uow: UnitOfWork, *, member_id: int, password: object, now: dt.datetime | None = None,
-    policy: BookingPolicy = DEFAULT_POLICY, evidence_root: Path | None = None,
+    policy: object = None, evidence_root: Path | None = None,
 ) -> ErasureResult:
     """The member erases their own account; the password is asked again so a session left
-    open is not enough. The last admin cannot leave the instance without one."""
+    open is not enough. The last admin cannot leave the instance without one. ``policy`` goes
+    to the erasers untouched (see ``ErasureStep``)."""
     if not isinstance(password, str) or not password:
         raise InvalidInput("enter your password to erase your account")
     with uow:
@@ -343,7 +338,7 @@ def erase_own_account(
             raise InvalidInput("the password is not correct; nothing was erased") from None
         if member.is_admin and _admins(session) <= 1:
             raise Conflict("the last admin cannot erase their account; make someone else admin first")
-        result = _erase(uow, member, member, now or utcnow(), policy)
+        result = _erase(ErasureStep(uow, member, member, now or utcnow(), policy))
         uow.commit()
     _remove_files(evidence_root, result.evidence_removed)
     return result
@@ -351,7 +346,7 @@ def erase_own_account(
 
 def erase_by_admin(
     uow: UnitOfWork, *, admin_id: int, member_id: object, now: dt.datetime | None = None,
-    policy: BookingPolicy = DEFAULT_POLICY, evidence_root: Path | None = None,
+    policy: object = None, evidence_root: Path | None = None,
 ) -> ErasureResult:
     """An admin erases someone else's account (a request received outside Kopa); the audit
     log records which admin did it."""
@@ -365,7 +360,7 @@ def erase_by_admin(
         if member_id == admin.id:
             raise Conflict("an admin cannot erase their own account here; use the account page")
         member = _locked_member(session, member_id)
-        result = _erase(uow, member, admin, now or utcnow(), policy)
+        result = _erase(ErasureStep(uow, member, admin, now or utcnow(), policy))
         uow.commit()
     _remove_files(evidence_root, result.evidence_removed)
     return result
@@ -398,41 +393,44 @@ def _locked_member(session: Session, member_id: object) -> User:
     return member
 
 
-def _erase(
-    uow: UnitOfWork, member: User, actor: User, now: dt.datetime, policy: BookingPolicy
-) -> ErasureResult:
-    session = uow.session
+def _erase(step: ErasureStep) -> ErasureResult:
+    session, member, actor = step.session, step.member, step.actor
     result = ErasureResult(member_id=member.id)
-    # Reasons the member gave when cancelling their own bookings and redemptions.
-    session.execute(
-        update(Booking).where(Booking.member_id == member.id, Booking.cancelled_by_id == member.id)
-        .values(cancel_reason=None)
-    )
-    session.execute(
-        update(Redemption).where(Redemption.member_id == member.id, Redemption.decided_by_id == member.id)
-        .values(note=None)
-    )
-    # Open business, through the features' own code: refunds are ledger entries like any other.
-    result.bookings_cancelled, result.waitlists_left = booking_services.release_member(
-        session, member_id=member.id, actor_id=actor.id, reason=ERASED_REASON, now=now, policy=policy
-    )
-    result.redemptions_cancelled = catalogue.cancel_open_redemptions(
-        session, member_id=member.id, actor_id=actor.id, note=ERASED_REASON
-    )
-    result.tokens_revoked = session.execute(
+    # Open business first, through the features' own code: refunds are ledger entries like any other.
+    for eraser in erasers:
+        result.steps.update(eraser(step))
+    result.tokens_revoked, result.notifications_deleted = _close_account(session, member.id, step.now)
+    hashes, redacted = _redact_texts(session, member.id)
+    result.contributions_redacted = len(redacted)
+    result.evidence_removed = _unused_evidence(session, member.id, hashes)
+    # Before the role changes: the audit log keeps the role the actor acted in.
+    step.uow.publish(MemberErased(member_id=member.id, actor_id=actor.id, counts=result.counts()))
+    _wipe_person(member)
+    session.add(Erasure(user_id=member.id, erased_by_id=actor.id))
+    session.flush()
+    return result
+
+
+def _close_account(session: Session, member_id: int, now: dt.datetime) -> tuple[int, int]:
+    """API tokens revoked, notifications and their settings and story opt-ins deleted;
+    returns (tokens revoked, notifications deleted)."""
+    tokens = session.execute(
         update(ApiToken)
-        .where(ApiToken.user_id == member.id, ApiToken.revoked_at.is_(None))
+        .where(ApiToken.user_id == member_id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now)
     ).rowcount
-    result.notifications_deleted = session.execute(
-        delete(Notification).where(Notification.user_id == member.id)
-    ).rowcount
-    session.execute(delete(NotificationDigest).where(NotificationDigest.user_id == member.id))
-    session.execute(delete(NotificationPreference).where(NotificationPreference.user_id == member.id))
-    session.execute(delete(StoryOptIn).where(StoryOptIn.user_id == member.id))
-    # Free text the member wrote; the rows stay for the process's record and the ledger's links.
+    notifications = session.execute(delete(Notification).where(Notification.user_id == member_id)).rowcount
+    session.execute(delete(NotificationDigest).where(NotificationDigest.user_id == member_id))
+    session.execute(delete(NotificationPreference).where(NotificationPreference.user_id == member_id))
+    session.execute(delete(StoryOptIn).where(StoryOptIn.user_id == member_id))
+    return tokens, notifications
+
+
+def _redact_texts(session: Session, member_id: int) -> tuple[set[str], list[Contribution]]:
+    """Free text the member wrote; the rows stay for the process's record and the ledger's
+    links. Returns the evidence hashes of their contributions and the contributions."""
     hashes = set()
-    own = session.scalars(select(Contribution).where(Contribution.member_id == member.id)).all()
+    own = list(session.scalars(select(Contribution).where(Contribution.member_id == member_id)))
     for contribution in own:
         contribution.text = ERASED_TEXT
         contribution.evidence_url = None
@@ -441,45 +439,44 @@ def _erase(
             contribution.appeal_reason = ERASED_TEXT
         if contribution.evidence_sha256:
             hashes.add(contribution.evidence_sha256)
-    result.contributions_redacted = len(own)
     session.execute(
         update(ContributionTransition)
         .where(
-            ContributionTransition.actor_id == member.id,
+            ContributionTransition.actor_id == member_id,
             ContributionTransition.comment.is_not(None),
             ContributionTransition.contribution_id.in_(
-                select(Contribution.id).where(Contribution.member_id == member.id)
+                select(Contribution.id).where(Contribution.member_id == member_id)
             ),
         )
         .values(comment=ERASED_TEXT)
     )
     session.execute(
-        update(ProcessApplication).where(ProcessApplication.user_id == member.id).values(message="")
+        update(ProcessApplication).where(ProcessApplication.user_id == member_id).values(message="")
     )
     session.execute(
         update(PollAnswer)
-        .where(PollAnswer.member_id == member.id, PollAnswer.text.is_not(None))
+        .where(PollAnswer.member_id == member_id, PollAnswer.text.is_not(None))
         .values(text=None)
     )
-    _scrub_frozen_boards(session, member)
-    # Evidence files that only this member's contributions (or other erased ones) use.
+    return hashes, own
+
+
+def _unused_evidence(session: Session, member_id: int, hashes: set[str]) -> list[str]:
+    """Evidence files that only this member's contributions (or other erased ones) use."""
+    unused = []
     for digest in sorted(hashes):
         still_used = session.scalar(select(exists().where(
             Contribution.evidence_sha256 == digest,
-            Contribution.member_id != member.id,
+            Contribution.member_id != member_id,
             Contribution.member_id.not_in(select(Erasure.user_id)),
         )))
         if not still_used:
-            result.evidence_removed.append(digest)
-    append_action(  # before the role changes: the log keeps the role the actor acted in
-        session, actor, "member.erase", f"user {member.id}",
-        {"by": "self" if actor.id == member.id else "admin",
-         "bookings_cancelled": len(result.bookings_cancelled), "waitlists_left": len(result.waitlists_left),
-         "redemptions_cancelled": len(result.redemptions_cancelled), "tokens_revoked": result.tokens_revoked,
-         "contributions_redacted": result.contributions_redacted,
-         "evidence_files_removed": len(result.evidence_removed)},
-    )
-    # The person: the row stays as the pseudonym that ledger rows, leaves and the log refer to.
+            unused.append(digest)
+    return unused
+
+
+def _wipe_person(member: User) -> None:
+    """The row stays as the pseudonym that ledger rows, leaves and the log refer to."""
     member.email = f"erased-{member.id}@erased.invalid"
     member.display_name = erased_name(member.id)
     member.password_hash = "!erased"  # not an argon2 hash: no password ever matches
@@ -488,25 +485,6 @@ def _erase(
     member.board_pseudonym = None
     member.board_opt_out = True
     member.locale = None  # the chosen language goes with the rest of the profile
-    wallet = session.scalars(select(Wallet).where(Wallet.user_id == member.id)).one_or_none()
-    if wallet is not None:
-        wallet.encrypted_key = b""  # the address stays: it is what the chain knows
-    session.add(Erasure(user_id=member.id, erased_by_id=actor.id))
-    session.flush()
-    uow.publish(BoardsChanged())
-    return result
-
-
-def _scrub_frozen_boards(session: Session, member: User) -> None:
-    """A frozen board keeps its rows (member id, name, points, hidden) as they stood; the
-    name shown is read again at display time, but the stored one must go too."""
-    for freeze in session.scalars(select(BoardFreeze).where(BoardFreeze.scope != "teams")):
-        rows = json.loads(freeze.snapshot)
-        if any(row[0] == member.id for row in rows):
-            freeze.snapshot = json.dumps(
-                [[row[0], erased_name(member.id), *row[2:]] if row[0] == member.id else row
-                 for row in rows]
-            )
 
 
 def _remove_files(root: Path | None, digests: list[str]) -> None:

@@ -28,12 +28,14 @@ from community.models import (
     Contribution,
     ContributionState,
     ContributionTransition,
+    Erasure,
     Task,
     TeamMember,
     User,
 )
+from community.privacy import erase_by_admin
 from rewards import merkle
-from rewards.audit_models import AuditEpoch, AuditEpochEntry, AuditLogRow, Erasure
+from rewards.audit_models import AuditEpoch, AuditEpochEntry, AuditLogRow
 from rewards.models import LedgerEntry, OutboxItem, OutboxKind, OutboxStatus, Setting, Wallet
 
 DEFAULT_EPOCH_SECONDS = 86_400
@@ -767,8 +769,6 @@ def erase_member(uow: UnitOfWork, *, admin_id: int, member_id: object) -> None:
     """An admin erases a member: ``community.privacy.erase_by_admin`` (one implementation of
     erasure). The user row stays as a pseudonymous shell with its id and address, so ledger
     rows, reconciliation and proofs stay valid."""
-    from community.privacy import erase_by_admin
-
     erase_by_admin(uow, admin_id=admin_id, member_id=member_id)
 
 

@@ -1,4 +1,5 @@
-"""Auditing: ledger epochs and their Merkle roots, the hash-chained audit log, erasures."""
+"""Auditing: ledger epochs and their Merkle roots, the hash-chained audit log (erasure records
+are the kernel's: ``community.models.Erasure``)."""
 
 from __future__ import annotations
 
@@ -56,12 +57,3 @@ class AuditLogRow(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
-
-class Erasure(Base):
-    """A member erased under GDPR: personal data gone, the pseudonymous id and ledger kept."""
-
-    __tablename__ = "erasures"
-
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    erased_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    erased_by_id: Mapped[int | None] = mapped_column(Integer)

@@ -35,7 +35,7 @@ from rewards.models import LedgerEntry, OutboxItem, Wallet
 from rewards.standings import BoardKey
 from tests.booking_helpers import NOW, POLICY, Centre, at
 from tests.conftest import PASSWORD, SECRET, AuthActions, Community, _csrf_token
-from web import create_app
+from web import bootstrap, create_app
 
 # Distinctive personal data: after erasure none of it may be anywhere in the database.
 NAME = "Mara Liepina"
@@ -160,6 +160,7 @@ def _import_all_models() -> None:
     for package in (community, rewards, booking):
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             importlib.import_module(info.name)
+    bootstrap.register_modules()  # the packages' privacy parts, as every entry point has them
 
 
 # --- coverage ---------------------------------------------------------------------------------

@@ -12,15 +12,23 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from booking import privacy as booking_privacy
 from booking.demo import seed_booking
 from booking.models import held_by_bookings
-from community import demo, services
+from community import demo, privacy, services
 from community.bus import MessageBus
 from community.community_demo import seed_community
 from community.db import Database
-from community.events import ContributionApproved, ContributionRevoked, LedgerChanged, MemberRegistered
+from community.events import (
+    ContributionApproved,
+    ContributionRevoked,
+    LedgerChanged,
+    MemberErased,
+    MemberRegistered,
+)
 from community.poll_demo import seed_polls
 from rewards import contribution_awards, ledger, wallets
+from rewards import privacy as rewards_privacy
 from rewards.boards import BoardsChanged
 from rewards.chain.keys import new_account as fresh_account
 from rewards.loyalty_demo import seed_loyalty
@@ -41,6 +49,11 @@ def register_modules() -> None:
     demo.seeders.register("polls", seed_polls, order=30)
     demo.seeders.register("rules", lambda db, ids, _process: seed_rules(db, ids), order=40)
     demo.seeders.register("booking", lambda db, ids, _process: seed_booking(db, ids), order=50)
+    for order, part in (*privacy.COMMUNITY_PARTS, *rewards_privacy.PARTS, *booking_privacy.PARTS):
+        privacy.PARTS.register(part.key, part, order=order)
+    privacy.sections.register("admin_actions", rewards_privacy.admin_actions)
+    privacy.erasers.register("booking", booking_privacy.erase_bookings, order=10)
+    privacy.erasers.register("rewards", rewards_privacy.erase_rewards, order=20)
     _registered.append(True)
 
 
@@ -57,6 +70,7 @@ def messagebus(
     bus.in_transaction(MemberRegistered, partial(wallets.open_wallet, new_account=new_account, vault=vault))
     bus.in_transaction(ContributionApproved, contribution_awards.award_approved)
     bus.in_transaction(ContributionRevoked, contribution_awards.take_back_revoked)
+    bus.in_transaction(MemberErased, rewards_privacy.log_erasure)
     if standings_changed is not None:
         bus.once_after_commit((LedgerChanged, BoardsChanged), standings_changed)
     return bus
