@@ -26,7 +26,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from booking.models import Blackout, Booking, Resource, State
 from booking.policy import BookingPolicy
-from booking.services import _opening_intervals, _subtract
+from booking.services import opening_intervals, subtract
 from booking.timeutil import utc
 from community.db import as_utc, utcnow
 from community.errors import InvalidInput
@@ -419,7 +419,7 @@ def spaces(session: Session, p: Period, policy: BookingPolicy) -> dict:
     for resource in resources:
         if not resource.active and not booked[resource.id] and resource.id not in outcomes:
             continue  # retired and unused: its opening hours would only dilute the figures
-        opening = sorted(_subtract(_opening_intervals(resource, since, until, policy), closed[resource.id]))
+        opening = sorted(subtract(opening_intervals(resource, since, until, policy), closed[resource.id]))
         used = _intersection(sorted(booked[resource.id]), opening)
         open_hours = _minutes_by_hour(opening, policy.tz)
         used_hours = _minutes_by_hour(used, policy.tz)
