@@ -13,8 +13,9 @@ from functools import partial
 from typing import Any
 
 from booking.demo import seed_booking
+from booking.kpis import SPACES
 from booking.models import held_by_bookings
-from community import demo, services
+from community import demo, kpis, services
 from community.bus import MessageBus
 from community.community_demo import seed_community
 from community.db import Database
@@ -23,6 +24,7 @@ from community.poll_demo import seed_polls
 from rewards import contribution_awards, ledger, wallets
 from rewards.boards import BoardsChanged
 from rewards.chain.keys import new_account as fresh_account
+from rewards.kpis import CREDITS, POINTS
 from rewards.loyalty_demo import seed_loyalty
 from rewards.rules_demo import seed_rules
 from rewards.vault import KeyVault
@@ -41,6 +43,13 @@ def register_modules() -> None:
     demo.seeders.register("polls", seed_polls, order=30)
     demo.seeders.register("rules", lambda db, ids, _process: seed_rules(db, ids), order=40)
     demo.seeders.register("booking", lambda db, ids, _process: seed_booking(db, ids), order=50)
+    kpis.providers.register("participation", kpis.PARTICIPATION, order=10)
+    kpis.providers.register("contributions", kpis.CONTRIBUTIONS, order=20)
+    kpis.providers.register("points", POINTS, order=30)
+    kpis.providers.register("first_time", kpis.FIRST_TIMERS, order=40)
+    kpis.providers.register("validation", kpis.VALIDATION, order=50)
+    kpis.providers.register("spaces", SPACES, order=60)
+    kpis.providers.register("credits", CREDITS, order=70)
     _registered.append(True)
 
 
