@@ -51,6 +51,44 @@ def _minutes_by_hour(intervals: Iterable[tuple[dt.datetime, dt.datetime]], tz: d
     return minutes
 
 
+def _booked(session: Session, p: Period) -> dict[int, list[tuple]]:
+    """Per resource: its used bookings' intervals, clipped to the period, by start."""
+    booked: dict[int, list[tuple]] = defaultdict(list)
+    for rid, start, end in session.execute(
+        select(Booking.resource_id, Booking.starts_at, Booking.ends_at)
+        .where(Booking.state.in_(USED), Booking.starts_at < p.until, Booking.ends_at > p.since)
+        .order_by(Booking.resource_id, Booking.starts_at)
+    ):
+        booked[rid].append((max(utc(start), p.since), min(utc(end), p.until)))
+    return booked
+
+
+def _closed(session: Session, p: Period) -> dict[int, list[tuple]]:
+    """Per resource: its blackouts overlapping the period."""
+    closed: dict[int, list[tuple]] = defaultdict(list)
+    for rid, start, end in session.execute(
+        select(Blackout.resource_id, Blackout.starts_at, Blackout.ends_at).where(
+            Blackout.starts_at < p.until, Blackout.ends_at > p.since
+        )
+    ):
+        closed[rid].append((utc(start), utc(end)))
+    return closed
+
+
+def _outcomes(session: Session, p: Period) -> dict[int, tuple[int, int]]:
+    """Per resource: (no-shows, check-ins) of bookings starting in the period."""
+    no_show = func.sum(case((Booking.state == State.NO_SHOW.value, 1), else_=0))
+    checked_in = func.sum(case((Booking.state == State.CHECKED_IN.value, 1), else_=0))
+    return {
+        rid: (int(n or 0), int(c or 0))
+        for rid, n, c in session.execute(
+            select(Booking.resource_id, no_show, checked_in)
+            .where(within(Booking.starts_at, p))
+            .group_by(Booking.resource_id)
+        )
+    }
+
+
 def spaces(session: Session, p: Period, policy: BookingPolicy) -> dict:
     """Utilisation per resource and per hour of the day (local time), and no-shows.
 
@@ -61,30 +99,7 @@ def spaces(session: Session, p: Period, policy: BookingPolicy) -> dict:
     resources = session.scalars(
         select(Resource).options(selectinload(Resource.hours)).order_by(Resource.name, Resource.id)
     ).all()
-    booked: dict[int, list[tuple]] = defaultdict(list)
-    for rid, start, end in session.execute(
-        select(Booking.resource_id, Booking.starts_at, Booking.ends_at)
-        .where(Booking.state.in_(USED), Booking.starts_at < until, Booking.ends_at > since)
-        .order_by(Booking.resource_id, Booking.starts_at)
-    ):
-        booked[rid].append((max(utc(start), since), min(utc(end), until)))
-    closed: dict[int, list[tuple]] = defaultdict(list)
-    for rid, start, end in session.execute(
-        select(Blackout.resource_id, Blackout.starts_at, Blackout.ends_at).where(
-            Blackout.starts_at < until, Blackout.ends_at > since
-        )
-    ):
-        closed[rid].append((utc(start), utc(end)))
-    no_show = func.sum(case((Booking.state == State.NO_SHOW.value, 1), else_=0))
-    checked_in = func.sum(case((Booking.state == State.CHECKED_IN.value, 1), else_=0))
-    outcomes = {
-        rid: (int(n or 0), int(c or 0))
-        for rid, n, c in session.execute(
-            select(Booking.resource_id, no_show, checked_in)
-            .where(within(Booking.starts_at, p))
-            .group_by(Booking.resource_id)
-        )
-    }
+    booked, closed, outcomes = _booked(session, p), _closed(session, p), _outcomes(session, p)
     rows = []
     open_by_hour: dict[int, float] = defaultdict(float)
     used_by_hour: dict[int, float] = defaultdict(float)

@@ -252,6 +252,11 @@ def gini(values: Iterable[float]) -> float | None:
     return 2 * weighted / (n * total) - (n + 1) / n
 
 
+def ratio(numerator: float, denominator: float, digits: int = 4) -> float | None:
+    """The share, rounded; ``None`` when there is nothing to divide by."""
+    return round(numerator / denominator, digits) if denominator else None
+
+
 def first_time_contributors(session: Session, p: Period, org_id: int | None = None) -> tuple[int, int]:
     """(contributors in the period, of whom contributed for the first time ever in it)."""
     scope = Contribution.id.in_(organisation_contributions(org_id)) if org_id is not None else true()
@@ -269,10 +274,6 @@ def first_time_contributors(session: Session, p: Period, org_id: int | None = No
 
 
 # --- validation ---------------------------------------------------------------------------------
-
-
-def ratio(numerator: float, denominator: float, digits: int = 4) -> float | None:
-    return round(numerator / denominator, digits) if denominator else None
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -348,7 +349,7 @@ def indicators() -> dict[str, tuple[str, str]]:
     return {key: about for provider in providers for key, about in provider.indicators.items()}
 
 
-def _participation(session: Session, p: Period, org_id: int | None, _settings: Mapping) -> dict:
+def _participation(session: Session, p: Period, org_id: int | None, _settings: Mapping[str, Any]) -> dict:
     active, per_week = active_members(session, p, org_id)
     return {"active_members": active, "active_members_per_week": per_week}
 
@@ -358,7 +359,7 @@ def _participation_rows(report: dict, _label: str, org: str) -> Iterator[Row]:
         yield "active_members_per_week", row["week"], org, row["members"]
 
 
-def _contributions(session: Session, p: Period, org_id: int | None, _settings: Mapping) -> dict:
+def _contributions(session: Session, p: Period, org_id: int | None, _settings: Mapping[str, Any]) -> dict:
     per_process = contributions_per_process(session, p, org_id)
     return {
         "contributions": sum(r["submitted"] for r in per_process),
@@ -374,7 +375,7 @@ def _contributions_rows(report: dict, label: str, org: str) -> Iterator[Row]:
         yield f"contributions_approved[{process}]", label, org, row["approved"]
 
 
-def _first_timers(session: Session, p: Period, org_id: int | None, _settings: Mapping) -> dict:
+def _first_timers(session: Session, p: Period, org_id: int | None, _settings: Mapping[str, Any]) -> dict:
     contributors, first_timers = first_time_contributors(session, p, org_id)
     return {
         "first_time_share": ratio(first_timers, contributors),
@@ -383,7 +384,7 @@ def _first_timers(session: Session, p: Period, org_id: int | None, _settings: Ma
     }
 
 
-def _validation(session: Session, p: Period, org_id: int | None, _settings: Mapping) -> dict:
+def _validation(session: Session, p: Period, org_id: int | None, _settings: Mapping[str, Any]) -> dict:
     hours = validation_hours(session, p, org_id)
     median, p90 = percentile(hours, 0.5), percentile(hours, 0.9)
     return {

@@ -43,6 +43,7 @@ def register_modules() -> None:
     demo.seeders.register("polls", seed_polls, order=30)
     demo.seeders.register("rules", lambda db, ids, _process: seed_rules(db, ids), order=40)
     demo.seeders.register("booking", lambda db, ids, _process: seed_booking(db, ids), order=50)
+    # The KPI report's indicators, counts and sections come in this order (its CSV: see series_order).
     kpis.providers.register("participation", kpis.PARTICIPATION, order=10)
     kpis.providers.register("contributions", kpis.CONTRIBUTIONS, order=20)
     kpis.providers.register("points", POINTS, order=30)
