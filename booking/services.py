@@ -1463,7 +1463,7 @@ def _effective_blocking(booking: Booking, now: dt.datetime, policy: BookingPolic
     return booking.state == State.CHECKED_IN
 
 
-def _opening_intervals(
+def opening_intervals(
     resource: Resource, start: dt.datetime, end: dt.datetime, policy: BookingPolicy
 ) -> list[tuple[dt.datetime, dt.datetime]]:
     day = start.astimezone(policy.tz).date() - dt.timedelta(days=1)
@@ -1486,7 +1486,7 @@ def _opening_intervals(
     return sorted(result)
 
 
-def _subtract(
+def subtract(
     intervals: Iterable[tuple[dt.datetime, dt.datetime]], holes: Iterable[tuple[dt.datetime, dt.datetime]]
 ) -> list[tuple[dt.datetime, dt.datetime]]:
     result = list(intervals)
@@ -1543,7 +1543,7 @@ def availability(
     if ends_at - starts_at > policy.max_range:
         raise InvalidInput(N_("ask for at most %(days)s days at a time", days=policy.max_range.days))
     resource = _resource(session, resource_id)
-    opening = _opening_intervals(resource, starts_at, ends_at, policy)
+    opening = opening_intervals(resource, starts_at, ends_at, policy)
     rows = session.scalars(
         select(Booking)
         .where(
@@ -1569,7 +1569,7 @@ def availability(
     closed = [(max(utc(b.starts_at), starts_at), min(utc(b.ends_at), ends_at), b.reason) for b in blackouts]
     past = [(starts_at, min(_earliest(resource, now, policy), ends_at))] if starts_at < ends_at else []
     holes = [(s, e) for s, e, *_ in busy] + [(s, e) for s, e, _ in closed] + [p for p in past if p[0] < p[1]]
-    free = _subtract(opening, holes)
+    free = subtract(opening, holes)
     return Availability(resource, starts_at, ends_at, opening, busy, closed, free)
 
 

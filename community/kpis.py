@@ -1,33 +1,35 @@
 """Key performance indicators for staff, community-wide or for one organisation's processes,
 so organisations can be compared on the same figures (benchlearning, as in BLIS).
 
+The kernel owns periods, organisations, the community's own indicators (participation,
+contributions, first-time contributors, validation times) and the report: the dashboard, the
+comparison and the CSV are composed from the registered ``providers`` (Decidim's
+``register_stat``); booking (spaces) and rewards (points, credits) contribute theirs through
+``web.bootstrap``, in an order that fixes the report's keys and rows.
+
 Counting, grouping and summing happen in SQL (the same statements on SQLite and
 PostgreSQL); only what SQLite cannot do portably is finished in Python: percentiles, the
 Gini coefficient over the per-member sums, and opening hours (rules per weekday in the
 centre's time zone) for space utilisation.
 
 Periods are whole UTC days, ``first`` to ``last`` inclusive; weeks start on Monday 00:00
-UTC like the leaderboards. Booking figures are centre-wide: with an organisation they are
-``None`` (spaces are not booked for a process).
+UTC like the leaderboards. Figures of the whole community only (``community_wide``
+providers: the centre's spaces) are ``None`` with an organisation.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import DateTime, String, case, distinct, func, select, true, union_all
+from sqlalchemy import String, case, distinct, func, select, true, union_all
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from booking.models import Blackout, Booking, Resource, State
-from booking.policy import BookingPolicy
-from booking.services import _opening_intervals, _subtract
-from booking.timeutil import utc
 from community.db import as_utc, utcnow
 from community.errors import InvalidInput
 from community.i18n import N_
@@ -40,9 +42,8 @@ from community.models import (
     Task,
 )
 from community.poll_models import Poll, PollAnswer
+from community.registry import Registry
 from community.validation import get_row
-from rewards.ledger import SPENDING
-from rewards.models import LedgerEntry, OutboxItem, OutboxKind, OutboxStatus
 
 DEFAULT_WEEKS = 12
 MAX_DAYS = 731  # two years: enough for a year-on-year look, bounded work per request
@@ -57,34 +58,6 @@ DECIDED = tuple(
         ContributionState.CHANGES_REQUESTED,
     )
 )
-# Bookings that used (or still hold) their slot; a no-show's slot was released.
-USED = (State.CONFIRMED.value, State.CHECKED_IN.value)
-
-# The scalar indicators, in display order: key -> (label, meaning). The comparison view,
-# the CSV and the README use the same keys.
-INDICATORS: dict[str, tuple[str, str]] = {
-    "active_members": (N_("Active members"), N_("members who submitted a contribution or answered a poll")),
-    "contributions": (N_("Contributions"), N_("contributions submitted")),
-    "contributions_approved": (N_("Approved contributions"), N_("of those submitted, approved now")),
-    "points_gini": (N_("Participation inequality (Gini)"),
-                    N_("Gini coefficient of points earned per member (0 equal, 1 one member has all)")),
-    "first_time_share": (N_("First-time contributors"),
-                         N_("share of contributors whose first contribution ever was in the period")),
-    "validations": (N_("Validations"), N_("contributions first decided in the period")),
-    "validation_median_hours": (
-        N_("Median time to validate (h)")
-    , N_("submission to first decision, median")),
-    "validation_p90_hours": (N_("90th percentile time to validate (h)"),
-                             N_("submission to first decision, p90")),
-    "utilisation": (N_("Space utilisation"), N_("booked (confirmed or checked-in) hours / opening hours")),
-    "no_show_rate": (N_("No-show rate"),
-                     N_("no-shows / (no-shows + check-ins) of bookings starting in the period")),
-    "tokens_minted": (N_("Credits minted"), N_("mints delivered on chain in the period")),
-    "tokens_burned": (N_("Credits burned"), N_("burns delivered on chain in the period")),
-    "tokens_in_circulation": (N_("Credits in circulation"),
-                              N_("delivered mints minus delivered burns up to the end of the period")),
-}
-SPACE_INDICATORS = ("utilisation", "no_show_rate")
 
 
 class week_start(FunctionElement):
@@ -148,6 +121,11 @@ class Period:
         return {"from": self.first.isoformat(), "until": self.last.isoformat(), "label": self.label}
 
 
+def iso_week(monday: dt.date) -> str:
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def _day(value: object, name: str) -> dt.date | None:
     if value is None or value == "":
         return None
@@ -197,13 +175,15 @@ def _org_processes(org_id: int):
     return select(Process.id).where(Process.organisation_id == org_id)
 
 
-def _org_contributions(org_id: int):
+def organisation_contributions(org_id: int):
+    """The ids of the contributions to an organisation's processes (a subquery)."""
     return select(Contribution.id).join(Task, Task.id == Contribution.task_id).where(
         Task.process_id.in_(_org_processes(org_id))
     )
 
 
-def _in(column, p: Period):
+def within(column, p: Period):
+    """``column`` falls in the period."""
     return (column >= p.since) & (column < p.until)
 
 
@@ -214,12 +194,12 @@ def _activity(p: Period, org_id: int | None):
     """(member_id, at) of every contribution submitted and every member's poll answer."""
     contributions = select(
         Contribution.member_id.label("member_id"), Contribution.created_at.label("at")
-    ).where(_in(Contribution.created_at, p))
+    ).where(within(Contribution.created_at, p))
     answers = select(PollAnswer.member_id.label("member_id"), PollAnswer.created_at.label("at")).where(
-        PollAnswer.member_id.is_not(None), _in(PollAnswer.created_at, p)
+        PollAnswer.member_id.is_not(None), within(PollAnswer.created_at, p)
     )
     if org_id is not None:
-        contributions = contributions.where(Contribution.id.in_(_org_contributions(org_id)))
+        contributions = contributions.where(Contribution.id.in_(organisation_contributions(org_id)))
         answers = answers.where(
             PollAnswer.poll_id.in_(select(Poll.id).where(Poll.process_id.in_(_org_processes(org_id))))
         )
@@ -235,7 +215,7 @@ def active_members(session: Session, p: Period, org_id: int | None = None) -> tu
         session.execute(select(week, func.count(distinct(activity.c.member_id))).group_by(week)).all()
     )
     return int(total), [
-        {"week": _iso_week(monday), "starts": monday.isoformat(),
+        {"week": iso_week(monday), "starts": monday.isoformat(),
          "members": int(counts.get(monday.isoformat(), 0))}
         for monday in p.weeks()
     ]
@@ -250,7 +230,7 @@ def contributions_per_process(session: Session, p: Period, org_id: int | None = 
         .select_from(Contribution)
         .join(Task, Task.id == Contribution.task_id)
         .join(Process, Process.id == Task.process_id)
-        .where(_in(Contribution.created_at, p))
+        .where(within(Contribution.created_at, p))
         .group_by(Process.id, Process.title)
         .order_by(count.desc(), Process.title, Process.id)
     )
@@ -272,29 +252,16 @@ def gini(values: Iterable[float]) -> float | None:
     return 2 * weighted / (n * total) - (n + 1) / n
 
 
-def points_gini(session: Session, p: Period, org_id: int | None = None) -> tuple[float | None, int]:
-    """Inequality of points earned in the period among members who earned any (net of
-    revocations; spending excluded). With an organisation: points from its contributions.
-    Returns (Gini, number of members)."""
-    total = func.sum(LedgerEntry.points)
-    query = (
-        select(total)
-        .where(LedgerEntry.dimension != SPENDING, _in(LedgerEntry.created_at, p))
-        .group_by(LedgerEntry.member_id)
-        .having(total > 0)
-    )
-    if org_id is not None:
-        query = query.where(LedgerEntry.contribution_id.in_(_org_contributions(org_id)))
-    sums = [int(v) for v in session.scalars(query)]
-    value = gini(sums)
-    return (round(value, 4) if value is not None else None), len(sums)
+def ratio(numerator: float, denominator: float, digits: int = 4) -> float | None:
+    """The share, rounded; ``None`` when there is nothing to divide by."""
+    return round(numerator / denominator, digits) if denominator else None
 
 
 def first_time_contributors(session: Session, p: Period, org_id: int | None = None) -> tuple[int, int]:
     """(contributors in the period, of whom contributed for the first time ever in it)."""
-    scope = Contribution.id.in_(_org_contributions(org_id)) if org_id is not None else true()
+    scope = Contribution.id.in_(organisation_contributions(org_id)) if org_id is not None else true()
     contributors = session.scalar(
-        select(func.count(distinct(Contribution.member_id))).where(_in(Contribution.created_at, p), scope)
+        select(func.count(distinct(Contribution.member_id))).where(within(Contribution.created_at, p), scope)
     )
     firsts = (
         select(func.min(Contribution.created_at).label("first"))
@@ -302,7 +269,7 @@ def first_time_contributors(session: Session, p: Period, org_id: int | None = No
         .group_by(Contribution.member_id)
         .subquery()
     )
-    new = session.scalar(select(func.count()).select_from(firsts).where(_in(firsts.c.first, p)))
+    new = session.scalar(select(func.count()).select_from(firsts).where(within(firsts.c.first, p)))
     return int(contributors or 0), int(new or 0)
 
 
@@ -334,277 +301,200 @@ def validation_hours(session: Session, p: Period, org_id: int | None = None) -> 
     query = (
         select(Contribution.created_at, first.c.at)
         .join(first, first.c.contribution_id == Contribution.id)
-        .where(_in(first.c.at, p))
+        .where(within(first.c.at, p))
     )
     if org_id is not None:
-        query = query.where(Contribution.id.in_(_org_contributions(org_id)))
+        query = query.where(Contribution.id.in_(organisation_contributions(org_id)))
     return [
         (as_utc(decided) - as_utc(submitted)).total_seconds() / 3600
         for submitted, decided in session.execute(query)
     ]
 
 
-# --- spaces -------------------------------------------------------------------------------------
+# --- providers ----------------------------------------------------------------------------------
+
+# A CSV row: (indicator, period, organisation, value).
+Row = tuple[str, str, str, object]
+# compute(session, period, organisation id or None, the caller's settings) -> a value for every
+# key the provider declares (indicators, counts and sections alike).
+Compute = Callable[[Session, Period, int | None, Mapping[str, Any]], Mapping[str, object]]
 
 
-def _intersection(a: list[tuple], b: list[tuple]) -> list[tuple]:
-    """Overlaps of two sorted lists of disjoint [start, end) intervals."""
-    out, i, j = [], 0, 0
-    while i < len(a) and j < len(b):
-        start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if start < end:
-            out.append((start, end))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
+@dataclass(frozen=True)
+class KpiProvider:
+    """A family of figures a package contributes to the report.
+
+    ``indicators``: the scalars, key -> (label, meaning) in display order; ``counts``: the
+    numbers behind them; ``sections``: the report's top-level keys it adds (series, tables).
+    ``series(report, period label, organisation name)``: its CSV rows after every scalar, read
+    from its sections; the CSV takes them by ``series_order`` (then the registry's order).
+    ``community_wide``: figures of the whole community only: with an organisation they are
+    ``None``, not computed, and left out of its CSV."""
+
+    indicators: dict[str, tuple[str, str]]
+    compute: Compute
+    counts: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    series: Callable[[dict, str, str], Iterable[Row]] | None = None
+    series_order: int = 100
+    community_wide: bool = False
 
 
-def _minutes_by_hour(intervals: Iterable[tuple[dt.datetime, dt.datetime]], tz: dt.tzinfo) -> dict[int, float]:
-    """Minutes of the intervals falling in each hour of the day (0-23) in local time."""
-    minutes: dict[int, float] = defaultdict(float)
-    for start, end in intervals:
-        cursor = start
-        while cursor < end:
-            local = cursor.astimezone(tz)
-            into = dt.timedelta(minutes=local.minute, seconds=local.second, microseconds=local.microsecond)
-            step = min(cursor + dt.timedelta(hours=1) - into, end)
-            minutes[local.hour] += (step - cursor) / dt.timedelta(minutes=1)
-            cursor = step
-    return minutes
+providers: Registry[KpiProvider] = Registry("KPI providers")
 
 
-def _ratio(numerator: float, denominator: float, digits: int = 4) -> float | None:
-    return round(numerator / denominator, digits) if denominator else None
+def indicators() -> dict[str, tuple[str, str]]:
+    """Every scalar indicator, key -> (label, meaning), in display order. The comparison view,
+    the CSV and the README use the same keys."""
+    return {key: about for provider in providers for key, about in provider.indicators.items()}
 
 
-def spaces(session: Session, p: Period, policy: BookingPolicy) -> dict:
-    """Utilisation per resource and per hour of the day (local time), and no-shows.
-
-    Utilisation: minutes of confirmed or checked-in bookings inside opening hours (blackouts
-    removed) over those opening minutes. No-show rate: no-shows over bookings that reached an
-    outcome (checked in or no-show), by start time in the period."""
-    since, until = p.since, p.until
-    resources = session.scalars(
-        select(Resource).options(selectinload(Resource.hours)).order_by(Resource.name, Resource.id)
-    ).all()
-    booked: dict[int, list[tuple]] = defaultdict(list)
-    for rid, start, end in session.execute(
-        select(Booking.resource_id, Booking.starts_at, Booking.ends_at)
-        .where(Booking.state.in_(USED), Booking.starts_at < until, Booking.ends_at > since)
-        .order_by(Booking.resource_id, Booking.starts_at)
-    ):
-        booked[rid].append((max(utc(start), since), min(utc(end), until)))
-    closed: dict[int, list[tuple]] = defaultdict(list)
-    for rid, start, end in session.execute(
-        select(Blackout.resource_id, Blackout.starts_at, Blackout.ends_at).where(
-            Blackout.starts_at < until, Blackout.ends_at > since
-        )
-    ):
-        closed[rid].append((utc(start), utc(end)))
-    no_show = func.sum(case((Booking.state == State.NO_SHOW.value, 1), else_=0))
-    checked_in = func.sum(case((Booking.state == State.CHECKED_IN.value, 1), else_=0))
-    outcomes = {
-        rid: (int(n or 0), int(c or 0))
-        for rid, n, c in session.execute(
-            select(Booking.resource_id, no_show, checked_in)
-            .where(_in(Booking.starts_at, p))
-            .group_by(Booking.resource_id)
-        )
-    }
-    rows = []
-    open_by_hour: dict[int, float] = defaultdict(float)
-    used_by_hour: dict[int, float] = defaultdict(float)
-    for resource in resources:
-        if not resource.active and not booked[resource.id] and resource.id not in outcomes:
-            continue  # retired and unused: its opening hours would only dilute the figures
-        opening = sorted(_subtract(_opening_intervals(resource, since, until, policy), closed[resource.id]))
-        used = _intersection(sorted(booked[resource.id]), opening)
-        open_hours = _minutes_by_hour(opening, policy.tz)
-        used_hours = _minutes_by_hour(used, policy.tz)
-        no_shows, checked = outcomes.get(resource.id, (0, 0))
-        open_minutes, used_minutes = sum(open_hours.values()), sum(used_hours.values())
-        for hour, minutes in open_hours.items():
-            open_by_hour[hour] += minutes
-            used_by_hour[hour] += used_hours.get(hour, 0.0)
-        rows.append({
-            "resource_id": resource.id,
-            "name": resource.name,
-            "open_hours": round(open_minutes / 60, 2),
-            "booked_hours": round(used_minutes / 60, 2),
-            "utilisation": _ratio(used_minutes, open_minutes),
-            "by_hour": [
-                {"hour": hour, "utilisation": _ratio(used_hours.get(hour, 0.0), open_hours[hour])}
-                for hour in sorted(open_hours)
-            ],
-            "no_shows": no_shows,
-            "checked_in": checked,
-            "no_show_rate": _ratio(no_shows, no_shows + checked),
-        })
-    total_no_shows = sum(r["no_shows"] for r in rows)
-    total_checked = sum(r["checked_in"] for r in rows)
-    return {
-        "resources": rows,
-        "by_hour": [
-            {"hour": hour, "utilisation": _ratio(used_by_hour[hour], open_by_hour[hour])}
-            for hour in sorted(open_by_hour)
-        ],
-        "utilisation": _ratio(sum(used_by_hour.values()), sum(open_by_hour.values())),
-        "no_shows": total_no_shows,
-        "checked_in": total_checked,
-        "no_show_rate": _ratio(total_no_shows, total_no_shows + total_checked),
-    }
-
-
-# --- tokens -------------------------------------------------------------------------------------
-
-
-def tokens(session: Session, p: Period, org_id: int | None = None) -> dict:
-    """Credits minted and burned on chain (delivered outbox rows) in the period, per week, and
-    in circulation at its end. With an organisation: the mints and burns of its contributions'
-    ledger entries (revocations included; spending belongs to no organisation)."""
-    delivered = func.coalesce(OutboxItem.done_at, OutboxItem.created_at, type_=DateTime(timezone=True))
-    base = [
-        OutboxItem.status == OutboxStatus.DONE.value,
-        OutboxItem.kind.in_((OutboxKind.MINT.value, OutboxKind.BURN.value)),
-    ]
-    if org_id is not None:
-        base.append(
-            OutboxItem.ledger_entry_id.in_(
-                select(LedgerEntry.id).where(LedgerEntry.contribution_id.in_(_org_contributions(org_id)))
-            )
-        )
-    amount = func.sum(OutboxItem.amount)
-
-    def by_kind(*conditions) -> dict[str, int]:
-        rows = session.execute(
-            select(OutboxItem.kind, amount).where(*base, *conditions).group_by(OutboxItem.kind)
-        )
-        return {kind: int(total or 0) for kind, total in rows}
-
-    in_period = by_kind(_in(delivered, p))
-    so_far = by_kind(delivered < p.until)
-    week = week_start(delivered)
-    weekly: dict[str, dict[str, int]] = defaultdict(dict)
-    for monday, kind, total in session.execute(
-        select(week, OutboxItem.kind, amount).where(*base, _in(delivered, p)).group_by(week, OutboxItem.kind)
-    ):
-        weekly[monday][kind] = int(total or 0)
-    return {
-        "minted": in_period.get("mint", 0),
-        "burned": in_period.get("burn", 0),
-        "in_circulation": so_far.get("mint", 0) - so_far.get("burn", 0),
-        "per_week": [
-            {
-                "week": _iso_week(monday),
-                "starts": monday.isoformat(),
-                "minted": weekly[monday.isoformat()].get("mint", 0),
-                "burned": weekly[monday.isoformat()].get("burn", 0),
-            }
-            for monday in p.weeks()
-        ],
-    }
-
-
-# --- the dashboard ------------------------------------------------------------------------------
-
-
-def _iso_week(monday: dt.date) -> str:
-    year, week, _ = monday.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def dashboard(
-    session: Session, p: Period, *, policy: BookingPolicy, organisation_id: int | None = None
-) -> dict:
-    """Every indicator for the period, community-wide or for one organisation's processes."""
-    org = organisation(session, organisation_id) if organisation_id is not None else None
-    org_id = org.id if org is not None else None
+def _participation(session: Session, p: Period, org_id: int | None, _settings: Mapping[str, Any]) -> dict:
     active, per_week = active_members(session, p, org_id)
+    return {"active_members": active, "active_members_per_week": per_week}
+
+
+def _participation_rows(report: dict, _label: str, org: str) -> Iterator[Row]:
+    for row in report["active_members_per_week"]:
+        yield "active_members_per_week", row["week"], org, row["members"]
+
+
+def _contributions(session: Session, p: Period, org_id: int | None, _settings: Mapping[str, Any]) -> dict:
     per_process = contributions_per_process(session, p, org_id)
-    inequality, earners = points_gini(session, p, org_id)
+    return {
+        "contributions": sum(r["submitted"] for r in per_process),
+        "contributions_approved": sum(r["approved"] for r in per_process),
+        "contributions_per_process": per_process,
+    }
+
+
+def _contributions_rows(report: dict, label: str, org: str) -> Iterator[Row]:
+    for row in report["contributions_per_process"]:
+        process = f"#{row['process_id']} {row['title']}"
+        yield f"contributions[{process}]", label, org, row["submitted"]
+        yield f"contributions_approved[{process}]", label, org, row["approved"]
+
+
+def _first_timers(session: Session, p: Period, org_id: int | None, _settings: Mapping[str, Any]) -> dict:
     contributors, first_timers = first_time_contributors(session, p, org_id)
+    return {
+        "first_time_share": ratio(first_timers, contributors),
+        "contributors": contributors,
+        "first_time_contributors": first_timers,
+    }
+
+
+def _validation(session: Session, p: Period, org_id: int | None, _settings: Mapping[str, Any]) -> dict:
     hours = validation_hours(session, p, org_id)
     median, p90 = percentile(hours, 0.5), percentile(hours, 0.9)
-    space = spaces(session, p, policy) if org_id is None else None
-    token = tokens(session, p, org_id)
+    return {
+        "validations": len(hours),
+        "validation_median_hours": round(median, 2) if median is not None else None,
+        "validation_p90_hours": round(p90, 2) if p90 is not None else None,
+    }
+
+
+PARTICIPATION = KpiProvider(
+    indicators={
+        "active_members": (N_("Active members"),
+                           N_("members who submitted a contribution or answered a poll")),
+    },
+    compute=_participation,
+    sections=("active_members_per_week",),
+    series=_participation_rows,
+)
+CONTRIBUTIONS = KpiProvider(
+    indicators={
+        "contributions": (N_("Contributions"), N_("contributions submitted")),
+        "contributions_approved": (N_("Approved contributions"), N_("of those submitted, approved now")),
+    },
+    compute=_contributions,
+    sections=("contributions_per_process",),
+    series=_contributions_rows,
+)
+FIRST_TIMERS = KpiProvider(
+    indicators={
+        "first_time_share": (N_("First-time contributors"),
+                             N_("share of contributors whose first contribution ever was in the period")),
+    },
+    compute=_first_timers,
+    counts=("contributors", "first_time_contributors"),
+)
+VALIDATION = KpiProvider(
+    indicators={
+        "validations": (N_("Validations"), N_("contributions first decided in the period")),
+        "validation_median_hours": (N_("Median time to validate (h)"),
+                                    N_("submission to first decision, median")),
+        "validation_p90_hours": (N_("90th percentile time to validate (h)"),
+                                 N_("submission to first decision, p90")),
+    },
+    compute=_validation,
+)
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+def _figures(provider: KpiProvider, session: Session, p: Period, org_id: int | None,
+             settings: Mapping[str, Any]) -> Mapping[str, object]:
+    if provider.community_wide and org_id is not None:
+        return dict.fromkeys((*provider.indicators, *provider.counts, *provider.sections))
+    return provider.compute(session, p, org_id, settings)
+
+
+def dashboard(session: Session, p: Period, *, organisation_id: int | None = None, **settings: Any) -> dict:
+    """Every indicator for the period, community-wide or for one organisation's processes.
+    ``settings`` reach every provider as they are (the booking provider's ``policy``)."""
+    org = organisation(session, organisation_id) if organisation_id is not None else None
+    org_id = org.id if org is not None else None
+    values: dict[str, object] = {}
+    counts: dict[str, object] = {}
+    sections: dict[str, object] = {}
+    for provider in providers:
+        figures = _figures(provider, session, p, org_id, settings)
+        values.update((key, figures[key]) for key in provider.indicators)
+        counts.update((key, figures[key]) for key in provider.counts)
+        sections.update((key, figures[key]) for key in provider.sections)
     return {
         "period": p.as_dict(),
         "organisation": {"id": org.id, "name": org.name} if org is not None else None,
-        "indicators": {
-            "active_members": active,
-            "contributions": sum(r["submitted"] for r in per_process),
-            "contributions_approved": sum(r["approved"] for r in per_process),
-            "points_gini": inequality,
-            "first_time_share": _ratio(first_timers, contributors),
-            "validations": len(hours),
-            "validation_median_hours": round(median, 2) if median is not None else None,
-            "validation_p90_hours": round(p90, 2) if p90 is not None else None,
-            "utilisation": space["utilisation"] if space else None,
-            "no_show_rate": space["no_show_rate"] if space else None,
-            "tokens_minted": token["minted"],
-            "tokens_burned": token["burned"],
-            "tokens_in_circulation": token["in_circulation"],
-        },
-        "counts": {
-            "members_with_points": earners,
-            "contributors": contributors,
-            "first_time_contributors": first_timers,
-        },
-        "active_members_per_week": per_week,
-        "contributions_per_process": per_process,
-        "spaces": space,
-        "tokens_per_week": token["per_week"],
+        "indicators": values,
+        "counts": counts,
+        **sections,
     }
 
 
-def every_organisation(session: Session, p: Period, *, policy: BookingPolicy) -> list[dict]:
+def every_organisation(session: Session, p: Period, **settings: Any) -> list[dict]:
     """The dashboard of the whole community, then one per organisation (by name)."""
-    reports = [dashboard(session, p, policy=policy)]
-    reports += [dashboard(session, p, policy=policy, organisation_id=o.id) for o in organisations(session)]
+    reports = [dashboard(session, p, **settings)]
+    reports += [dashboard(session, p, organisation_id=o.id, **settings) for o in organisations(session)]
     return reports
 
 
-def comparison(session: Session, p: Period, *, policy: BookingPolicy) -> dict:
+def comparison(session: Session, p: Period, **settings: Any) -> dict:
     """The scalar indicators side by side: the whole community, then each organisation."""
-    columns = every_organisation(session, p, policy=policy)
+    columns = every_organisation(session, p, **settings)
     return {
         "period": p.as_dict(),
         "columns": [c["organisation"] or {"id": None, "name": N_("All")} for c in columns],
         "rows": [
             {"indicator": key, "label": label, "meaning": meaning,
              "values": [c["indicators"][key] for c in columns]}
-            for key, (label, meaning) in INDICATORS.items()
+            for key, (label, meaning) in indicators().items()
         ],
     }
 
 
-def csv_rows(report: dict) -> Iterator[tuple[str, str, str, object]]:
+def csv_rows(report: dict) -> Iterator[Row]:
     """``(indicator, period, organisation, value)`` for one dashboard: the scalars over the
     period, then the series (weeks as ISO weeks, per process, resource and hour in brackets)."""
     label = report["period"]["label"]
     org = report["organisation"]["name"] if report["organisation"] else "all"
+    shown = [pr for pr in providers if not (pr.community_wide and report["organisation"] is not None)]
+    scalars = {key for provider in shown for key in provider.indicators}
     for key, value in report["indicators"].items():
-        if value is None and key in SPACE_INDICATORS and report["spaces"] is None:
-            continue
-        yield key, label, org, value
-    for row in report["active_members_per_week"]:
-        yield "active_members_per_week", row["week"], org, row["members"]
-    for row in report["contributions_per_process"]:
-        process = f"#{row['process_id']} {row['title']}"
-        yield f"contributions[{process}]", label, org, row["submitted"]
-        yield f"contributions_approved[{process}]", label, org, row["approved"]
-    for row in report["tokens_per_week"]:
-        yield "tokens_minted", row["week"], org, row["minted"]
-        yield "tokens_burned", row["week"], org, row["burned"]
-    space = report["spaces"]
-    if space is not None:
-        for row in space["by_hour"]:
-            yield f"utilisation[{row['hour']:02d}:00]", label, org, row["utilisation"]
-        for row in space["resources"]:
-            resource = f"#{row['resource_id']} {row['name']}"
-            yield f"utilisation[{resource}]", label, org, row["utilisation"]
-            yield f"no_show_rate[{resource}]", label, org, row["no_show_rate"]
-            for cell in row["by_hour"]:
-                yield f"utilisation[{resource}][{cell['hour']:02d}:00]", label, org, cell["utilisation"]
+        if key in scalars:
+            yield key, label, org, value
+    for provider in sorted(shown, key=lambda pr: pr.series_order):
+        if provider.series is not None:
+            yield from provider.series(report, label, org)

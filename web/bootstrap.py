@@ -14,8 +14,9 @@ from typing import Any
 
 from booking import privacy as booking_privacy
 from booking.demo import seed_booking
+from booking.kpis import SPACES
 from booking.models import held_by_bookings
-from community import demo, privacy, services
+from community import demo, kpis, privacy, services
 from community.bus import MessageBus
 from community.community_demo import seed_community
 from community.db import Database
@@ -31,6 +32,7 @@ from rewards import contribution_awards, ledger, wallets
 from rewards import privacy as rewards_privacy
 from rewards.boards import BoardsChanged
 from rewards.chain.keys import new_account as fresh_account
+from rewards.kpis import CREDITS, POINTS
 from rewards.loyalty_demo import seed_loyalty
 from rewards.rules_demo import seed_rules
 from rewards.vault import KeyVault
@@ -54,6 +56,14 @@ def register_modules() -> None:
     privacy.sections.register("admin_actions", rewards_privacy.admin_actions)
     privacy.erasers.register("booking", booking_privacy.erase_bookings, order=10)
     privacy.erasers.register("rewards", rewards_privacy.erase_rewards, order=20)
+    # The KPI report's indicators, counts and sections come in this order (its CSV: see series_order).
+    kpis.providers.register("participation", kpis.PARTICIPATION, order=10)
+    kpis.providers.register("contributions", kpis.CONTRIBUTIONS, order=20)
+    kpis.providers.register("points", POINTS, order=30)
+    kpis.providers.register("first_time", kpis.FIRST_TIMERS, order=40)
+    kpis.providers.register("validation", kpis.VALIDATION, order=50)
+    kpis.providers.register("spaces", SPACES, order=60)
+    kpis.providers.register("credits", CREDITS, order=70)
     _registered.append(True)
 
 

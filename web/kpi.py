@@ -81,9 +81,10 @@ def index():
     except (InvalidInput, NotFound) as exc:  # the page again, with the filters and the message
         status = 404 if isinstance(exc, NotFound) else 400
         return render_template("kpi/index.html", report=None, error=exc.message, args=args,
-                               organisations=kpis.organisations(session), indicators=kpis.INDICATORS), status
+                               organisations=kpis.organisations(session),
+                               indicators=kpis.indicators()), status
     return render_template("kpi/index.html", report=report, error=None, args=args,
-                           organisations=kpis.organisations(session), indicators=kpis.INDICATORS)
+                           organisations=kpis.organisations(session), indicators=kpis.indicators())
 
 
 @bp.get("/kpi.json")
