@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.functions import FunctionElement
 
 from booking.models import Blackout, Booking, Resource, State
+from booking.opening import opening_intervals as _opening_intervals
+from booking.opening import subtract as _subtract
 from booking.policy import BookingPolicy
-from booking.services import _opening_intervals, _subtract
 from booking.timeutil import utc
 from community.db import as_utc, utcnow
 from community.errors import InvalidInput

@@ -31,7 +31,7 @@ from pathlib import Path
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from booking import services as booking_services
+from booking import cancellation as booking_services
 from booking.models import Booking, BookingSeries, FeedKey, Suspension, WaitlistEntry
 from booking.policy import DEFAULT_POLICY, BookingPolicy
 from community import services
