@@ -1,10 +1,6 @@
 """Booking a slot: confirmed at once with its credits spent, or pending approval with them held.
-
-Conflicts are impossible by construction: on SQLite the write transaction is taken up front
-(``BEGIN IMMEDIATE``), so the overlap check and the insert cannot interleave with another
-booking; on PostgreSQL the exclusion constraint refuses the second of two overlapping inserts
-and the loser gets ``SlotTaken`` (409) naming the slot's time, never the other member.
-"""
+Conflicts are impossible by construction: SQLite takes the write lock up front (``BEGIN IMMEDIATE``);
+PostgreSQL's exclusion constraint refuses the later of two overlapping inserts (SlotTaken, 409)."""
 
 from __future__ import annotations
 
