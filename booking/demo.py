@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from booking import services
+from booking import inventory
 from booking.models import Resource
 from booking.policy import DEFAULT_POLICY, BookingPolicy
 from community.db import Database
@@ -124,18 +124,18 @@ def seed_booking(db: Database, ids: dict[str, int], policy: BookingPolicy = DEFA
     staff = ids["staff@kopa.local"]
     groups = {}
     for name, hours, concurrent in GROUPS:
-        groups[name] = services.create_group(
+        groups[name] = inventory.create_group(
             db.unit_of_work(), actor_id=staff, name=name, max_hours_per_week=hours, max_concurrent=concurrent
         )
     created = {}
     for group, hours, fields in RESOURCES:
-        created[fields["name"]] = services.create_resource(
+        created[fields["name"]] = inventory.create_resource(
             db.unit_of_work(), actor_id=staff, group_id=groups[group], hours=hours, **fields
         )
     # The makerspace closes for maintenance on the first Monday after today (local time).
     today = dt.datetime.now(policy.tz).date()
     monday = today + dt.timedelta(days=(7 - today.weekday()) % 7 or 7)
-    services.add_blackout(
+    inventory.add_blackout(
         db.unit_of_work(),
         actor_id=staff,
         resource_id=created["Makerspace"],

@@ -13,8 +13,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from booking.models import Blackout, Booking, Resource, State
+from booking.opening import opening_intervals, subtract
 from booking.policy import BookingPolicy
-from booking.services import opening_intervals, subtract
 from booking.timeutil import utc
 from community.i18n import N_
 from community.kpis import KpiProvider, Period, Row, ratio, within

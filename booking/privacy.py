@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from booking import services
+from booking import cancellation
 from booking.models import Booking, BookingSeries, FeedKey, Suspension, WaitlistEntry
 from booking.policy import DEFAULT_POLICY
 from community.privacy import ERASED_REASON, ErasureStep, Part
@@ -33,14 +33,14 @@ PARTS: tuple[tuple[int, Part], ...] = (
 
 def erase_bookings(step: ErasureStep) -> dict[str, list[int]]:
     """The reasons the member gave when cancelling their own bookings go; then they leave every
-    waitlist and each future booking is cancelled and refunded (``services.release_member``)."""
+    waitlist and each future booking is cancelled and refunded (``cancellation.release_member``)."""
     session, member_id = step.session, step.member.id
     session.execute(
         update(Booking).where(Booking.member_id == member_id, Booking.cancelled_by_id == member_id)
         .values(cancel_reason=None)
     )
     policy = DEFAULT_POLICY if step.policy is None else step.policy
-    cancelled, left = services.release_member(
+    cancelled, left = cancellation.release_member(
         session, member_id=member_id, actor_id=step.actor.id, reason=ERASED_REASON, now=step.now,
         policy=policy,
     )

@@ -25,6 +25,7 @@ LANGUAGES = ("lv", "es")
 KEYWORDS = (
     "_l", "lazy_gettext", "lazy_ngettext:1,2", "N_", "NP_:1,2", "js_text",
     "_fail:3", "_staff:3", "_require_state:3", "require:5", "_manager:4",
+    "require_staff:3",
 )
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from booking import services
+from booking import inventory, reservations
 from booking.policy import BookingPolicy
 from community.db import Database
 from community.models import Role
@@ -33,14 +33,14 @@ class Centre:
         self.community = community
         self.staff = community.user(Role.STAFF, name="Staff Sandra")
         self._grants = 0
-        self.group = services.create_group(
+        self.group = inventory.create_group(
             db.unit_of_work(), actor_id=self.staff, name=f"Rooms {uuid.uuid4().hex[:8]}"
         )
 
     def resource(self, group: int | None = None, hours: str = "Mon-Sat 08:00-20:00", **fields) -> int:
         fields.setdefault("name", f"Room {fields.get('price_per_hour', 0)}-{id(fields)}")
         fields.setdefault("lead_minutes", 60)
-        return services.create_resource(
+        return inventory.create_resource(
             self.db.unit_of_work(), actor_id=self.staff, group_id=group or self.group, hours=hours, **fields
         )
 
@@ -56,7 +56,7 @@ class Centre:
         now: dt.datetime = NOW,
         policy: BookingPolicy = POLICY,
     ):
-        return services.book(
+        return reservations.book(
             self.db.unit_of_work(),
             member_id=member,
             resource_id=resource,

@@ -13,7 +13,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from booking import services
+from booking import inventory
 from community import services as community_services
 from community.models import Role
 from tests.booking_helpers import RIGA
@@ -46,8 +46,8 @@ def contended(request, anvil, tmp_path_factory):
         password="contention-pass",
         role=Role.STAFF,
     )
-    group = services.create_group(db.unit_of_work(), actor_id=staff, name="Rooms")
-    room = services.create_resource(
+    group = inventory.create_group(db.unit_of_work(), actor_id=staff, name="Rooms")
+    room = inventory.create_resource(
         db.unit_of_work(),
         actor_id=staff,
         group_id=group,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from booking import services
+from booking import approvals, cancellation
 from community.errors import Conflict, InsufficientCredits
 from rewards.chain.relay import Relay
 from rewards.ledger import credits_total, held_credits, spendable_credits
@@ -71,9 +71,9 @@ def test_book_burn_cancel_refund_once_and_never_below_zero(db, vault, community,
     drain(relay)
     assert redeemed_ref_counts(anvil.url, token, block)[burn_ref.lower()] == 1, "burned on chain once"
 
-    services.cancel(db.unit_of_work(), actor_id=ana, booking_id=paid.id, now=NOW, policy=POLICY)
+    cancellation.cancel(db.unit_of_work(), actor_id=ana, booking_id=paid.id, now=NOW, policy=POLICY)
     with pytest.raises(Conflict):
-        services.cancel(db.unit_of_work(), actor_id=ana, booking_id=paid.id, now=NOW, policy=POLICY)
+        cancellation.cancel(db.unit_of_work(), actor_id=ana, booking_id=paid.id, now=NOW, policy=POLICY)
     drain(relay)
     refund_ref = ref_of(f"booking:{paid.id}:refund")
     assert refund_ref != burn_ref
@@ -89,7 +89,7 @@ def test_book_burn_cancel_refund_once_and_never_below_zero(db, vault, community,
         assert held_credits(session, ana) == 20
     with pytest.raises(InsufficientCredits):
         centre.book(ana, room, at(4, 14), at(4, 16))
-    services.decide(
+    approvals.decide(
         db.unit_of_work(), staff_id=centre.staff, booking_id=pending.id, approve=True, now=NOW, policy=POLICY
     )
     drain(relay)
@@ -97,7 +97,9 @@ def test_book_burn_cancel_refund_once_and_never_below_zero(db, vault, community,
     assert redeemed_ref_counts(anvil.url, token, block)[ref_of(f"booking:{pending.id}").lower()] == 1
     # Past the deadline there is no refund: the credits stay spent.
     with pytest.raises(Conflict, match="too late"):
-        services.cancel(db.unit_of_work(), actor_id=ana, booking_id=pending.id, now=at(4, 11), policy=POLICY)
+        cancellation.cancel(
+            db.unit_of_work(), actor_id=ana, booking_id=pending.id, now=at(4, 11), policy=POLICY
+        )
 
     with db.read_sessions() as session:
         assert credits_total(session, ana) == onchain() == 10

@@ -16,7 +16,22 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from booking import ics, services
+from booking import (
+    approvals,
+    attendance,
+    cancellation,
+    freebusy,
+    housekeeping,
+    ics,
+    inventory,
+    loading,
+    opening,
+    recurring,
+    reminders,
+    reservations,
+    slots,
+    waitlist,
+)
 from booking.errors import BookingSuspended, QuotaExceeded, SlotTaken, TooLate
 from booking.models import Booking, State, WaitlistEntry
 from community.errors import Conflict, Forbidden, InsufficientCredits, InvalidInput
@@ -83,7 +98,7 @@ def test_opening_hours_length_grid_and_lead_time(centre):
         with pytest.raises(InvalidInput, match=message):
             centre.book(ana, room, start, end)
     with pytest.raises(InvalidInput, match="no UTC offset"):
-        services.book(
+        reservations.book(
             centre.db.unit_of_work(),
             member_id=ana,
             resource_id=room,
@@ -113,7 +128,7 @@ def test_overlap_is_refused_naming_the_time_not_the_member(centre):
 def test_blackouts_and_availability(centre):
     room = centre.resource(name="Makerspace", slot_minutes=60, min_minutes=60)
     ana = centre.member()
-    services.add_blackout(
+    inventory.add_blackout(
         centre.db.unit_of_work(),
         actor_id=centre.staff,
         resource_id=room,
@@ -124,7 +139,7 @@ def test_blackouts_and_availability(centre):
     with pytest.raises(Conflict, match=r"closed .*Maintenance"):
         centre.book(ana, room, at(1, 12), at(1, 14))
     with pytest.raises(Forbidden):
-        services.add_blackout(
+        inventory.add_blackout(
             centre.db.unit_of_work(),
             actor_id=ana,
             resource_id=room,
@@ -133,7 +148,7 @@ def test_blackouts_and_availability(centre):
         )
     centre.book(ana, room, at(1, 15), at(1, 17))
     with centre.db.read_sessions() as session:
-        avail = services.availability(
+        avail = freebusy.availability(
             session, resource_id=room, start=at(0, 0), end=at(2, 0), now=NOW, policy=POLICY
         )
     assert avail.free == [
@@ -145,13 +160,13 @@ def test_blackouts_and_availability(centre):
         (at(1, 15).astimezone(dt.UTC), at(1, 17).astimezone(dt.UTC))
     ]
     with centre.db.read_sessions() as session, pytest.raises(InvalidInput, match="at most 62 days"):
-        services.availability(
+        freebusy.availability(
             session, resource_id=room, start=at(0, 0), end=at(70, 0), now=NOW, policy=POLICY
         )
 
 
 def test_quotas_hours_per_week_and_concurrent_bookings(centre, db):
-    group = services.create_group(
+    group = inventory.create_group(
         db.unit_of_work(),
         actor_id=centre.staff,
         name=f"Limited {centre.staff}",
@@ -171,8 +186,8 @@ def test_quotas_hours_per_week_and_concurrent_bookings(centre, db):
     with pytest.raises(QuotaExceeded, match="limit is 3 at a time"):
         centre.book(ana, b, at(8, 9), at(8, 10))
     with db.read_sessions() as session:
-        first = services.member_bookings(session, ana)[-1]
-    services.cancel(
+        first = loading.member_bookings(session, ana)[-1]
+    cancellation.cancel(
         db.unit_of_work(), actor_id=ana, booking_id=first.id, now=NOW - dt.timedelta(days=2), policy=POLICY
     )
     assert centre.book(ana, b, at(8, 9), at(8, 10)).state == "confirmed", "a cancellation frees quota"
@@ -183,7 +198,7 @@ def test_recurring_all_or_nothing_and_book_the_free_ones(centre, db):
     ana, ben = centre.member(), centre.member()
     centre.book(ben, room, at(14, 18), at(14, 19))  # the third Monday is taken
     with pytest.raises(SlotTaken, match="nothing was booked"):
-        services.book_series(
+        recurring.book_series(
             db.unit_of_work(),
             member_id=ana,
             resource_id=room,
@@ -195,7 +210,7 @@ def test_recurring_all_or_nothing_and_book_the_free_ones(centre, db):
         )
     with db.read_sessions() as session:
         assert session.scalar(select(func.count()).select_from(Booking).where(Booking.member_id == ana)) == 0
-    result = services.book_series(
+    result = recurring.book_series(
         db.unit_of_work(),
         member_id=ana,
         resource_id=room,
@@ -209,7 +224,7 @@ def test_recurring_all_or_nothing_and_book_the_free_ones(centre, db):
     assert [b.starts_at for b in result.bookings] == [at(d, 18).astimezone(dt.UTC) for d in (0, 7, 21)]
     assert [d for d, _ in result.skipped] == [at(14, 0).date()]
     assert "already booked" in result.skipped[0][1]
-    two = services.book_series(
+    two = recurring.book_series(
         db.unit_of_work(),
         member_id=ben,
         resource_id=room,
@@ -224,15 +239,17 @@ def test_recurring_all_or_nothing_and_book_the_free_ones(centre, db):
         at(d, 0).date() for d in (1, 15, 29)
     ]
     # Cancel one occurrence, then the rest of the series.
-    services.cancel(db.unit_of_work(), actor_id=ana, booking_id=result.bookings[1].id, now=NOW, policy=POLICY)
-    cancelled, kept = services.cancel_series(
+    cancellation.cancel(
+        db.unit_of_work(), actor_id=ana, booking_id=result.bookings[1].id, now=NOW, policy=POLICY
+    )
+    cancelled, kept = cancellation.cancel_series(
         db.unit_of_work(), actor_id=ana, series_id=result.series_id, now=at(0, 17, 30), policy=POLICY
     )
     assert cancelled == [result.bookings[2].id] and kept == [result.bookings[0].id], (
         "the occurrence inside the cancellation deadline stays"
     )
     with pytest.raises(Forbidden):
-        services.cancel_series(
+        cancellation.cancel_series(
             db.unit_of_work(), actor_id=ben, series_id=result.series_id, now=NOW, policy=POLICY
         )
 
@@ -242,7 +259,7 @@ def test_waitlist_serves_higher_tier_first_then_first_come(centre, db, monkeypat
     holder, early, late, gold = (centre.member(n) for n in ("Holder", "Early", "Late", "Gold"))
     taken = centre.book(holder, room, at(2, 10), at(2, 12))
     for member, minutes in ((early, 1), (gold, 3), (late, 2)):
-        services.join_waitlist(
+        waitlist.join_waitlist(
             db.unit_of_work(),
             member_id=member,
             resource_id=room,
@@ -252,7 +269,7 @@ def test_waitlist_serves_higher_tier_first_then_first_come(centre, db, monkeypat
             policy=POLICY,
         )
     with pytest.raises(Conflict, match="already waiting"):
-        services.join_waitlist(
+        waitlist.join_waitlist(
             db.unit_of_work(),
             member_id=late,
             resource_id=room,
@@ -262,7 +279,7 @@ def test_waitlist_serves_higher_tier_first_then_first_come(centre, db, monkeypat
             policy=POLICY,
         )
     with pytest.raises(Conflict, match="free"):
-        services.join_waitlist(
+        waitlist.join_waitlist(
             db.unit_of_work(),
             member_id=late,
             resource_id=room,
@@ -277,7 +294,7 @@ def test_waitlist_serves_higher_tier_first_then_first_come(centre, db, monkeypat
         lambda session, member_id: loyalty.Tier("Gold", 3, 1000, 10) if member_id == gold else None,
     )
 
-    services.cancel(db.unit_of_work(), actor_id=holder, booking_id=taken.id, now=NOW, policy=POLICY)
+    cancellation.cancel(db.unit_of_work(), actor_id=holder, booking_id=taken.id, now=NOW, policy=POLICY)
     with db.read_sessions() as session:
         offer = session.scalars(
             select(Booking).where(Booking.resource_id == room, Booking.state == State.OFFERED.value)
@@ -285,13 +302,13 @@ def test_waitlist_serves_higher_tier_first_then_first_come(centre, db, monkeypat
     assert offer.member_id == gold, "the higher tier is served first"
     assert "waitlist_offer" in notes(db, gold)
     with pytest.raises(Forbidden):
-        services.confirm_offer(
+        waitlist.confirm_offer(
             db.unit_of_work(), member_id=early, booking_id=offer.id, now=NOW, policy=POLICY
         )
     # Gold lets the hold run out: the slot goes to the first come among the rest.
     later = NOW + POLICY.waitlist_hold + dt.timedelta(minutes=1)
     with pytest.raises(TooLate):
-        services.confirm_offer(
+        waitlist.confirm_offer(
             db.unit_of_work(), member_id=gold, booking_id=offer.id, now=later, policy=POLICY
         )
     with db.read_sessions() as session:
@@ -300,7 +317,7 @@ def test_waitlist_serves_higher_tier_first_then_first_come(centre, db, monkeypat
         ).one()
         assert session.get(Booking, offer.id).state == State.EXPIRED
     assert offer2.member_id == early
-    confirmed = services.confirm_offer(
+    confirmed = waitlist.confirm_offer(
         db.unit_of_work(), member_id=early, booking_id=offer2.id, now=later, policy=POLICY
     )
     assert confirmed.state == "confirmed"
@@ -318,21 +335,21 @@ def test_check_in_window_awards_points_once(centre, db):
     b = centre.book(ana, room, at(0, 10), at(0, 13))
     kwargs = dict(booking_id=b.id, policy=POLICY)
     with pytest.raises(TooLate, match="opens at 09:45"):
-        services.check_in(db.unit_of_work(), actor_id=ana, code=b.code, now=at(0, 9, 40), **kwargs)
+        attendance.check_in(db.unit_of_work(), actor_id=ana, code=b.code, now=at(0, 9, 40), **kwargs)
     with pytest.raises(InvalidInput, match="does not match"):
-        services.check_in(db.unit_of_work(), actor_id=ana, code="WRONG1", now=at(0, 10), **kwargs)
+        attendance.check_in(db.unit_of_work(), actor_id=ana, code="WRONG1", now=at(0, 10), **kwargs)
     with pytest.raises(Forbidden):
-        services.check_in(db.unit_of_work(), actor_id=ben, code=b.code, now=at(0, 10), **kwargs)
-    points = services.check_in(
+        attendance.check_in(db.unit_of_work(), actor_id=ben, code=b.code, now=at(0, 10), **kwargs)
+    points = attendance.check_in(
         db.unit_of_work(), actor_id=ana, code=b.code.lower(), now=at(0, 9, 50), **kwargs
     )
     assert points == 3, "default rule: one point per hour"
     with pytest.raises(Conflict, match="already checked in"):
-        services.check_in(db.unit_of_work(), actor_id=ana, code=b.code, now=at(0, 10), **kwargs)
+        attendance.check_in(db.unit_of_work(), actor_id=ana, code=b.code, now=at(0, 10), **kwargs)
     assert centre.entries(ana) == [(3, "booking_check_in", f"booking:{b.id}:check-in")]
     late = centre.book(ana, room, at(1, 10), at(1, 11))
     with pytest.raises(TooLate, match="closed at 10:15"):
-        services.check_in(
+        attendance.check_in(
             db.unit_of_work(),
             actor_id=centre.staff,
             code=late.code,
@@ -352,7 +369,7 @@ def test_no_shows_release_the_slot_and_suspend_after_three(centre, db):
         centre.book(ben, room, at(0, 10), at(0, 12), now=now)  # the past part is gone, of course
     assert centre.book(ben, room, at(0, 10, 30), at(0, 12), now=now).state == "confirmed"
     assert state_of(db, missed[0].id) == State.NO_SHOW
-    services.housekeeping(db.unit_of_work(), now=at(2, 11), policy=POLICY)
+    housekeeping.housekeeping(db.unit_of_work(), now=at(2, 11), policy=POLICY)
     assert [state_of(db, b.id) for b in missed] == [State.NO_SHOW] * 3
     assert "booking_suspended" in notes(db, ana)
     with pytest.raises(BookingSuspended, match="suspended until"):
@@ -360,7 +377,7 @@ def test_no_shows_release_the_slot_and_suspend_after_three(centre, db):
     assert centre.book(ana, room, at(10, 10), at(10, 11), now=at(9, 12)).state == "confirmed", "a week later"
     strict = dataclasses.replace(POLICY, no_show_limit=1)
     b2 = centre.book(ben, room, at(4, 10), at(4, 11))
-    services.housekeeping(db.unit_of_work(), now=at(4, 11), policy=strict)
+    housekeeping.housekeeping(db.unit_of_work(), now=at(4, 11), policy=strict)
     with pytest.raises(BookingSuspended):
         centre.book(ben, room, at(5, 10), at(5, 11), now=at(4, 12), policy=strict)
     assert state_of(db, b2.id) == State.NO_SHOW
@@ -378,23 +395,23 @@ def test_cancellation_deadline_and_refunds(centre, db):
     assert b.credits == 25
     with db.read_sessions() as session:
         assert spendable_credits(session, ana) == 75
-    services.cancel(db.unit_of_work(), actor_id=ana, booking_id=b.id, now=at(2, 15), policy=POLICY)
+    cancellation.cancel(db.unit_of_work(), actor_id=ana, booking_id=b.id, now=at(2, 15), policy=POLICY)
     refunded = [e for e in centre.entries(ana) if e[1] == "booking_refund"]
     assert refunded == [(25, "booking_refund", f"booking:{b.id}:refund")]
     with pytest.raises(Conflict, match="cancelled and cannot"):
-        services.cancel(db.unit_of_work(), actor_id=ana, booking_id=b.id, now=at(2, 15), policy=POLICY)
+        cancellation.cancel(db.unit_of_work(), actor_id=ana, booking_id=b.id, now=at(2, 15), policy=POLICY)
     assert [e[0] for e in centre.entries(ana)].count(25) == 1, "refunded exactly once"
     centre.deliver_all()
     late = centre.book(ana, room, at(3, 10), at(3, 12))
     with pytest.raises(TooLate, match="too late to cancel"):
-        services.cancel(db.unit_of_work(), actor_id=ana, booking_id=late.id, now=at(2, 11), policy=POLICY)
+        cancellation.cancel(db.unit_of_work(), actor_id=ana, booking_id=late.id, now=at(2, 11), policy=POLICY)
     with pytest.raises(Forbidden):
-        services.cancel(db.unit_of_work(), actor_id=ben, booking_id=late.id, now=at(2, 11), policy=POLICY)
+        cancellation.cancel(db.unit_of_work(), actor_id=ben, booking_id=late.id, now=at(2, 11), policy=POLICY)
     with pytest.raises(InvalidInput, match="reason"):
-        services.cancel(
+        cancellation.cancel(
             db.unit_of_work(), actor_id=centre.staff, booking_id=late.id, now=at(2, 11), policy=POLICY
         )
-    services.cancel(
+    cancellation.cancel(
         db.unit_of_work(),
         actor_id=centre.staff,
         booking_id=late.id,
@@ -424,11 +441,11 @@ def test_approval_holds_credits_then_spends_or_releases(centre, db, monkeypatch)
     with pytest.raises(InsufficientCredits):
         centre.book(ana, hall, at(4, 10), at(4, 12))
     with pytest.raises(Forbidden):
-        services.decide(
+        approvals.decide(
             db.unit_of_work(), staff_id=ana, booking_id=pending.id, approve=True, now=NOW, policy=POLICY
         )
     with pytest.raises(InvalidInput, match="comment"):
-        services.decide(
+        approvals.decide(
             db.unit_of_work(),
             staff_id=centre.staff,
             booking_id=pending.id,
@@ -437,7 +454,7 @@ def test_approval_holds_credits_then_spends_or_releases(centre, db, monkeypatch)
             policy=POLICY,
         )
     assert (
-        services.decide(
+        approvals.decide(
             db.unit_of_work(),
             staff_id=centre.staff,
             booking_id=pending.id,
@@ -453,7 +470,7 @@ def test_approval_holds_credits_then_spends_or_releases(centre, db, monkeypatch)
     centre.give_credits(ana, 50)
     # A second request is declined (hold released), a third expires undecided.
     second = centre.book(ana, hall, at(4, 10), at(4, 11))
-    services.decide(
+    approvals.decide(
         db.unit_of_work(),
         staff_id=centre.staff,
         booking_id=second.id,
@@ -464,7 +481,7 @@ def test_approval_holds_credits_then_spends_or_releases(centre, db, monkeypatch)
     )
     third = centre.book(ana, hall, at(5, 10), at(5, 11))
     with pytest.raises(TooLate, match="expired"):
-        services.decide(
+        approvals.decide(
             db.unit_of_work(),
             staff_id=centre.staff,
             booking_id=third.id,
@@ -483,11 +500,11 @@ def test_reminders_once_and_calendar_feeds(centre, db):
     ana = centre.member("Ana Private")
     b = centre.book(ana, room, at(1, 10), at(1, 11))
     mails = []
-    sent = services.send_due_reminders(
+    sent = reminders.send_due_reminders(
         db.unit_of_work(), at(0, 11), policy=POLICY, send_mail=lambda *m: mails.append(m)
     )
     assert sent == 1 and mails[0][0] == centre.community.email_of(ana) and b.code in mails[0][2]
-    assert services.send_due_reminders(db.unit_of_work(), at(0, 12), policy=POLICY) == 0, "only once"
+    assert reminders.send_due_reminders(db.unit_of_work(), at(0, 12), policy=POLICY) == 0, "only once"
     assert notes(db, ana).count("booking_reminder") == 1
 
     secret = "feed-secret"
@@ -535,7 +552,7 @@ def test_a_lost_race_is_a_409_naming_the_winners_time(centre, db):
         if db.engine.dialect.name == "postgresql":
             # Our check cannot see the uncommitted row; only the constraint can stop the insert.
             with db.read_sessions() as other:
-                assert services._blocking_overlap(other, room, at(1, 10), at(1, 12)) is None
+                assert slots.blocking_overlap(other, room, at(1, 10), at(1, 12)) is None
         racer = threading.Thread(
             target=lambda: outcome.append(_try(lambda: centre.book(ben, room, at(1, 10, 30), at(1, 12))))
         )
@@ -569,7 +586,7 @@ def _try(call):
 
 
 def test_resource_definitions_are_validated(centre):
-    assert services.hours_text_of(services.parse_hours("Mon-Fri 08:00-20:00; Sat 10:00-24:00")) == (
+    assert opening.hours_text_of(opening.parse_hours("Mon-Fri 08:00-20:00; Sat 10:00-24:00")) == (
         "Mon-Fri 08:00-20:00; Sat 10:00-24:00"
     )
     bad = [
@@ -588,7 +605,7 @@ def test_resource_definitions_are_validated(centre):
         with pytest.raises(InvalidInput, match=message):
             centre.resource(name="Bad", **fields)
     with pytest.raises(Forbidden):
-        services.create_resource(
+        inventory.create_resource(
             centre.db.unit_of_work(),
             actor_id=centre.member(),
             group_id=centre.group,

@@ -13,7 +13,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from booking import services
+from booking import inventory, loading, reservations
 from community.models import Role, User
 from rewards.models import LedgerEntry
 from web.booking_api import OPENAPI_PATHS
@@ -25,8 +25,8 @@ RIGA = dt.timezone(dt.timedelta(hours=2))  # only to write offsets; the server a
 def centre(app, app_community):
     db = app.extensions["kopa.db"]
     staff = app_community.user(Role.STAFF, name="Desk Dace")
-    group = services.create_group(db.unit_of_work(), actor_id=staff, name="Rooms")
-    room = services.create_resource(
+    group = inventory.create_group(db.unit_of_work(), actor_id=staff, name="Rooms")
+    room = inventory.create_resource(
         db.unit_of_work(),
         actor_id=staff,
         group_id=group,
@@ -38,7 +38,7 @@ def centre(app, app_community):
         lead_minutes=60,
         location="Room 204",
     )
-    desk = services.create_resource(
+    desk = inventory.create_resource(
         db.unit_of_work(),
         actor_id=staff,
         group_id=group,
@@ -217,8 +217,8 @@ def test_pages_calendar_form_booking_detail_and_cancel(client, auth, centre):
 
 def test_staff_desk_decides_and_creates_resources(client, auth, centre, app):
     db = centre["db"]
-    group = services.create_group(db.unit_of_work(), actor_id=centre["staff"], name="Halls")
-    hall = services.create_resource(
+    group = inventory.create_group(db.unit_of_work(), actor_id=centre["staff"], name="Halls")
+    hall = inventory.create_resource(
         db.unit_of_work(),
         actor_id=centre["staff"],
         group_id=group,
@@ -231,7 +231,7 @@ def test_staff_desk_decides_and_creates_resources(client, auth, centre, app):
     )
     ana = centre["community"].user(name="Ana Hall")
     start, end = slot(4, 10)
-    pending = services.book(db.unit_of_work(), member_id=ana, resource_id=hall, start=start, end=end)
+    pending = reservations.book(db.unit_of_work(), member_id=ana, resource_id=hall, start=start, end=end)
     assert pending.state == "pending"
     auth.login(centre["community"].email_of(centre["staff"]))
     desk = client.get("/booking/desk")
@@ -243,13 +243,13 @@ def test_staff_desk_decides_and_creates_resources(client, auth, centre, app):
     assert declined.status_code == 302
     with db.read_sessions() as session:
         assert (
-            services.booking_for(session, actor=session.get(User, ana), booking_id=pending.id).state
+            loading.booking_for(session, actor=session.get(User, ana), booking_id=pending.id).state
             == "pending"
         ), "declining needs a comment"
     client.post(f"/booking/bookings/{pending.id}/approve", data={"csrf_token": token, "reason": "Enjoy"})
     with db.read_sessions() as session:
         assert (
-            services.booking_for(session, actor=session.get(User, ana), booking_id=pending.id).state
+            loading.booking_for(session, actor=session.get(User, ana), booking_id=pending.id).state
             == "confirmed"
         )
     created = client.post(
@@ -353,7 +353,7 @@ def test_reminders_command_mails_through_smtp_when_configured(app, centre):
     try:
         ana = centre["community"].user(name="Ana Mail")
         soon = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=3)
-        booked = services.book(
+        booked = reservations.book(
             centre["db"].unit_of_work(),
             member_id=ana,
             resource_id=centre["room"],

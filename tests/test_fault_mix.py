@@ -31,7 +31,7 @@ import pytest
 from sqlalchemy import select
 from web3 import Web3
 
-from booking import services as booking
+from booking import cancellation
 from booking.policy import BookingPolicy
 from community import services
 from community.db import Database
@@ -337,7 +337,9 @@ def test_exactly_once_with_a_mix_of_500_operations_under_faults(tmp_path, databa
                     ops["booking payment"] += 1
                 elif kind == "cancel-booking" and bookings:
                     bid, owner = bookings.pop(rng.randrange(len(bookings)))
-                    booking.cancel(db.unit_of_work(), actor_id=owner, booking_id=bid, now=NOW, policy=POLICY)
+                    cancellation.cancel(
+                        db.unit_of_work(), actor_id=owner, booking_id=bid, now=NOW, policy=POLICY
+                    )
                     ops["booking refund"] += 1
                 else:
                     approve()

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
-from booking import services as booking
+from booking import attendance, cancellation, housekeeping, inventory
 from booking.models import Booking
 from community import kpis, polls, services
 from community.errors import InvalidInput
@@ -222,7 +222,7 @@ def test_space_utilisation_per_resource_and_hour_and_no_shows(db, community):
     centre = Centre(db, community)
     room = centre.resource(name="Room", hours="Mon-Sat 08:00-20:00")
     desk = centre.resource(name="Desk", hours="Mon-Fri 09:00-11:30")
-    booking.add_blackout(db.unit_of_work(), actor_id=centre.staff, resource_id=room,
+    inventory.add_blackout(db.unit_of_work(), actor_id=centre.staff, resource_id=room,
                          start=at(0, 19).isoformat(), end=at(0, 20).isoformat(), reason="cleaning")
     ana, ben = centre.member("Ana"), centre.member("Ben")
     used = centre.book(ana, room, at(0, 10), at(0, 12))
@@ -230,12 +230,12 @@ def test_space_utilisation_per_resource_and_hour_and_no_shows(db, community):
     upcoming = centre.book(ana, room, at(0, 16), at(0, 17))
     cancelled = centre.book(ben, room, at(0, 18), at(0, 19))
     half = centre.book(ben, desk, at(0, 9), at(0, 10, 30))
-    booking.cancel(db.unit_of_work(), actor_id=ben, booking_id=cancelled.id, policy=POLICY)
-    booking.check_in(db.unit_of_work(), actor_id=ana, booking_id=used.id, code=used.code, now=at(0, 10),
+    cancellation.cancel(db.unit_of_work(), actor_id=ben, booking_id=cancelled.id, policy=POLICY)
+    attendance.check_in(db.unit_of_work(), actor_id=ana, booking_id=used.id, code=used.code, now=at(0, 10),
                      policy=POLICY)
-    booking.check_in(db.unit_of_work(), actor_id=ben, booking_id=half.id, code=half.code, now=at(0, 9, 5),
+    attendance.check_in(db.unit_of_work(), actor_id=ben, booking_id=half.id, code=half.code, now=at(0, 9, 5),
                      policy=POLICY)
-    booking.housekeeping(db.unit_of_work(), now=at(0, 14, 30), policy=POLICY)  # 14:00 is a no-show
+    housekeeping.housekeeping(db.unit_of_work(), now=at(0, 14, 30), policy=POLICY)  # 14:00 is a no-show
     with db.read_sessions() as session:
         states = {b.id: b.state for b in session.scalars(select(Booking))}
     assert (states[missed.id], states[upcoming.id]) == ("no_show", "confirmed")

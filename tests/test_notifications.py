@@ -19,7 +19,7 @@ import socketio
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from booking import services as booking
+from booking import cancellation, reminders, waitlist
 from community import services
 from community.demo import DEMO_PASSWORD
 from community.errors import Conflict, InvalidInput
@@ -175,13 +175,13 @@ def test_booking_reminder_waitlist_promotion_and_redemption_fulfilled(db, commun
     holder, waiting = centre.member("Holder"), centre.member("Waiting")
 
     taken = centre.book(holder, room, at(1, 10), at(1, 11))
-    booking.join_waitlist(db.unit_of_work(), member_id=waiting, resource_id=room, start=at(1, 10).isoformat(),
-                          end=at(1, 11).isoformat(), now=NOW, policy=POLICY)
-    assert booking.send_due_reminders(db.unit_of_work(), at(0, 11), policy=POLICY) == 1
+    waitlist.join_waitlist(db.unit_of_work(), member_id=waiting, resource_id=room,
+                           start=at(1, 10).isoformat(), end=at(1, 11).isoformat(), now=NOW, policy=POLICY)
+    assert reminders.send_due_reminders(db.unit_of_work(), at(0, 11), policy=POLICY) == 1
     assert kinds(db, holder) == ["booking_reminder"]
     assert taken.code in rows(db, holder)[0].text
 
-    booking.cancel(db.unit_of_work(), actor_id=holder, booking_id=taken.id, now=NOW, policy=POLICY)
+    cancellation.cancel(db.unit_of_work(), actor_id=holder, booking_id=taken.id, now=NOW, policy=POLICY)
     assert kinds(db, waiting) == ["waitlist_offer"], "the freed slot is offered to the member waiting"
     assert "Quiet room" in rows(db, waiting)[0].text
 

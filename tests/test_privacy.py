@@ -17,8 +17,7 @@ from sqlalchemy import inspect, select, text, update
 import booking
 import community
 import rewards
-from booking import ics
-from booking import services as booking_services
+from booking import approvals, cancellation, ics, recurring, waitlist
 from booking.models import Booking, Suspension, WaitlistEntry
 from community import notifications, polls, privacy, processes, services
 from community.db import Base
@@ -113,17 +112,17 @@ class World:
         free = centre.resource(name=f"Free room {tag}")
         self.room_booking = centre.book(m, room, at(1, 10), at(1, 12)).id
         self.hall_booking = centre.book(m, hall, at(2, 10), at(2, 11)).id
-        booking_services.decide(uow(), staff_id=staff, booking_id=self.hall_booking, approve=True, now=NOW,
+        approvals.decide(uow(), staff_id=staff, booking_id=self.hall_booking, approve=True, now=NOW,
                                 policy=POLICY)
-        self.series = booking_services.book_series(
+        self.series = recurring.book_series(
             uow(), member_id=m, resource_id=free, start=at(3, 10).isoformat(), end=at(3, 11).isoformat(),
             count=2, now=NOW, policy=POLICY)
         self.others_booking = centre.book(other, free, at(4, 10), at(4, 11)).id
-        self.waiting = booking_services.join_waitlist(
+        self.waiting = waitlist.join_waitlist(
             uow(), member_id=m, resource_id=free, start=at(4, 10).isoformat(), end=at(4, 11).isoformat(),
             now=NOW, policy=POLICY)
         cancelled = centre.book(m, free, at(5, 10), at(5, 11)).id
-        booking_services.cancel(uow(), actor_id=m, booking_id=cancelled, reason=CANCEL_REASON, now=NOW,
+        cancellation.cancel(uow(), actor_id=m, booking_id=cancelled, reason=CANCEL_REASON, now=NOW,
                                 policy=POLICY)
         with db.write_sessions() as session, session.begin():
             session.add(Suspension(member_id=m, starts_at=at(-30, 9), ends_at=at(-23, 9),

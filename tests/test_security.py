@@ -27,8 +27,7 @@ import requests
 import socketio
 from sqlalchemy import select, update
 
-from booking import ics
-from booking import services as booking_services
+from booking import ics, recurring, reservations, waitlist
 from booking.models import Blackout, Resource, WaitlistEntry
 from booking.policy import BookingPolicy
 from community import processes, services
@@ -255,14 +254,14 @@ def _seed(app) -> dict:
     def at(hour: int, on: dt.date = day) -> str:
         return dt.datetime.combine(on, dt.time(hour), tzinfo=policy.tz).isoformat()
 
-    booking = booking_services.book(db.unit_of_work(), member_id=member, resource_id=rooms["Ideas room"],
+    booking = reservations.book(db.unit_of_work(), member_id=member, resource_id=rooms["Ideas room"],
                                     start=at(10), end=at(11), policy=policy)
-    series = booking_services.book_series(db.unit_of_work(), member_id=member,
+    series = recurring.book_series(db.unit_of_work(), member_id=member,
                                           resource_id=rooms["Quiet room"], start=at(10), end=at(11),
                                           every_weeks=1, count=2, policy=policy)
-    booking_services.book(db.unit_of_work(), member_id=ids["member3@kopa.local"],
+    reservations.book(db.unit_of_work(), member_id=ids["member3@kopa.local"],
                           resource_id=rooms["Ideas room"], start=at(12), end=at(13), policy=policy)
-    booking_services.join_waitlist(db.unit_of_work(), member_id=member, resource_id=rooms["Ideas room"],
+    waitlist.join_waitlist(db.unit_of_work(), member_id=member, resource_id=rooms["Ideas room"],
                                    start=at(12), end=at(13), policy=policy)
     processes.apply_to_process(db.unit_of_work(), user_id=member, process_id=hackathon, message="Let me in")
     with db.read_sessions() as s:

@@ -39,7 +39,22 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from booking import ics, services
+from booking import (
+    approvals,
+    attendance,
+    cancellation,
+    freebusy,
+    housekeeping,
+    ics,
+    inventory,
+    loading,
+    opening,
+    recurring,
+    reminders,
+    reservations,
+    slots,
+    waitlist,
+)
 from booking.models import Blackout, Booking, Resource, ResourceGroup, State, WaitlistEntry
 from booking.policy import BookingPolicy
 from booking.timeutil import utc
@@ -86,7 +101,7 @@ def _local(value: dt.datetime | None, fmt: str = "%a %d %b %Y %H:%M") -> str:
 
 def _hours_text(resource: Resource) -> str:
     """Opening hours ("Mon-Sat 08:00-20:00") with the weekdays in the reader's language."""
-    return i18n.weekdays_in_language(services.hours_text(resource))
+    return i18n.weekdays_in_language(opening.hours_text(resource))
 
 
 # --- forms ------------------------------------------------------------------------------------
@@ -217,7 +232,7 @@ def resource(resource_id: int):
         status = 400
         res = _get_or_404(Resource, resource_id)  # booking released the request's read session
     try:
-        _day_list, dates, times, rows = services.calendar_days(
+        _day_list, dates, times, rows = freebusy.calendar_days(
             db_session(),
             resource_id=res.id,
             first_day=first,
@@ -253,14 +268,14 @@ def _handle_booking_form(res: Resource, form: BookForm):
     uow = writer()
     try:
         if request.form.get("action") == "waitlist":
-            services.join_waitlist(
+            waitlist.join_waitlist(
                 uow, member_id=current_user.id, resource_id=res.id, start=start, end=end, policy=policy()
             )
             flash(_("You are on the waitlist. If the slot frees, "
                     "you will be notified and can confirm it."), "ok")
             return redirect(url_for("booking.mine"))
         if form.repeat.data:
-            result = services.book_series(
+            result = recurring.book_series(
                 uow,
                 member_id=current_user.id,
                 resource_id=res.id,
@@ -278,7 +293,7 @@ def _handle_booking_form(res: Resource, form: BookForm):
                 message += " " + _("Skipped: %(dates)s", dates=skipped)
             flash(message, "ok")
             return redirect(url_for("booking.mine"))
-        booked = services.book(
+        booked = reservations.book(
             uow, member_id=current_user.id, resource_id=res.id, start=start, end=end, policy=policy()
         )
     except DomainError as exc:
@@ -315,7 +330,7 @@ def resource_feed(resource_id: int):
 @login_required
 def mine():
     session = db_session()
-    bookings = services.member_bookings(session, current_user.id)
+    bookings = loading.member_bookings(session, current_user.id)
     now = dt.datetime.now(dt.UTC)
     upcoming = [
         b
@@ -349,7 +364,7 @@ def mine():
 @bp.route("/bookings/<int:booking_id>", methods=["GET"])
 @login_required
 def detail(booking_id: int):
-    booking = services.booking_for(db_session(), actor=current_user, booking_id=booking_id)
+    booking = loading.booking_for(db_session(), actor=current_user, booking_id=booking_id)
     code_form = CodeForm()
     if request.args.get("code"):
         code_form.code.data = request.args["code"][:12]
@@ -398,7 +413,7 @@ def cancel(booking_id: int):
         flash(_("The reason is too long (2000 characters at most)."), "error")
         return redirect(url_for("booking.detail", booking_id=booking_id))
     return _act(
-        lambda uow: services.cancel(
+        lambda uow: cancellation.cancel(
             uow, actor_id=current_user.id, booking_id=booking_id, reason=form.reason.data, policy=policy()
         ),
         _("The booking is cancelled."),
@@ -416,7 +431,7 @@ def cancel_series(series_id: int):
     result: dict = {}
 
     def action(uow):
-        result["ids"] = services.cancel_series(
+        result["ids"] = cancellation.cancel_series(
             uow, actor_id=current_user.id, series_id=series_id, reason=form.reason.data, policy=policy()
         )
 
@@ -433,7 +448,7 @@ def confirm(booking_id: int):
     if not PlainForm().validate_on_submit():
         abort(400, description=_("the form has expired; try again"))
     return _act(
-        lambda uow: services.confirm_offer(
+        lambda uow: waitlist.confirm_offer(
             uow, member_id=current_user.id, booking_id=booking_id, policy=policy()
         ),
         _("The slot is yours."),
@@ -449,7 +464,7 @@ def check_in(booking_id: int):
         flash(_("Enter the check-in code."), "error")
         return redirect(url_for("booking.detail", booking_id=booking_id))
     return _act(
-        lambda uow: services.check_in(
+        lambda uow: attendance.check_in(
             uow, actor_id=current_user.id, booking_id=booking_id, code=form.code.data, policy=policy()
         ),
         _("Checked in. Enjoy!"),
@@ -463,7 +478,7 @@ def leave_waitlist(entry_id: int):
     if not PlainForm().validate_on_submit():
         abort(400, description=_("the form has expired; try again"))
     return _act(
-        lambda uow: services.leave_waitlist(uow, member_id=current_user.id, entry_id=entry_id),
+        lambda uow: waitlist.leave_waitlist(uow, member_id=current_user.id, entry_id=entry_id),
         _("You left the waitlist."),
     )
 
@@ -506,7 +521,7 @@ def desk():
         .where(
             Booking.starts_at >= start,
             Booking.starts_at < start + dt.timedelta(days=1),
-            Booking.state.in_(services.BLOCKING_VALUES),
+            Booking.state.in_(slots.BLOCKING_VALUES),
         )
         .order_by(Booking.starts_at)
     ).all()
@@ -541,7 +556,7 @@ def decide(booking_id: int, decision: str):
         flash(_("The comment is too long."), "error")
         return redirect(url_for("booking.desk"))
     _act(
-        lambda uow: services.decide(
+        lambda uow: approvals.decide(
             uow,
             staff_id=current_user.id,
             booking_id=booking_id,
@@ -561,7 +576,7 @@ def create_group():
     form = GroupForm()
     if form.validate_on_submit():
         _act(
-            lambda uow: services.create_group(
+            lambda uow: inventory.create_group(
                 uow,
                 actor_id=current_user.id,
                 name=form.name.data,
@@ -606,7 +621,7 @@ def create_resource():
     }
     fields = {k: v for k, v in fields.items() if v is not None}
     return _act(
-        lambda uow: services.create_resource(
+        lambda uow: inventory.create_resource(
             uow, actor_id=current_user.id, group_id=form.group.data, hours=form.hours.data, **fields
         ),
         _("%(name)s can now be booked.", name=form.name.data),
@@ -621,7 +636,7 @@ def add_blackout(resource_id: int):
         flash(_("Give the blackout's start and end."), "error")
         return redirect(url_for("booking.desk"))
     return _act(
-        lambda uow: services.add_blackout(
+        lambda uow: inventory.add_blackout(
             uow,
             actor_id=current_user.id,
             resource_id=resource_id,
@@ -640,7 +655,7 @@ def remove_blackout(blackout_id: int):
     if not PlainForm().validate_on_submit():
         abort(400, description=_("the form has expired; try again"))
     return _act(
-        lambda uow: services.remove_blackout(uow, actor_id=current_user.id, blackout_id=blackout_id),
+        lambda uow: inventory.remove_blackout(uow, actor_id=current_user.id, blackout_id=blackout_id),
         _("The blackout is removed."),
     )
 
@@ -658,10 +673,10 @@ def reminders_command(every: float) -> None:
     notices = delivery()
     db = database()
     while True:
-        handled = services.housekeeping(db.unit_of_work(), policy=policy())
+        handled = housekeeping.housekeeping(db.unit_of_work(), policy=policy())
         # The reminders are notifications: e-mailed after the commit by the notification
         # delivery, as each member's preferences say.
-        sent = services.send_due_reminders(db.unit_of_work(), policy=policy())
+        sent = reminders.send_due_reminders(db.unit_of_work(), policy=policy())
         mailing = notices.sender() is not None
         digests = notices.run_digests(if_due=True) + notices.retry() if mailing else 0
         notices.wait()

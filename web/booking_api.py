@@ -9,7 +9,18 @@ import datetime as dt
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
-from booking import services
+from booking import (
+    approvals,
+    attendance,
+    cancellation,
+    freebusy,
+    loading,
+    opening,
+    recurring,
+    reservations,
+    results,
+    waitlist,
+)
 from booking.models import Booking, Resource, ResourceGroup
 from booking.timeutil import local_iso, parse_instant, utc
 from community.errors import InvalidInput
@@ -41,7 +52,7 @@ def _resource_json(r: Resource) -> dict:
         "location": r.location,
         "photo_url": r.photo_url,
         "accessibility": r.accessibility,
-        "opening_hours": services.hours_text(r),
+        "opening_hours": opening.hours_text(r),
         "timezone": policy().timezone,
         "slot_minutes": r.slot_minutes,
         "min_minutes": r.min_minutes,
@@ -81,7 +92,7 @@ def _booking_json(b: Booking) -> dict:
     }
 
 
-def _result_json(r: services.BookingResult) -> dict:
+def _result_json(r: results.BookingResult) -> dict:
     return {
         "id": r.id,
         "state": r.state,
@@ -109,7 +120,7 @@ def resources():
 
 @bp.get("/resources/<int:resource_id>")
 def resource(resource_id: int):
-    return jsonify(_resource_json(services.get_resource(db_session(), resource_id)))
+    return jsonify(_resource_json(loading.get_resource(db_session(), resource_id)))
 
 
 @bp.get("/resources/<int:resource_id>/availability")
@@ -119,7 +130,7 @@ def availability(resource_id: int):
     end = request.args.get("to")
     if not end:
         end = (parse_instant(start, "from") + dt.timedelta(days=7)).isoformat()
-    avail = services.availability(
+    avail = freebusy.availability(
         db_session(), resource_id=resource_id, start=start, end=end, now=now, policy=policy()
     )
     return jsonify(
@@ -148,7 +159,7 @@ def create_booking(resource_id: int):
     if repeat is not None:
         if not isinstance(repeat, dict):
             raise InvalidInput("repeat must be an object {every_weeks, count | until, mode}")
-        result = services.book_series(
+        result = recurring.book_series(
             uow,
             member_id=g.api_user.id,
             resource_id=resource_id,
@@ -167,7 +178,7 @@ def create_booking(resource_id: int):
             bookings=[_result_json(b) for b in result.bookings],
             skipped=[{"date": d.isoformat(), "reason": why} for d, why in result.skipped],
         ), 201
-    booked = services.book(
+    booked = reservations.book(
         uow,
         member_id=g.api_user.id,
         resource_id=resource_id,
@@ -183,7 +194,7 @@ def create_booking(resource_id: int):
 @token_required
 def join_waitlist(resource_id: int):
     data = json_body()
-    entry_id = services.join_waitlist(
+    entry_id = waitlist.join_waitlist(
         writer(),
         member_id=g.api_user.id,
         resource_id=resource_id,
@@ -197,14 +208,14 @@ def join_waitlist(resource_id: int):
 @bp.get("/bookings/<int:booking_id>")
 @token_required
 def booking(booking_id: int):
-    return jsonify(_booking_json(services.booking_for(db_session(), actor=g.api_user, booking_id=booking_id)))
+    return jsonify(_booking_json(loading.booking_for(db_session(), actor=g.api_user, booking_id=booking_id)))
 
 
 @bp.post("/bookings/<int:booking_id>/cancel")
 @token_required
 def cancel(booking_id: int):
     data = json_body()
-    result = services.cancel(
+    result = cancellation.cancel(
         writer(), actor_id=g.api_user.id, booking_id=booking_id, reason=data.get("reason"), policy=policy()
     )
     return jsonify({**_result_json(result), "refunded": result.refunded})
@@ -214,7 +225,7 @@ def cancel(booking_id: int):
 @token_required
 def cancel_series(series_id: int):
     data = json_body()
-    cancelled, kept = services.cancel_series(
+    cancelled, kept = cancellation.cancel_series(
         writer(), actor_id=g.api_user.id, series_id=series_id, reason=data.get("reason"), policy=policy()
     )
     return jsonify(series_id=series_id, cancelled=cancelled, kept=kept)
@@ -223,7 +234,7 @@ def cancel_series(series_id: int):
 @bp.post("/bookings/<int:booking_id>/confirm")
 @token_required
 def confirm(booking_id: int):
-    result = services.confirm_offer(writer(), member_id=g.api_user.id, booking_id=booking_id, policy=policy())
+    result = waitlist.confirm_offer(writer(), member_id=g.api_user.id, booking_id=booking_id, policy=policy())
     return jsonify(_result_json(result))
 
 
@@ -232,7 +243,7 @@ def confirm(booking_id: int):
 @token_required
 def decide(booking_id: int, decision: str):
     data = json_body()
-    state = services.decide(
+    state = approvals.decide(
         writer(),
         staff_id=g.api_user.id,
         booking_id=booking_id,
@@ -248,7 +259,7 @@ def decide(booking_id: int, decision: str):
 def check_in(booking_id: int):
     data = json_body()
     uow = writer()
-    points = services.check_in(
+    points = attendance.check_in(
         uow, actor_id=g.api_user.id, booking_id=booking_id, code=data.get("code"), policy=policy()
     )
     bus.dispatch(uow.events)
@@ -259,7 +270,7 @@ def check_in(booking_id: int):
 @token_required
 def my_bookings():
     upcoming = request.args.get("upcoming", "0") in ("1", "true", "yes")
-    rows = services.member_bookings(db_session(), g.api_user.id, upcoming_only=upcoming)
+    rows = loading.member_bookings(db_session(), g.api_user.id, upcoming_only=upcoming)
     return jsonify([_booking_json(b) for b in sorted(rows, key=lambda b: utc(b.starts_at))])
 
 

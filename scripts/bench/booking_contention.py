@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import psycopg
 from sqlalchemy import select, text
 
-from booking import services
+from booking import inventory, reservations
 from booking.errors import SlotTaken
 from booking.models import Booking
 from community import services as community_services
@@ -47,8 +47,8 @@ def prepare(url: str, threads: int) -> tuple[Database, int, list[int]]:
     staff = community_services.register_member(
         db.unit_of_work(), email="desk@bench.org", display_name="Desk", password="bench-password",
         role=Role.STAFF)
-    group = services.create_group(db.unit_of_work(), actor_id=staff, name="Rooms")
-    room = services.create_resource(db.unit_of_work(), actor_id=staff, group_id=group, name="Room",
+    group = inventory.create_group(db.unit_of_work(), actor_id=staff, name="Rooms")
+    room = inventory.create_resource(db.unit_of_work(), actor_id=staff, group_id=group, name="Room",
                                     hours="Mon-Sun 00:00-24:00", lead_minutes=0, min_minutes=30)
     members = [
         community_services.register_member(
@@ -95,7 +95,7 @@ def race(db: Database, room: int, members: list[int], slots: int, book) -> dict:
 
 
 def kopa_book(db, member, room, start, end) -> None:
-    services.book(db.unit_of_work(), member_id=member, resource_id=room, start=start, end=end)
+    reservations.book(db.unit_of_work(), member_id=member, resource_id=room, start=start, end=end)
 
 
 def naive_book(db, member, room, start, end) -> None:
