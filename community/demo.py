@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from booking.demo import seed_booking
-from community import processes, services
+from community import services
 from community.community_demo import seed_community
 from community.db import Database
 from community.models import Process, Role, User
 from community.poll_demo import seed_polls
+from community.processes import building
 from rewards.loyalty_demo import seed_loyalty
 from rewards.rules_demo import seed_rules
 from rewards.vault import KeyVault
@@ -53,11 +54,11 @@ def seed_demo(db: Database, vault: KeyVault, new_account: NewAccount) -> bool:
     with db.read_sessions() as session:
         if session.scalar(select(Process.id).where(Process.title == title)) is not None:
             return True
-    process_id = processes.create_process(
+    process_id = building.create_process(
         db.unit_of_work(), actor_id=staff, title=title, description=description
     )
     for task_title, task_description, complexity in tasks:
-        processes.create_task(
+        building.create_task(
             db.unit_of_work(), actor_id=staff, process_id=process_id, title=task_title,
             description=task_description, complexity=complexity,
         )

@@ -31,7 +31,7 @@ from booking import ics
 from booking import services as booking_services
 from booking.models import Blackout, Resource, WaitlistEntry
 from booking.policy import BookingPolicy
-from community import processes, services
+from community import services
 from community.demo import DEMO_PASSWORD, DEMO_PROCESS, seed_demo
 from community.evidence import store_evidence
 from community.models import (
@@ -47,6 +47,7 @@ from community.models import (
 )
 from community.notifications import Notification
 from community.poll_models import Poll
+from community.processes import joining
 from rewards import catalogue, rules
 from rewards.chain.keys import new_account
 from rewards.ledger import record_entry
@@ -265,7 +266,7 @@ def _seed(app) -> dict:
                           resource_id=rooms["Ideas room"], start=at(12), end=at(13), policy=policy)
     booking_services.join_waitlist(db.unit_of_work(), member_id=member, resource_id=rooms["Ideas room"],
                                    start=at(12), end=at(13), policy=policy)
-    processes.apply_to_process(db.unit_of_work(), user_id=member, process_id=hackathon, message="Let me in")
+    joining.apply_to_process(db.unit_of_work(), user_id=member, process_id=hackathon, message="Let me in")
     with db.read_sessions() as s:
         waiting = _one(s, select(WaitlistEntry.id).where(WaitlistEntry.member_id == member))
         application = _one(s, select(ProcessApplication.id).where(ProcessApplication.user_id == member))
