@@ -282,9 +282,9 @@ def test_validator_statistics_count_four_eyes_overrides(db, community):
     with db.read_sessions() as session:
         process_id = session.get(Task, task).process_id
     building.update_process_settings(db.unit_of_work(), actor_id=first, process_id=process_id,
-                                      four_eyes_threshold=10)
+                                     four_eyes_threshold=10)
     permissions.grant_permission(db.unit_of_work(), actor_id=first, process_id=process_id,
-                               permission_name="manage", user_email=community.email_of(second))
+                                 permission_name="manage", user_email=community.email_of(second))
     cid = services.submit_contribution(db.unit_of_work(), member_id=member, task_id=task, text="did it")
     assert services.approve_contribution(db.unit_of_work(), validator_id=first, contribution_id=cid,
                                          level="low") == []

@@ -137,7 +137,7 @@ def test_team_scope_and_teams_against_teams(db, community, people):
     red = teamwork.create_team(db.unit_of_work(), actor_id=people["Ana"], name="Red", kind="citizens")
     blue = teamwork.create_team(db.unit_of_work(), actor_id=people["Cleo"], name="Blue", kind="non_profit")
     teamwork.add_team_member(db.unit_of_work(), actor_id=people["Ana"], team_id=red,
-                              email=community.email_of(people["Ben"]))
+                             email=community.email_of(people["Ben"]))
     award(db, people["Ana"], 10)
     award(db, people["Ben"], 15)
     award(db, people["Cleo"], 20)

@@ -27,7 +27,7 @@ def api(app, client, app_community):
     with c.db.read_sessions() as session:
         process_id = session.get(Task, task).process_id
     permissions.grant_permission(c.db.unit_of_work(), actor_id=staff, process_id=process_id,
-                               permission_name="manage", user_email=c.email_of(staff2))
+                                 permission_name="manage", user_email=c.email_of(staff2))
     people = {"staff": staff, "staff2": staff2, "member": c.user(), "other": c.user(),
               "auditor": c.user(Role.AUDITOR)}
 

@@ -118,8 +118,8 @@ def test_participation_active_members_per_process_and_first_timers(db, community
     contribution(db, b_task, m2, WEEK1 + dt.timedelta(days=6, hours=14), "rejected")  # Sunday 23:00
     contribution(db, b_task, m4, WEEK2 + dt.timedelta(days=7), "pending")  # Monday after: outside
     poll = editing.create_poll(db.unit_of_work(), actor_id=staff, question="Which?", options=["x", "y"],
-                             closes_at=dt.datetime.now(UTC) + dt.timedelta(days=1),
-                             process_id=process_of(db, a_task))
+                               closes_at=dt.datetime.now(UTC) + dt.timedelta(days=1),
+                               process_id=process_of(db, a_task))
     with db.write_sessions() as session, session.begin():
         session.add(PollAnswer(poll_id=poll, member_id=m3, created_at=WEEK2 + dt.timedelta(hours=3)))
         session.add(PollAnswer(poll_id=poll, member_id=None, kiosk_session="k1", created_at=WEEK2))

@@ -54,10 +54,10 @@ def _process_world(community, db):
     ids = []
     for membership in ("open", "application", "invite", "invite", "invite"):
         ids.append(building.create_process(db.unit_of_work(), actor_id=staff, title=f"P {membership}",
-                                            membership=membership))
+                                           membership=membership))
     team = teamwork.create_team(db.unit_of_work(), actor_id=staff, name="Makers", kind="citizens")
     teamwork.add_team_member(db.unit_of_work(), actor_id=staff, team_id=team,
-                              email=community.email_of(teamed))
+                             email=community.email_of(teamed))
     _open, application, invite_user, invite_team, invite_phase = ids
     grant = permissions.grant_permission
     grant(db.unit_of_work(), actor_id=staff, process_id=invite_user, permission_name="contribute",

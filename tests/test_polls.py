@@ -164,9 +164,9 @@ def test_edit_only_before_opening_and_close_early(db, cast):
         )
     with pytest.raises(Forbidden, match="only staff"):
         editing.update_poll(db.unit_of_work(), actor_id=member, poll_id=poll_id, question="Q?",
-                          options=["A", "B"], closes_at=later(days=1))
+                            options=["A", "B"], closes_at=later(days=1))
     editing.update_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id, question="Which one?",
-                      options=["Left", "Right"], opens_at=later(hours=1), closes_at=later(days=2))
+                        options=["Left", "Right"], opens_at=later(hours=1), closes_at=later(days=2))
     with db.read_sessions() as session:
         poll = session.get(Poll, poll_id)
         assert poll.question == "Which one?" and [o.label for o in poll.options] == ["Left", "Right"]
@@ -175,7 +175,7 @@ def test_edit_only_before_opening_and_close_early(db, cast):
     move_window(db, poll_id, later(minutes=-5), later(days=1))
     with pytest.raises(Conflict, match="already opened"):
         editing.update_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id, question="Late change",
-                          options=["A", "B"], closes_at=later(days=1))
+                            options=["A", "B"], closes_at=later(days=1))
     left, _right = option_ids(db, poll_id)
     voting.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[left])
 
@@ -198,7 +198,7 @@ def test_a_poll_past_its_closing_time_takes_no_votes(db, cast):
     move_window(db, poll_id, later(days=-2), later(seconds=-1))
     with pytest.raises(Conflict, match=f"poll {poll_id} closed at"):
         voting.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id,
-                   choices=[option_ids(db, poll_id)[0]])
+                    choices=[option_ids(db, poll_id)[0]])
     assert answers(db, poll_id) == 0
 
 
@@ -209,7 +209,7 @@ def test_a_poll_in_a_process_is_for_those_who_may_view_it(db, cast, community):
 
     staff, member, other = cast["staff"], cast["member"], cast["other"]
     process_id = building.create_process(db.unit_of_work(), actor_id=staff, title="Closed circle",
-                                          membership="invite")
+                                         membership="invite")
     poll_id = make_poll(db, staff, process_id=process_id, kiosk_enabled=True)
     north, *_ = option_ids(db, poll_id)
     with pytest.raises(Forbidden, match="cannot take part"):
@@ -219,14 +219,14 @@ def test_a_poll_in_a_process_is_for_those_who_may_view_it(db, cast, community):
     assert read(db, tallies.list_polls, viewer_id=member) == []
 
     permissions.grant_permission(db.unit_of_work(), actor_id=staff, process_id=process_id,
-                               permission_name="view", user_email=community.email_of(member))
+                                 permission_name="view", user_email=community.email_of(member))
     voting.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
     assert [v.poll.id for v in read(db, tallies.list_polls, viewer_id=member)] == [poll_id]
     with pytest.raises(Forbidden):
         voting.vote(db.unit_of_work(), member_id=other, poll_id=poll_id, choices=[north])
     voting.vote(db.unit_of_work(), member_id=cast["auditor"], poll_id=poll_id, choices=[north])
     kiosks.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=kiosks.new_kiosk_session(),
-                       choices=[north])
+                        choices=[north])
     assert answers(db, poll_id) == 3
 
 
@@ -279,14 +279,14 @@ def test_choices_are_checked_against_the_poll(db, cast):
         voting.vote(db.unit_of_work(), member_id=member, poll_id=single, choices=[s1], text="More trees")
     with pytest.raises(InvalidInput, match="longer than 2000"):
         voting.vote(db.unit_of_work(), member_id=member, poll_id=free, choices=option_ids(db, free)[:1],
-                   text="x" * 2001)
+                    text="x" * 2001)
     with pytest.raises(NotFound):
         voting.vote(db.unit_of_work(), member_id=member, poll_id=10**9, choices=[s1])
     assert answers(db, single) == answers(db, multiple) == answers(db, free) == 0
 
     voting.vote(db.unit_of_work(), member_id=member, poll_id=multiple, choices=[m3, m1])
     voting.vote(db.unit_of_work(), member_id=member, poll_id=free, choices=option_ids(db, free)[:1],
-               text="  More benches  ")
+                text="  More benches  ")
     view = read(db, tallies.poll_view, viewer_id=member, poll_id=multiple)
     assert view.my_choices == tuple(sorted([m1, m3]))
     texts = read(db, tallies.poll_results, viewer_id=staff, poll_id=free).texts
@@ -337,7 +337,7 @@ def test_results_count_members_and_kiosk_apart(db, cast, community):
     voting.vote(db.unit_of_work(), member_id=cast["other"], poll_id=poll_id, choices=[south], text="shade")
     for choice in (north, north, east):
         kiosks.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=kiosks.new_kiosk_session(),
-                           choices=[choice], text="from the bench" if choice == east else None)
+                            choices=[choice], text="from the bench" if choice == east else None)
     results = read(db, tallies.poll_results, viewer_id=staff, poll_id=poll_id)
     assert (results.member_answers, results.kiosk_answers, results.answers) == (2, 3, 5)
     assert [(o.id, o.members, o.kiosk, o.total) for o in results.options] == [
@@ -395,7 +395,7 @@ def test_no_points_when_the_poll_gives_none_or_for_kiosk_answers(db, cast):
     assert uow.events == []
     paid = make_poll(db, staff, points=9, kiosk_enabled=True)
     kiosks.kiosk_answer(db.unit_of_work(), poll_id=paid, kiosk_session=kiosks.new_kiosk_session(),
-                       choices=option_ids(db, paid)[:1])
+                        choices=option_ids(db, paid)[:1])
     with db.read_sessions() as session:
         assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
 
@@ -409,7 +409,7 @@ def test_vote_and_points_commit_together(db, cast, monkeypatch):
     monkeypatch.setattr(voting.scoring, "record_awards", broken)
     with pytest.raises(RuntimeError):
         voting.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id,
-                   choices=option_ids(db, poll_id)[:1])
+                    choices=option_ids(db, poll_id)[:1])
     assert answers(db, poll_id) == 0
 
 
@@ -426,10 +426,10 @@ def test_kiosk_answers_one_per_kiosk_session(db, cast):
     with pytest.raises(Conflict, match="already answered"):
         kiosks.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=first, choices=[north])
     kiosks.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=kiosks.new_kiosk_session(),
-                       choices=[north])
+                        choices=[north])
     with pytest.raises(NotFound, match="has no kiosk"):
         kiosks.kiosk_answer(db.unit_of_work(), poll_id=no_kiosk, kiosk_session=kiosks.new_kiosk_session(),
-                           choices=option_ids(db, no_kiosk)[:1])
+                            choices=option_ids(db, no_kiosk)[:1])
     for bad in (None, "", "short", "x" * 65, "bad chars ok?!" * 2):
         with pytest.raises(InvalidInput, match="kiosk session"):
             kiosks.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=bad, choices=[north])
@@ -439,7 +439,7 @@ def test_kiosk_answers_one_per_kiosk_session(db, cast):
     editing.close_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id)
     with pytest.raises(Conflict, match="closed at"):
         kiosks.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=kiosks.new_kiosk_session(),
-                           choices=[north])
+                            choices=[north])
     assert answers(db, poll_id) == 2
 
 

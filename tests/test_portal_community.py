@@ -443,7 +443,7 @@ def test_team_granted_contribute_on_a_phase_contributes_there_only(portal, peopl
     ids = tree_process(portal, people["staff"], membership="invite")
     team = teamwork.create_team(portal.uow(), actor_id=people["other"], name="Neighbours", kind="citizens")
     teamwork.add_team_member(portal.uow(), actor_id=people["other"], team_id=team,
-                              email=portal.c.email_of(people["member"]))
+                             email=portal.c.email_of(people["member"]))
     portal.login(people["staff"])
     response = portal.post(f"/processes/{ids['process']}/grants", {
         "grant-team_id": str(team), "grant-permission": "contribute", "grant-node": f"phase:{ids['phase1']}"})
@@ -767,7 +767,7 @@ def test_contribution_form_errors_and_the_rate_limit(app, portal, people):
 def test_closed_or_blocked_tasks_take_no_contributions(portal, people):
     ids = tree_process(portal, people["staff"])
     progress.add_prerequisite(portal.uow(), actor_id=people["staff"], kind="task", node_id=ids["task2"],
-                               requires_id=ids["task1"])
+                              requires_id=ids["task1"])
     portal.login(people["member"])
     page = text_of(portal.client.get(f"/tasks/{ids['task2']}"))
     assert "This task opens when Task 1 is done" in page and "Submit a contribution" not in page
@@ -819,7 +819,7 @@ def test_appeal_once_after_rejection(portal, people):
     assert appeal.status_code == 302
     assert portal.get(Contribution, cid).state == "appealed"
     permissions.grant_permission(portal.uow(), actor_id=people["staff"], process_id=ids["process"],
-                               permission_name="manage", user_email=portal.c.email_of(people["staff2"]))
+                                 permission_name="manage", user_email=portal.c.email_of(people["staff2"]))
     services.reject_contribution(portal.uow(), validator_id=people["staff2"], contribution_id=cid,
                                  comment="Still no")
     page = text_of(portal.client.get(f"/contributions/{cid}"))
@@ -926,9 +926,9 @@ def test_approve_with_a_level_reject_and_ask_for_changes(portal, people):
 def test_four_eyes_needs_a_second_member_of_staff(portal, people):
     ids = tree_process(portal, people["staff"])
     permissions.grant_permission(portal.uow(), actor_id=people["staff"], process_id=ids["process"],
-                               permission_name="manage", user_email=portal.c.email_of(people["staff2"]))
+                                 permission_name="manage", user_email=portal.c.email_of(people["staff2"]))
     building.update_process_settings(portal.uow(), actor_id=people["staff"], process_id=ids["process"],
-                                      four_eyes_threshold=100)
+                                     four_eyes_threshold=100)
     cid = submit(portal, people["member"], ids["task1"])
     portal.login(people["staff"])
     response = decide(portal, cid, "approve", level="high", follow_redirects=True)  # 120 points > 100

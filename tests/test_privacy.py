@@ -75,7 +75,7 @@ class World:
         # one of someone else's with Mara as co-contributor.
         self.process = building.create_process(uow(), actor_id=staff, title="Courtyards")
         task = building.create_task(uow(), actor_id=staff, process_id=self.process, title="Plant",
-                                     complexity=40)
+                                    complexity=40)
         self.evidence = store_evidence(tmp_path, EVIDENCE_NAME, b"photos of the herbs at Home Street 5\n")
         self.contribution = services.submit_contribution(
             uow(), member_id=m, task_id=task, text=CONTRIBUTION_TEXT, evidence_url=EVIDENCE_URL,
@@ -91,7 +91,7 @@ class World:
         team = teamwork.create_team(uow(), actor_id=staff, name=f"Courtyard crew {tag}", kind="citizens")
         teamwork.add_team_member(uow(), actor_id=staff, team_id=team, email=self.email)
         permissions.grant_permission(uow(), actor_id=staff, process_id=self.process, permission_name="view",
-                                   user_email=self.email)
+                                     user_email=self.email)
         applied = building.create_process(uow(), actor_id=staff, title="Bridge", membership="application")
         joining.apply_to_process(uow(), user_id=m, process_id=applied, message=APPLICATION)
         success_stories.opt_in_story(uow(), user_id=m, process_id=self.process)

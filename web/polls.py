@@ -184,7 +184,7 @@ def poll(poll_id: int):
         uow = unit_of_work()
         try:
             voting.vote(uow, member_id=current_user.id, poll_id=poll_id, choices=form.choice.data,
-                       text=form.text.data or None)
+                        text=form.text.data or None)
         except DomainError as exc:
             if status_of(exc) not in (400, 409):
                 raise
@@ -246,7 +246,7 @@ def edit(poll_id: int):
     if form.validate_on_submit():
         try:
             editing.update_poll(unit_of_work(), actor_id=current_user.id, poll_id=poll_id,
-                              **form.fields_for_service())
+                                **form.fields_for_service())
         except DomainError as exc:
             if status_of(exc) not in (400, 404, 409):
                 raise
