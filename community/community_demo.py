@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from community import processes, services
+from community import services
 from community.db import Database
 from community.models import Process, Task
+from community.processes import building, permissions, resources, teamwork
 from community.templates import TEMPLATES
 
 LIBRARY = [
@@ -76,7 +77,7 @@ def seed_community(db: Database, ids: dict[str, int], courtyards_id: int) -> Non
     members = [ids[f"member{i}@kopa.local"] for i in range(1, 6)]
 
     item_ids = [
-        processes.create_library_item(
+        resources.create_library_item(
             db.unit_of_work(),
             actor_id=staff,
             title=title,
@@ -88,11 +89,11 @@ def seed_community(db: Database, ids: dict[str, int], courtyards_id: int) -> Non
         for title, kind, link, languages, description in LIBRARY
     ]
     for stars, member in zip((5, 4, 4, 3, 5), members, strict=True):
-        processes.rate_library_item(db.unit_of_work(), user_id=member, item_id=item_ids[0], stars=stars)
+        resources.rate_library_item(db.unit_of_work(), user_id=member, item_id=item_ids[0], stars=stars)
 
     process_ids = {"courtyards": courtyards_id}
     for template, (title, membership) in TEMPLATE_PROCESSES.items():
-        process_ids[template] = processes.create_process(
+        process_ids[template] = building.create_process(
             db.unit_of_work(),
             actor_id=staff,
             title=title,
@@ -102,7 +103,7 @@ def seed_community(db: Database, ids: dict[str, int], courtyards_id: int) -> Non
             organisation="Riga City Council",
         )
     for process_id in process_ids.values():
-        processes.grant_permission(
+        permissions.grant_permission(
             db.unit_of_work(),
             actor_id=staff,
             process_id=process_id,
@@ -121,19 +122,19 @@ def seed_community(db: Database, ids: dict[str, int], courtyards_id: int) -> Non
         service_tasks = session.scalars(
             select(Task.id).where(Task.process_id == service).order_by(Task.id)
         ).all()
-    neighbours = processes.create_team(
+    neighbours = teamwork.create_team(
         db.unit_of_work(), actor_id=members[0], name="Imanta neighbours", kind="citizens"
     )
-    processes.add_team_member(
+    teamwork.add_team_member(
         db.unit_of_work(), actor_id=members[0], team_id=neighbours, email="member2@kopa.local"
     )
-    library_team = processes.create_team(
+    library_team = teamwork.create_team(
         db.unit_of_work(), actor_id=members[2], name="Central library staff", kind="public_administration"
     )
-    processes.add_team_member(
+    teamwork.add_team_member(
         db.unit_of_work(), actor_id=members[2], team_id=library_team, email="member4@kopa.local"
     )
-    processes.grant_permission(
+    permissions.grant_permission(
         db.unit_of_work(),
         actor_id=staff,
         process_id=service,
@@ -142,7 +143,7 @@ def seed_community(db: Database, ids: dict[str, int], courtyards_id: int) -> Non
         node_kind="phase",
         node_id=find_phase,
     )
-    processes.grant_permission(
+    permissions.grant_permission(
         db.unit_of_work(),
         actor_id=staff,
         process_id=service,
@@ -154,8 +155,8 @@ def seed_community(db: Database, ids: dict[str, int], courtyards_id: int) -> Non
     for task_id, item in zip(
         courtyard_tasks, (item_ids[1], item_ids[0], item_ids[6], item_ids[5]), strict=False
     ):
-        processes.attach_library_item(db.unit_of_work(), actor_id=staff, task_id=task_id, item_id=item)
-    processes.attach_library_item(
+        resources.attach_library_item(db.unit_of_work(), actor_id=staff, task_id=task_id, item_id=item)
+    resources.attach_library_item(
         db.unit_of_work(), actor_id=staff, task_id=service_tasks[0], item_id=item_ids[2]
     )
 

@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from community import processes, services
+from community import services
 from community.db import Database
 from community.models import Process, Role, User
+from community.processes import building
 from community.registry import Registry
 
 DEMO_PASSWORD = "kopa-demo-pass"
@@ -54,11 +55,11 @@ def seed_demo(db: Database) -> bool:
     with db.read_sessions() as session:
         if session.scalar(select(Process.id).where(Process.title == title)) is not None:
             return True
-    process_id = processes.create_process(
+    process_id = building.create_process(
         db.unit_of_work(), actor_id=staff, title=title, description=description
     )
     for task_title, task_description, complexity in tasks:
-        processes.create_task(
+        building.create_task(
             db.unit_of_work(), actor_id=staff, process_id=process_id, title=task_title,
             description=task_description, complexity=complexity,
         )

@@ -7,9 +7,9 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from community import polls
 from community.db import Database, utcnow
 from community.poll_models import PollOption
+from community.polls import editing, kiosks, voting
 
 KIOSK_POLL = {
     "question": "Which courtyard should get planters first?",
@@ -34,11 +34,11 @@ def seed_polls(db: Database, ids: dict[str, int], process_id: int | None) -> lis
     """Create the demo polls with a few answers; returns their ids."""
     staff = ids["staff@kopa.local"]
     now = utcnow()
-    kiosk_poll = polls.create_poll(
+    kiosk_poll = editing.create_poll(
         db.unit_of_work(), actor_id=staff, process_id=process_id, closes_at=now + dt.timedelta(days=30),
         **KIOSK_POLL,
     )
-    standalone = polls.create_poll(
+    standalone = editing.create_poll(
         db.unit_of_work(), actor_id=staff, closes_at=now + dt.timedelta(days=14), **STANDALONE_POLL
     )
     with db.read_sessions() as session:
@@ -51,14 +51,14 @@ def seed_polls(db: Database, ids: dict[str, int], process_id: int | None) -> lis
             for poll_id in (kiosk_poll, standalone)
         }
     first, second, third = options[kiosk_poll]
-    polls.vote(db.unit_of_work(), member_id=ids["member1@kopa.local"], poll_id=kiosk_poll, choices=[first])
-    polls.vote(db.unit_of_work(), member_id=ids["member2@kopa.local"], poll_id=kiosk_poll, choices=[third])
+    voting.vote(db.unit_of_work(), member_id=ids["member1@kopa.local"], poll_id=kiosk_poll, choices=[first])
+    voting.vote(db.unit_of_work(), member_id=ids["member2@kopa.local"], poll_id=kiosk_poll, choices=[third])
     for choice in (first, first, second):
-        polls.kiosk_answer(
-            db.unit_of_work(), poll_id=kiosk_poll, kiosk_session=polls.new_kiosk_session(), choices=[choice]
+        kiosks.kiosk_answer(
+            db.unit_of_work(), poll_id=kiosk_poll, kiosk_session=kiosks.new_kiosk_session(), choices=[choice]
         )
     repair, coding, *_ = options[standalone]
-    polls.vote(
+    voting.vote(
         db.unit_of_work(), member_id=ids["member1@kopa.local"], poll_id=standalone, choices=[repair, coding],
         text="A bike repair corner would be great.",
     )

@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from community import access, processes
+from community import access
 from community.db import UnitOfWork, as_utc, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
 from community.events import (
@@ -40,6 +40,7 @@ from community.models import (
     User,
 )
 from community.notifications import notify
+from community.processes import progress
 from community.registry import Registry
 from community.validation import get_row, web_url
 from community.validation import text as checked_text
@@ -267,7 +268,7 @@ def submit_contribution(
         )
         if not task.open or task.status == "done":
             raise Conflict(N_("task %(task)s is closed for contributions", task=task.id))
-        blocked = processes.task_blocked_by(session, task)
+        blocked = progress.task_blocked_by(session, task)
         if blocked:
             raise Conflict(N_("task %(task)s opens when %(blocked)s is done",
                               task=task.id, blocked=', '.join(blocked)))

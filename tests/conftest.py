@@ -12,9 +12,10 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from community import processes, services
+from community import services
 from community.db import Database
 from community.models import Process, Role, Task, User
+from community.processes import building
 from rewards.chain.anvil import Anvil
 from rewards.chain.client import connect
 from rewards.chain.deploy import ensure_deployment
@@ -142,10 +143,10 @@ class Community:
 
     def task(self, staff_id: int, complexity: int = 20, **process_options) -> int:
         """A task in a new (open) process that ``staff_id`` manages."""
-        process_id = processes.create_process(
+        process_id = building.create_process(
             self.db.unit_of_work(), actor_id=staff_id, title="Process", **process_options
         )
-        return processes.create_task(
+        return building.create_task(
             self.db.unit_of_work(), actor_id=staff_id, process_id=process_id, title="Task",
             complexity=complexity,
         )

@@ -239,13 +239,13 @@ def test_audit_pages_for_auditors_only(chain_app, client, app_community, auth):
 
 
 def test_validator_statistics_flag_team_mates(db, community):
-    from community import processes
+    from community.processes import teamwork
 
     staff = community.user(Role.STAFF)
     mate = community.user()
     stranger = community.user()
-    team = processes.create_team(db.unit_of_work(), actor_id=staff, name="Courtyard crew", kind="citizens")
-    processes.add_team_member(db.unit_of_work(), actor_id=staff, team_id=team, email=community.email_of(mate))
+    team = teamwork.create_team(db.unit_of_work(), actor_id=staff, name="Courtyard crew", kind="citizens")
+    teamwork.add_team_member(db.unit_of_work(), actor_id=staff, team_id=team, email=community.email_of(mate))
     for _ in range(3):
         community.approved(mate, staff, community.task(staff, complexity=20))
     community.approved(stranger, staff, community.task(staff, complexity=20))
@@ -272,17 +272,18 @@ def test_erasure_api_is_for_admins(chain_app, client, app_community):
 
 
 def test_validator_statistics_count_four_eyes_overrides(db, community):
-    from community import processes, services
+    from community import services
     from community.models import Task
+    from community.processes import building, permissions
 
     first, second, member = community.user(Role.STAFF), community.user(Role.STAFF), community.user()
     task = community.task(first, complexity=40)
     with db.read_sessions() as session:
         process_id = session.get(Task, task).process_id
-    processes.update_process_settings(db.unit_of_work(), actor_id=first, process_id=process_id,
-                                      four_eyes_threshold=10)
-    processes.grant_permission(db.unit_of_work(), actor_id=first, process_id=process_id,
-                               permission_name="manage", user_email=community.email_of(second))
+    building.update_process_settings(db.unit_of_work(), actor_id=first, process_id=process_id,
+                                     four_eyes_threshold=10)
+    permissions.grant_permission(db.unit_of_work(), actor_id=first, process_id=process_id,
+                                 permission_name="manage", user_email=community.email_of(second))
     cid = services.submit_contribution(db.unit_of_work(), member_id=member, task_id=task, text="did it")
     assert services.approve_contribution(db.unit_of_work(), validator_id=first, contribution_id=cid,
                                          level="low") == []

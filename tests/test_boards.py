@@ -10,10 +10,11 @@ import uuid
 import pytest
 from sqlalchemy import event
 
-from community import processes, services
+from community import services
 from community.db import utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import Role
+from community.processes import teamwork
 from rewards.boards import freeze_board, unfreeze_board, update_board_profile
 from rewards.ledger import SPENDING, record_entry
 from rewards.standings import BoardKey, StandingsCache, compute_board, compute_rows, place, window
@@ -134,10 +135,10 @@ def test_process_scope_counts_only_that_process_and_revocation_moves_a_member_do
 
 
 def test_team_scope_and_teams_against_teams(db, community, people):
-    red = processes.create_team(db.unit_of_work(), actor_id=people["Ana"], name="Red", kind="citizens")
-    blue = processes.create_team(db.unit_of_work(), actor_id=people["Cleo"], name="Blue", kind="non_profit")
-    processes.add_team_member(db.unit_of_work(), actor_id=people["Ana"], team_id=red,
-                              email=community.email_of(people["Ben"]))
+    red = teamwork.create_team(db.unit_of_work(), actor_id=people["Ana"], name="Red", kind="citizens")
+    blue = teamwork.create_team(db.unit_of_work(), actor_id=people["Cleo"], name="Blue", kind="non_profit")
+    teamwork.add_team_member(db.unit_of_work(), actor_id=people["Ana"], team_id=red,
+                             email=community.email_of(people["Ben"]))
     award(db, people["Ana"], 10)
     award(db, people["Ben"], 15)
     award(db, people["Cleo"], 20)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from community import processes, services
+from community import services
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from community.models import (
     Contribution,
@@ -22,6 +22,17 @@ from community.models import (
     Role,
     StoryOptIn,
     Task,
+)
+from community.processes import (
+    building,
+    cloning,
+    joining,
+    outline,
+    permissions,
+    progress,
+    resources,
+    success_stories,
+    teamwork,
 )
 from community.services import ContributionPolicy
 from community.templates import TEMPLATES
@@ -58,7 +69,7 @@ def people(community):
     task = community.task(staff, complexity=40)
     with community.db.read_sessions() as session:
         process_id = session.get(Task, task).process_id
-    processes.grant_permission(
+    permissions.grant_permission(
         community.db.unit_of_work(),
         actor_id=staff,
         process_id=process_id,
@@ -196,10 +207,10 @@ def test_role_denials(db, people, community):
             db.unit_of_work(), member_id=other, contribution_id=cid, text="mine now"
         )
     with pytest.raises(Forbidden, match="only staff create processes"):
-        processes.create_process(db.unit_of_work(), actor_id=member, title="Mine")
+        building.create_process(db.unit_of_work(), actor_id=member, title="Mine")
     with pytest.raises(Forbidden, match="managers add phases"):
-        processes.add_phase(
-            db.unit_of_work(), actor_id=outsider_staff, process_id=people["process"], title="P"
+        building.add_node(
+            db.unit_of_work(), actor_id=outsider_staff, kind="phase", parent_id=people["process"], title="P"
         )
     assert _state(db, cid) == "changes_requested"
 
@@ -310,7 +321,7 @@ def test_four_eyes_threshold_per_process_and_below_it_one_approval(db, people, c
     small = _submit(db, people["member"], people["task"])
     services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=small, level="low")
     assert _state(db, small) == "approved"  # 40 ≤ 150 (default)
-    processes.update_process_settings(
+    building.update_process_settings(
         db.unit_of_work(), actor_id=staff, process_id=people["process"], four_eyes_threshold=30
     )
     bigger = _submit(db, community.user(), people["task"])
@@ -392,7 +403,7 @@ def test_duplicate_evidence_is_flagged_within_the_process(db, people, community)
 
 def test_points_cap_per_member_and_period(db, people, community):
     staff, member = people["staff"], people["member"]
-    processes.update_process_settings(
+    building.update_process_settings(
         db.unit_of_work(), actor_id=staff, process_id=people["process"], points_cap=100, cap_period="week"
     )
     for _ in range(3):
@@ -410,7 +421,7 @@ def test_points_cap_per_member_and_period(db, people, community):
 def test_team_granted_contribute_on_a_phase_reaches_only_its_tasks(db, community):
     staff = community.user(Role.STAFF)
     member, outsider = community.user(), community.user()
-    pid = processes.create_process(
+    pid = building.create_process(
         db.unit_of_work(), actor_id=staff, title="Invite only", membership="invite", template="co-creation"
     )
     with db.read_sessions() as session:
@@ -419,10 +430,10 @@ def test_team_granted_contribute_on_a_phase_reaches_only_its_tasks(db, community
         engage_task = engage.objectives[0].tasks[0].id
         design_task = design.objectives[0].tasks[0].id
         engage_id = engage.id
-    team = processes.create_team(
+    team = teamwork.create_team(
         db.unit_of_work(), actor_id=member, name="Courtyard neighbours", kind="citizens"
     )
-    processes.grant_permission(
+    permissions.grant_permission(
         db.unit_of_work(),
         actor_id=staff,
         process_id=pid,
@@ -437,13 +448,13 @@ def test_team_granted_contribute_on_a_phase_reaches_only_its_tasks(db, community
     with pytest.raises(NotFound):
         _submit(db, outsider, engage_task)
     # A view grant on the process makes the rest visible but still not open to contributions.
-    processes.grant_permission(
+    permissions.grant_permission(
         db.unit_of_work(), actor_id=staff, process_id=pid, permission_name="view", team_id=team
     )
     with pytest.raises(Forbidden, match="may not contribute"):
         _submit(db, member, design_task)
     # A new team member inherits the team's grants.
-    processes.add_team_member(
+    teamwork.add_team_member(
         db.unit_of_work(), actor_id=member, team_id=team, email=community.email_of(outsider)
     )
     assert _submit(db, outsider, engage_task)
@@ -451,32 +462,32 @@ def test_team_granted_contribute_on_a_phase_reaches_only_its_tasks(db, community
 
 def test_applications_to_join(db, community):
     staff, member = community.user(Role.STAFF), community.user()
-    pid = processes.create_process(
+    pid = building.create_process(
         db.unit_of_work(), actor_id=staff, title="Apply first", membership="application"
     )
-    task = processes.create_task(db.unit_of_work(), actor_id=staff, process_id=pid, title="T")
+    task = building.create_task(db.unit_of_work(), actor_id=staff, process_id=pid, title="T")
     with pytest.raises(Forbidden, match="join the process"):
         _submit(db, member, task)
     assert (
-        processes.apply_to_process(db.unit_of_work(), user_id=member, process_id=pid, message="I live here")
+        joining.apply_to_process(db.unit_of_work(), user_id=member, process_id=pid, message="I live here")
         == "pending"
     )
     with pytest.raises(Conflict, match="already applied"):
-        processes.apply_to_process(db.unit_of_work(), user_id=member, process_id=pid)
+        joining.apply_to_process(db.unit_of_work(), user_id=member, process_id=pid)
     with db.read_sessions() as session:
         application = session.scalars(select(ProcessApplication)).one()
     with pytest.raises(Forbidden, match="managers decide"):
-        processes.decide_application(
+        joining.decide_application(
             db.unit_of_work(), actor_id=member, application_id=application.id, accept=True
         )
-    processes.decide_application(
+    joining.decide_application(
         db.unit_of_work(), actor_id=staff, application_id=application.id, accept=True
     )
     with db.read_sessions() as session:
         assert session.scalar(select(Grant.permission).where(Grant.user_id == member)) == 2  # contribute
     assert _submit(db, member, task)
     with pytest.raises(Conflict, match="already accepted"):
-        processes.decide_application(
+        joining.decide_application(
             db.unit_of_work(), actor_id=staff, application_id=application.id, accept=False
         )
 
@@ -487,11 +498,11 @@ def test_applications_to_join(db, community):
 @pytest.mark.parametrize("template", sorted(TEMPLATES))
 def test_templates_build_their_tree(db, community, template):
     staff = community.user(Role.STAFF)
-    pid = processes.create_process(db.unit_of_work(), actor_id=staff, title="T", template=template)
+    pid = building.create_process(db.unit_of_work(), actor_id=staff, title="T", template=template)
     with db.read_sessions() as session:
         process = session.get(Process, pid)
         phases = [p.title for p in process.phases]
-        tree = processes.process_tree(session, process)
+        tree = outline.process_tree(session, process)
         task_count = session.scalar(select(func.count()).select_from(Task).where(Task.process_id == pid))
     assert phases == [p[0] for p in TEMPLATES[template][1]]
     assert task_count == sum(len(o[1]) for p in TEMPLATES[template][1] for o in p[2])
@@ -502,7 +513,7 @@ def test_templates_build_their_tree(db, community, template):
 
 def test_prerequisites_and_progress_roll_up(db, community):
     staff = community.user(Role.STAFF)
-    pid = processes.create_process(
+    pid = building.create_process(
         db.unit_of_work(), actor_id=staff, title="T", template="service-description"
     )
     with db.read_sessions() as session:
@@ -510,42 +521,42 @@ def test_prerequisites_and_progress_roll_up(db, community):
         find, rewrite = process.phases[0], process.phases[1]
         find_tasks = [t.id for t in find.objectives[0].tasks]
     with pytest.raises(Conflict, match="cannot start before 'Find' is done"):
-        processes.set_status(
+        progress.set_status(
             db.unit_of_work(), actor_id=staff, kind="phase", node_id=rewrite.id, status="in_progress"
         )
-    processes.set_status(db.unit_of_work(), actor_id=staff, kind="task", node_id=find_tasks[0], status="done")
+    progress.set_status(db.unit_of_work(), actor_id=staff, kind="task", node_id=find_tasks[0], status="done")
     with db.read_sessions() as session:
-        tree = processes.process_tree(session, session.get(Process, pid))
+        tree = outline.process_tree(session, session.get(Process, pid))
     assert tree.children[0].progress == pytest.approx(0.5)  # one of two tasks done
     assert tree.progress == pytest.approx(0.5 / 4)  # four phases
-    processes.set_status(db.unit_of_work(), actor_id=staff, kind="phase", node_id=find.id, status="done")
-    processes.set_status(
+    progress.set_status(db.unit_of_work(), actor_id=staff, kind="phase", node_id=find.id, status="done")
+    progress.set_status(
         db.unit_of_work(), actor_id=staff, kind="phase", node_id=rewrite.id, status="in_progress"
     )
     with pytest.raises(Conflict, match="cycle"):
-        processes.add_prerequisite(
+        progress.add_prerequisite(
             db.unit_of_work(), actor_id=staff, kind="phase", node_id=find.id, requires_id=rewrite.id
         )
     # A task with an unfinished prerequisite task takes no contributions yet.
-    processes.add_prerequisite(
+    progress.add_prerequisite(
         db.unit_of_work(), actor_id=staff, kind="task", node_id=find_tasks[0], requires_id=find_tasks[1]
     )
     with pytest.raises(Conflict, match="closed for contributions"):
         _submit(db, community.user(), find_tasks[0])  # it is done already
     with pytest.raises(InvalidInput, match="status must be"):
-        processes.set_status(
+        progress.set_status(
             db.unit_of_work(), actor_id=staff, kind="task", node_id=find_tasks[1], status="late"
         )
 
 
 def test_clone_copies_the_tree_not_the_work(db, community):
     staff = community.user(Role.STAFF)
-    pid = processes.create_process(db.unit_of_work(), actor_id=staff, title="Hack", template="hackathon")
+    pid = building.create_process(db.unit_of_work(), actor_id=staff, title="Hack", template="hackathon")
     with db.read_sessions() as session:
         first_task = session.get(Process, pid).phases[0].objectives[0].tasks[0].id
     community.approved(community.user(), staff, first_task)
-    processes.set_status(db.unit_of_work(), actor_id=staff, kind="task", node_id=first_task, status="done")
-    copy = processes.clone_process(db.unit_of_work(), actor_id=staff, source_id=pid, title="Hack 2027")
+    progress.set_status(db.unit_of_work(), actor_id=staff, kind="task", node_id=first_task, status="done")
+    copy = cloning.clone_process(db.unit_of_work(), actor_id=staff, source_id=pid, title="Hack 2027")
     with db.read_sessions() as session:
         original, clone = session.get(Process, pid), session.get(Process, copy)
         def shape(p):
@@ -574,9 +585,11 @@ def test_clone_copies_the_tree_not_the_work(db, community):
 
 def test_bad_tree_input_is_refused(db, community):
     staff = community.user(Role.STAFF)
-    pid = processes.create_process(db.unit_of_work(), actor_id=staff, title="T")
-    phase = processes.add_phase(db.unit_of_work(), actor_id=staff, process_id=pid, title="P")
-    objective = processes.add_objective(db.unit_of_work(), actor_id=staff, phase_id=phase, title="O")
+    pid = building.create_process(db.unit_of_work(), actor_id=staff, title="T")
+    phase = building.add_node(db.unit_of_work(), actor_id=staff, kind="phase", parent_id=pid, title="P")
+    objective = building.add_node(
+        db.unit_of_work(), actor_id=staff, kind="objective", parent_id=phase, title="O"
+    )
     for kwargs, message in [
         ({"complexity": 30}, "complexity must be one of"),
         ({"complexity": "high"}, "complexity must be one of"),
@@ -585,13 +598,14 @@ def test_bad_tree_input_is_refused(db, community):
         ({"starts_on": "soon"}, "must be a date"),
     ]:
         with pytest.raises(InvalidInput, match=message):
-            processes.add_task(
-                db.unit_of_work(), actor_id=staff, objective_id=objective, **{"title": "T", **kwargs}
+            building.add_node(
+                db.unit_of_work(), actor_id=staff, kind="task", parent_id=objective,
+                **{"title": "T", **kwargs}
             )
     with pytest.raises(InvalidInput, match="template must be one of"):
-        processes.create_process(db.unit_of_work(), actor_id=staff, title="T", template="nope")
+        building.create_process(db.unit_of_work(), actor_id=staff, title="T", template="nope")
     with pytest.raises(NotFound):
-        processes.add_objective(db.unit_of_work(), actor_id=staff, phase_id=10**6, title="O")
+        building.add_node(db.unit_of_work(), actor_id=staff, kind="objective", parent_id=10**6, title="O")
     with db.read_sessions() as session:
         assert session.scalar(select(func.count()).select_from(Objective)) == 1
         assert session.scalar(select(func.count()).select_from(Phase)) == 1
@@ -599,7 +613,7 @@ def test_bad_tree_input_is_refused(db, community):
 
 def test_library_and_ratings(db, community):
     staff, member = community.user(Role.STAFF), community.user()
-    item = processes.create_library_item(
+    item = resources.create_library_item(
         db.unit_of_work(),
         actor_id=staff,
         title="Interview guide",
@@ -608,20 +622,20 @@ def test_library_and_ratings(db, community):
         languages="lv, en",
     )
     with pytest.raises(Forbidden, match="only staff"):
-        processes.create_library_item(
+        resources.create_library_item(
             db.unit_of_work(), actor_id=member, title="x", kind="tool", link="https://example.org"
         )
     with pytest.raises(InvalidInput, match="link must be"):
-        processes.create_library_item(
+        resources.create_library_item(
             db.unit_of_work(), actor_id=staff, title="x", kind="tool", link="javascript:alert(1)"
         )
-    processes.rate_library_item(db.unit_of_work(), user_id=member, item_id=item, stars=4)
-    processes.rate_library_item(db.unit_of_work(), user_id=member, item_id=item, stars=2)  # changes, not adds
-    processes.rate_library_item(db.unit_of_work(), user_id=staff, item_id=item, stars=5)
+    resources.rate_library_item(db.unit_of_work(), user_id=member, item_id=item, stars=4)
+    resources.rate_library_item(db.unit_of_work(), user_id=member, item_id=item, stars=2)  # changes, not adds
+    resources.rate_library_item(db.unit_of_work(), user_id=staff, item_id=item, stars=5)
     with pytest.raises(InvalidInput, match="stars"):
-        processes.rate_library_item(db.unit_of_work(), user_id=member, item_id=item, stars=9)
+        resources.rate_library_item(db.unit_of_work(), user_id=member, item_id=item, stars=9)
     with db.read_sessions() as session:
-        assert processes.library_ratings(session) == {item: (3.5, 2)}
+        assert resources.library_ratings(session) == {item: (3.5, 2)}
 
 
 def test_success_story_only_when_done_and_only_opted_in_names(db, community):
@@ -632,13 +646,15 @@ def test_success_story_only_when_done_and_only_opted_in_names(db, community):
     with db.read_sessions() as session:
         pid = session.get(Task, task).process_id
     with pytest.raises(Conflict, match="only finished processes"):
-        processes.publish_story(db.unit_of_work(), actor_id=staff, process_id=pid, summary="s", outcomes="o")
-    processes.set_status(db.unit_of_work(), actor_id=staff, kind="process", node_id=pid, status="done")
-    processes.publish_story(
+        success_stories.publish_story(
+            db.unit_of_work(), actor_id=staff, process_id=pid, summary="s", outcomes="o"
+        )
+    progress.set_status(db.unit_of_work(), actor_id=staff, kind="process", node_id=pid, status="done")
+    success_stories.publish_story(
         db.unit_of_work(), actor_id=staff, process_id=pid, summary="Three courtyards", outcomes="40 planters"
     )
-    processes.opt_in_story(db.unit_of_work(), user_id=member, process_id=pid)
+    success_stories.opt_in_story(db.unit_of_work(), user_id=member, process_id=pid)
     with pytest.raises(Forbidden, match="approved contribution"):
-        processes.opt_in_story(db.unit_of_work(), user_id=community.user(), process_id=pid)
+        success_stories.opt_in_story(db.unit_of_work(), user_id=community.user(), process_id=pid)
     with db.read_sessions() as session:
         assert session.scalars(select(StoryOptIn.user_id)).all() == [member]

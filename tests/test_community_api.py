@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from community import processes
 from community.models import Contribution, Role, Task
+from community.processes import permissions
 from tests.conftest import PASSWORD
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -26,8 +26,8 @@ def api(app, client, app_community):
     task = c.task(staff, complexity=40)
     with c.db.read_sessions() as session:
         process_id = session.get(Task, task).process_id
-    processes.grant_permission(c.db.unit_of_work(), actor_id=staff, process_id=process_id,
-                               permission_name="manage", user_email=c.email_of(staff2))
+    permissions.grant_permission(c.db.unit_of_work(), actor_id=staff, process_id=process_id,
+                                 permission_name="manage", user_email=c.email_of(staff2))
     people = {"staff": staff, "staff2": staff2, "member": c.user(), "other": c.user(),
               "auditor": c.user(Role.AUDITOR)}
 

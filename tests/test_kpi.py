@@ -16,10 +16,11 @@ from werkzeug.serving import make_server
 
 from booking import attendance, cancellation, housekeeping, inventory
 from booking.models import Booking
-from community import kpis, polls, services
+from community import kpis, services
 from community.errors import InvalidInput
 from community.models import Contribution, ContributionTransition, Organisation, Role, Task
 from community.poll_models import PollAnswer
+from community.polls import editing
 from rewards.ledger import record_entry
 from rewards.models import LedgerEntry, OutboxItem
 from tests.booking_helpers import MONDAY, POLICY, Centre, at
@@ -116,9 +117,9 @@ def test_participation_active_members_per_process_and_first_timers(db, community
     contribution(db, a_task, m1, WEEK2 + dt.timedelta(days=2), "pending")
     contribution(db, b_task, m2, WEEK1 + dt.timedelta(days=6, hours=14), "rejected")  # Sunday 23:00
     contribution(db, b_task, m4, WEEK2 + dt.timedelta(days=7), "pending")  # Monday after: outside
-    poll = polls.create_poll(db.unit_of_work(), actor_id=staff, question="Which?", options=["x", "y"],
-                             closes_at=dt.datetime.now(UTC) + dt.timedelta(days=1),
-                             process_id=process_of(db, a_task))
+    poll = editing.create_poll(db.unit_of_work(), actor_id=staff, question="Which?", options=["x", "y"],
+                               closes_at=dt.datetime.now(UTC) + dt.timedelta(days=1),
+                               process_id=process_of(db, a_task))
     with db.write_sessions() as session, session.begin():
         session.add(PollAnswer(poll_id=poll, member_id=m3, created_at=WEEK2 + dt.timedelta(hours=3)))
         session.add(PollAnswer(poll_id=poll, member_id=None, kiosk_session="k1", created_at=WEEK2))

@@ -10,8 +10,9 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, select
 
-from community import access, processes
+from community import access
 from community.models import Permission, Process, Role, User
+from community.processes import building, permissions, teamwork
 from rewards.ledger import wallet_summary
 from tests.conftest import AuthActions, _csrf_token
 
@@ -52,19 +53,21 @@ def _process_world(community, db):
     admin = community.user(Role.ADMIN)
     ids = []
     for membership in ("open", "application", "invite", "invite", "invite"):
-        ids.append(processes.create_process(db.unit_of_work(), actor_id=staff, title=f"P {membership}",
-                                            membership=membership))
-    team = processes.create_team(db.unit_of_work(), actor_id=staff, name="Makers", kind="citizens")
-    processes.add_team_member(db.unit_of_work(), actor_id=staff, team_id=team,
-                              email=community.email_of(teamed))
+        ids.append(building.create_process(db.unit_of_work(), actor_id=staff, title=f"P {membership}",
+                                           membership=membership))
+    team = teamwork.create_team(db.unit_of_work(), actor_id=staff, name="Makers", kind="citizens")
+    teamwork.add_team_member(db.unit_of_work(), actor_id=staff, team_id=team,
+                             email=community.email_of(teamed))
     _open, application, invite_user, invite_team, invite_phase = ids
-    grant = processes.grant_permission
+    grant = permissions.grant_permission
     grant(db.unit_of_work(), actor_id=staff, process_id=invite_user, permission_name="contribute",
           user_email=community.email_of(member))
     grant(db.unit_of_work(), actor_id=staff, process_id=invite_team, permission_name="view", team_id=team)
     grant(db.unit_of_work(), actor_id=staff, process_id=application, permission_name="manage",
           user_email=community.email_of(other_staff))
-    phase = processes.add_phase(db.unit_of_work(), actor_id=staff, process_id=invite_phase, title="Phase")
+    phase = building.add_node(
+        db.unit_of_work(), actor_id=staff, kind="phase", parent_id=invite_phase, title="Phase"
+    )
     # A grant on a phase gives nothing on the process as a whole.
     grant(db.unit_of_work(), actor_id=staff, process_id=invite_phase, permission_name="view",
           user_email=community.email_of(outsider), node_kind="phase", node_id=phase)
@@ -102,7 +105,7 @@ def test_visible_processes_is_the_processes_the_user_may_view(db, community):
             user = session.get(User, user_id) if user_id is not None else None
             expected = [p for p in session.scalars(select(Process).order_by(Process.id))
                         if access.can(session, user, Permission.VIEW, access.NodePath(p.id))]
-            assert processes.visible_processes(session, user) == expected
+            assert permissions.visible_processes(session, user) == expected
 
 
 def _login(client, email: str) -> None:
@@ -133,13 +136,14 @@ def test_process_page_and_home_run_a_fixed_number_of_statements(app, app_communi
     db = app.extensions["kopa.db"]
     staff = app_community.user(Role.STAFF)
     member = app_community.user()
-    process = processes.create_process(db.unit_of_work(), actor_id=staff, title="Grow")
+    process = building.create_process(db.unit_of_work(), actor_id=staff, title="Grow")
     _login(client, app_community.email_of(member))
 
     def grow() -> None:
-        phase = processes.add_phase(db.unit_of_work(), actor_id=staff, process_id=process, title="Phase")
-        objective = processes.add_objective(db.unit_of_work(), actor_id=staff, phase_id=phase, title="Obj")
-        processes.add_task(db.unit_of_work(), actor_id=staff, objective_id=objective, title="Task")
+        uow, add = db.unit_of_work, building.add_node
+        phase = add(uow(), actor_id=staff, kind="phase", parent_id=process, title="Phase")
+        objective = add(uow(), actor_id=staff, kind="objective", parent_id=phase, title="Obj")
+        add(uow(), actor_id=staff, kind="task", parent_id=objective, title="Task")
         app_community.task(staff)  # and one more process with a task
 
     def counted(path: str) -> tuple[int, str]:

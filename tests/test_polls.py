@@ -10,12 +10,13 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from community import polls, processes
 from community.db import utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.events import LedgerChanged
 from community.models import Role
 from community.poll_models import Poll, PollAnswer, PollOption
+from community.polls import editing, kiosks, tallies, voting
+from community.processes import building, permissions
 from rewards.models import LedgerEntry, OutboxItem
 from tests.conftest import PASSWORD, SECRET, _csrf_token
 from web import create_app
@@ -34,7 +35,7 @@ def make_poll(db, staff_id: int, **overrides) -> int:
         "closes_at": later(days=1),
     }
     fields.update(overrides)
-    return polls.create_poll(db.unit_of_work(), actor_id=staff_id, **fields)
+    return editing.create_poll(db.unit_of_work(), actor_id=staff_id, **fields)
 
 
 def option_ids(db, poll_id: int) -> list[int]:
@@ -102,7 +103,7 @@ def test_staff_create_polls_and_others_are_refused(db, cast):
 
 def test_poll_attached_to_a_process(db, cast):
 
-    process_id = processes.create_process(db.unit_of_work(), actor_id=cast["staff"], title="Courtyards")
+    process_id = building.create_process(db.unit_of_work(), actor_id=cast["staff"], title="Courtyards")
     poll_id = make_poll(db, cast["staff"], process_id=process_id)
     with db.read_sessions() as session:
         assert session.get(Poll, poll_id).process_id == process_id
@@ -158,12 +159,14 @@ def test_edit_only_before_opening_and_close_early(db, cast):
     staff, member = cast["staff"], cast["member"]
     poll_id = make_poll(db, staff, opens_at=later(hours=2), closes_at=later(days=1))
     with pytest.raises(Conflict, match="opens at"):
-        polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[option_ids(db, poll_id)[0]])
+        voting.vote(
+            db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[option_ids(db, poll_id)[0]]
+        )
     with pytest.raises(Forbidden, match="only staff"):
-        polls.update_poll(db.unit_of_work(), actor_id=member, poll_id=poll_id, question="Q?",
-                          options=["A", "B"], closes_at=later(days=1))
-    polls.update_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id, question="Which one?",
-                      options=["Left", "Right"], opens_at=later(hours=1), closes_at=later(days=2))
+        editing.update_poll(db.unit_of_work(), actor_id=member, poll_id=poll_id, question="Q?",
+                            options=["A", "B"], closes_at=later(days=1))
+    editing.update_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id, question="Which one?",
+                        options=["Left", "Right"], opens_at=later(hours=1), closes_at=later(days=2))
     with db.read_sessions() as session:
         poll = session.get(Poll, poll_id)
         assert poll.question == "Which one?" and [o.label for o in poll.options] == ["Left", "Right"]
@@ -171,31 +174,31 @@ def test_edit_only_before_opening_and_close_early(db, cast):
 
     move_window(db, poll_id, later(minutes=-5), later(days=1))
     with pytest.raises(Conflict, match="already opened"):
-        polls.update_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id, question="Late change",
-                          options=["A", "B"], closes_at=later(days=1))
+        editing.update_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id, question="Late change",
+                            options=["A", "B"], closes_at=later(days=1))
     left, _right = option_ids(db, poll_id)
-    polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[left])
+    voting.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[left])
 
     with pytest.raises(Forbidden, match="only staff"):
-        polls.close_poll(db.unit_of_work(), actor_id=member, poll_id=poll_id)
-    polls.close_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id)
+        editing.close_poll(db.unit_of_work(), actor_id=member, poll_id=poll_id)
+    editing.close_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id)
     with pytest.raises(Conflict, match="already closed"):
-        polls.close_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id)
+        editing.close_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id)
     with pytest.raises(Conflict, match="closed at"):
-        polls.vote(db.unit_of_work(), member_id=cast["other"], poll_id=poll_id, choices=[left])
+        voting.vote(db.unit_of_work(), member_id=cast["other"], poll_id=poll_id, choices=[left])
     with db.read_sessions() as session:
         poll = session.get(Poll, poll_id)
         assert poll.state().value == "closed" and poll.closed_by_id == staff
     with pytest.raises(NotFound):
-        polls.close_poll(db.unit_of_work(), actor_id=staff, poll_id=10**9)
+        editing.close_poll(db.unit_of_work(), actor_id=staff, poll_id=10**9)
 
 
 def test_a_poll_past_its_closing_time_takes_no_votes(db, cast):
     poll_id = make_poll(db, cast["staff"])
     move_window(db, poll_id, later(days=-2), later(seconds=-1))
     with pytest.raises(Conflict, match=f"poll {poll_id} closed at"):
-        polls.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id,
-                   choices=[option_ids(db, poll_id)[0]])
+        voting.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id,
+                    choices=[option_ids(db, poll_id)[0]])
     assert answers(db, poll_id) == 0
 
 
@@ -205,44 +208,44 @@ def test_a_poll_past_its_closing_time_takes_no_votes(db, cast):
 def test_a_poll_in_a_process_is_for_those_who_may_view_it(db, cast, community):
 
     staff, member, other = cast["staff"], cast["member"], cast["other"]
-    process_id = processes.create_process(db.unit_of_work(), actor_id=staff, title="Closed circle",
-                                          membership="invite")
+    process_id = building.create_process(db.unit_of_work(), actor_id=staff, title="Closed circle",
+                                         membership="invite")
     poll_id = make_poll(db, staff, process_id=process_id, kiosk_enabled=True)
     north, *_ = option_ids(db, poll_id)
     with pytest.raises(Forbidden, match="cannot take part"):
-        polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
+        voting.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
     with pytest.raises(Forbidden):
-        read(db, polls.poll_view, viewer_id=member, poll_id=poll_id)
-    assert read(db, polls.list_polls, viewer_id=member) == []
+        read(db, tallies.poll_view, viewer_id=member, poll_id=poll_id)
+    assert read(db, tallies.list_polls, viewer_id=member) == []
 
-    processes.grant_permission(db.unit_of_work(), actor_id=staff, process_id=process_id,
-                               permission_name="view", user_email=community.email_of(member))
-    polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
-    assert [v.poll.id for v in read(db, polls.list_polls, viewer_id=member)] == [poll_id]
+    permissions.grant_permission(db.unit_of_work(), actor_id=staff, process_id=process_id,
+                                 permission_name="view", user_email=community.email_of(member))
+    voting.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
+    assert [v.poll.id for v in read(db, tallies.list_polls, viewer_id=member)] == [poll_id]
     with pytest.raises(Forbidden):
-        polls.vote(db.unit_of_work(), member_id=other, poll_id=poll_id, choices=[north])
-    polls.vote(db.unit_of_work(), member_id=cast["auditor"], poll_id=poll_id, choices=[north])
-    polls.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=polls.new_kiosk_session(),
-                       choices=[north])
+        voting.vote(db.unit_of_work(), member_id=other, poll_id=poll_id, choices=[north])
+    voting.vote(db.unit_of_work(), member_id=cast["auditor"], poll_id=poll_id, choices=[north])
+    kiosks.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=kiosks.new_kiosk_session(),
+                        choices=[north])
     assert answers(db, poll_id) == 3
 
 
 def test_a_member_votes_once(db, cast):
     poll_id = make_poll(db, cast["staff"])
     north, south, _ = option_ids(db, poll_id)
-    vote_id = polls.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id, choices=[north])
+    vote_id = voting.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id, choices=[north])
     assert vote_id > 0
     with pytest.raises(Conflict, match="already voted"):
-        polls.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id, choices=[south])
+        voting.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id, choices=[south])
     assert answers(db, poll_id) == 1
-    view = read(db, polls.poll_view, viewer_id=cast["member"], poll_id=poll_id)
+    view = read(db, tallies.poll_view, viewer_id=cast["member"], poll_id=poll_id)
     assert view.my_choices == (north,) and not view.may_vote
 
 
 def test_the_database_itself_refuses_a_second_vote(db, cast):
     poll_id = make_poll(db, cast["staff"])
     first = option_ids(db, poll_id)[:1]
-    polls.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id, choices=first)
+    voting.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id, choices=first)
     with db.write_sessions() as session, pytest.raises(IntegrityError):
         session.add(PollAnswer(poll_id=poll_id, member_id=cast["member"]))
         session.flush()
@@ -271,22 +274,22 @@ def test_choices_are_checked_against_the_poll(db, cast):
     ]
     for poll_id, choices, message in cases:
         with pytest.raises(InvalidInput, match=message):
-            polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=choices)
+            voting.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=choices)
     with pytest.raises(InvalidInput, match="does not take a written answer"):
-        polls.vote(db.unit_of_work(), member_id=member, poll_id=single, choices=[s1], text="More trees")
+        voting.vote(db.unit_of_work(), member_id=member, poll_id=single, choices=[s1], text="More trees")
     with pytest.raises(InvalidInput, match="longer than 2000"):
-        polls.vote(db.unit_of_work(), member_id=member, poll_id=free, choices=option_ids(db, free)[:1],
-                   text="x" * 2001)
+        voting.vote(db.unit_of_work(), member_id=member, poll_id=free, choices=option_ids(db, free)[:1],
+                    text="x" * 2001)
     with pytest.raises(NotFound):
-        polls.vote(db.unit_of_work(), member_id=member, poll_id=10**9, choices=[s1])
+        voting.vote(db.unit_of_work(), member_id=member, poll_id=10**9, choices=[s1])
     assert answers(db, single) == answers(db, multiple) == answers(db, free) == 0
 
-    polls.vote(db.unit_of_work(), member_id=member, poll_id=multiple, choices=[m3, m1])
-    polls.vote(db.unit_of_work(), member_id=member, poll_id=free, choices=option_ids(db, free)[:1],
-               text="  More benches  ")
-    view = read(db, polls.poll_view, viewer_id=member, poll_id=multiple)
+    voting.vote(db.unit_of_work(), member_id=member, poll_id=multiple, choices=[m3, m1])
+    voting.vote(db.unit_of_work(), member_id=member, poll_id=free, choices=option_ids(db, free)[:1],
+                text="  More benches  ")
+    view = read(db, tallies.poll_view, viewer_id=member, poll_id=multiple)
     assert view.my_choices == tuple(sorted([m1, m3]))
-    texts = read(db, polls.poll_results, viewer_id=staff, poll_id=free).texts
+    texts = read(db, tallies.poll_results, viewer_id=staff, poll_id=free).texts
     assert [(t.source, t.text) for t in texts] == [("member", "More benches")]
 
 
@@ -298,31 +301,31 @@ def test_results_after_voting(db, cast):
     poll_id = make_poll(db, staff, results_visibility="after_vote")
     north, *_ = option_ids(db, poll_id)
     for viewer in (staff, cast["auditor"]):
-        assert read(db, polls.poll_results, viewer_id=viewer, poll_id=poll_id).answers == 0
+        assert read(db, tallies.poll_results, viewer_id=viewer, poll_id=poll_id).answers == 0
     with pytest.raises(Forbidden, match="once you have voted"):
-        read(db, polls.poll_results, viewer_id=member, poll_id=poll_id)
-    view = read(db, polls.poll_view, viewer_id=member, poll_id=poll_id)
+        read(db, tallies.poll_results, viewer_id=member, poll_id=poll_id)
+    view = read(db, tallies.poll_view, viewer_id=member, poll_id=poll_id)
     assert view.results is None and "once you have voted" in view.results_note
 
-    polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
-    results = read(db, polls.poll_results, viewer_id=member, poll_id=poll_id)
+    voting.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
+    results = read(db, tallies.poll_results, viewer_id=member, poll_id=poll_id)
     assert (results.member_answers, results.kiosk_answers, results.final) == (1, 0, False)
     assert results.texts is None, "written answers are for staff"
     with pytest.raises(Forbidden):
-        read(db, polls.poll_results, viewer_id=other, poll_id=poll_id)
+        read(db, tallies.poll_results, viewer_id=other, poll_id=poll_id)
 
 
 def test_results_after_close(db, cast):
     staff, member, other = cast["staff"], cast["member"], cast["other"]
     poll_id = make_poll(db, staff, results_visibility="after_close")
     north, *_ = option_ids(db, poll_id)
-    polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
+    voting.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[north])
     with pytest.raises(Forbidden, match="after the poll closes"):
-        read(db, polls.poll_results, viewer_id=member, poll_id=poll_id)
-    assert read(db, polls.poll_results, viewer_id=staff, poll_id=poll_id).member_answers == 1
-    polls.close_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id)
+        read(db, tallies.poll_results, viewer_id=member, poll_id=poll_id)
+    assert read(db, tallies.poll_results, viewer_id=staff, poll_id=poll_id).member_answers == 1
+    editing.close_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id)
     for viewer in (member, other):
-        results = read(db, polls.poll_results, viewer_id=viewer, poll_id=poll_id)
+        results = read(db, tallies.poll_results, viewer_id=viewer, poll_id=poll_id)
         assert results.final and results.options[0].members == 1
 
 
@@ -330,18 +333,18 @@ def test_results_count_members_and_kiosk_apart(db, cast, community):
     staff = cast["staff"]
     poll_id = make_poll(db, staff, kiosk_enabled=True, allow_text=True)
     north, south, east = option_ids(db, poll_id)
-    polls.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id, choices=[north])
-    polls.vote(db.unit_of_work(), member_id=cast["other"], poll_id=poll_id, choices=[south], text="shade")
+    voting.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id, choices=[north])
+    voting.vote(db.unit_of_work(), member_id=cast["other"], poll_id=poll_id, choices=[south], text="shade")
     for choice in (north, north, east):
-        polls.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=polls.new_kiosk_session(),
-                           choices=[choice], text="from the bench" if choice == east else None)
-    results = read(db, polls.poll_results, viewer_id=staff, poll_id=poll_id)
+        kiosks.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=kiosks.new_kiosk_session(),
+                            choices=[choice], text="from the bench" if choice == east else None)
+    results = read(db, tallies.poll_results, viewer_id=staff, poll_id=poll_id)
     assert (results.member_answers, results.kiosk_answers, results.answers) == (2, 3, 5)
     assert [(o.id, o.members, o.kiosk, o.total) for o in results.options] == [
         (north, 1, 2, 3), (south, 1, 0, 1), (east, 0, 1, 1)]
     texts = sorted((t.source, t.text) for t in results.texts)
     assert texts == [("kiosk", "from the bench"), ("member", "shade")]
-    listed = read(db, polls.list_polls, viewer_id=staff)
+    listed = read(db, tallies.list_polls, viewer_id=staff)
     assert [(v.poll.id, v.answers) for v in listed] == [(poll_id, 5)]
 
 
@@ -350,15 +353,15 @@ def test_members_see_open_and_closed_polls_staff_see_all(db, cast):
     scheduled = make_poll(db, staff, opens_at=later(days=1), closes_at=later(days=2))
     open_ = make_poll(db, staff)
     closed = make_poll(db, staff)
-    polls.close_poll(db.unit_of_work(), actor_id=staff, poll_id=closed)
-    mine = {v.poll.id: v.state.value for v in read(db, polls.list_polls, viewer_id=member)}
+    editing.close_poll(db.unit_of_work(), actor_id=staff, poll_id=closed)
+    mine = {v.poll.id: v.state.value for v in read(db, tallies.list_polls, viewer_id=member)}
     assert mine == {open_: "open", closed: "closed"}
-    every = {v.poll.id for v in read(db, polls.list_polls, viewer_id=staff)}
+    every = {v.poll.id for v in read(db, tallies.list_polls, viewer_id=staff)}
     assert every == {scheduled, open_, closed}
-    only_open = read(db, polls.list_polls, viewer_id=member, state="open")
+    only_open = read(db, tallies.list_polls, viewer_id=member, state="open")
     assert [v.poll.id for v in only_open] == [open_]
     with pytest.raises(InvalidInput, match="state must be"):
-        read(db, polls.list_polls, viewer_id=member, state="everything")
+        read(db, tallies.list_polls, viewer_id=member, state="everything")
 
 
 # --- points ---------------------------------------------------------------------------
@@ -369,10 +372,10 @@ def test_voting_awards_the_polls_points_once(db, cast):
     poll_id = make_poll(db, staff, points=7)
     north, south, _ = option_ids(db, poll_id)
     uow = db.unit_of_work()
-    polls.vote(uow, member_id=member, poll_id=poll_id, choices=[north])
+    voting.vote(uow, member_id=member, poll_id=poll_id, choices=[north])
     assert LedgerChanged((member,)) in uow.events
     with pytest.raises(Conflict):
-        polls.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[south])
+        voting.vote(db.unit_of_work(), member_id=member, poll_id=poll_id, choices=[south])
     entries = poll_entries(db, member)
     assert len(entries) == 1
     entry = entries[0]
@@ -388,11 +391,11 @@ def test_no_points_when_the_poll_gives_none_or_for_kiosk_answers(db, cast):
     staff, member = cast["staff"], cast["member"]
     free = make_poll(db, staff)
     uow = db.unit_of_work()
-    polls.vote(uow, member_id=member, poll_id=free, choices=option_ids(db, free)[:1])
+    voting.vote(uow, member_id=member, poll_id=free, choices=option_ids(db, free)[:1])
     assert uow.events == []
     paid = make_poll(db, staff, points=9, kiosk_enabled=True)
-    polls.kiosk_answer(db.unit_of_work(), poll_id=paid, kiosk_session=polls.new_kiosk_session(),
-                       choices=option_ids(db, paid)[:1])
+    kiosks.kiosk_answer(db.unit_of_work(), poll_id=paid, kiosk_session=kiosks.new_kiosk_session(),
+                        choices=option_ids(db, paid)[:1])
     with db.read_sessions() as session:
         assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
 
@@ -403,10 +406,10 @@ def test_vote_and_points_commit_together(db, cast, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("ledger unavailable")
 
-    monkeypatch.setattr(polls.scoring, "record_awards", broken)
+    monkeypatch.setattr(voting.scoring, "record_awards", broken)
     with pytest.raises(RuntimeError):
-        polls.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id,
-                   choices=option_ids(db, poll_id)[:1])
+        voting.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id,
+                    choices=option_ids(db, poll_id)[:1])
     assert answers(db, poll_id) == 0
 
 
@@ -418,25 +421,25 @@ def test_kiosk_answers_one_per_kiosk_session(db, cast):
     poll_id = make_poll(db, staff, kiosk_enabled=True)
     no_kiosk = make_poll(db, staff)
     north, *_ = option_ids(db, poll_id)
-    first = polls.new_kiosk_session()
-    polls.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=first, choices=[north])
+    first = kiosks.new_kiosk_session()
+    kiosks.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=first, choices=[north])
     with pytest.raises(Conflict, match="already answered"):
-        polls.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=first, choices=[north])
-    polls.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=polls.new_kiosk_session(),
-                       choices=[north])
+        kiosks.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=first, choices=[north])
+    kiosks.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=kiosks.new_kiosk_session(),
+                        choices=[north])
     with pytest.raises(NotFound, match="has no kiosk"):
-        polls.kiosk_answer(db.unit_of_work(), poll_id=no_kiosk, kiosk_session=polls.new_kiosk_session(),
-                           choices=option_ids(db, no_kiosk)[:1])
+        kiosks.kiosk_answer(db.unit_of_work(), poll_id=no_kiosk, kiosk_session=kiosks.new_kiosk_session(),
+                            choices=option_ids(db, no_kiosk)[:1])
     for bad in (None, "", "short", "x" * 65, "bad chars ok?!" * 2):
         with pytest.raises(InvalidInput, match="kiosk session"):
-            polls.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=bad, choices=[north])
-    view = read(db, polls.kiosk_view, poll_id=poll_id, kiosk_session=first)
+            kiosks.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=bad, choices=[north])
+    view = read(db, kiosks.kiosk_view, poll_id=poll_id, kiosk_session=first)
     assert view.answered and view.results.kiosk_answers == 2
-    assert not read(db, polls.kiosk_view, poll_id=poll_id, kiosk_session=None).answered
-    polls.close_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id)
+    assert not read(db, kiosks.kiosk_view, poll_id=poll_id, kiosk_session=None).answered
+    editing.close_poll(db.unit_of_work(), actor_id=staff, poll_id=poll_id)
     with pytest.raises(Conflict, match="closed at"):
-        polls.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=polls.new_kiosk_session(),
-                           choices=[north])
+        kiosks.kiosk_answer(db.unit_of_work(), poll_id=poll_id, kiosk_session=kiosks.new_kiosk_session(),
+                            choices=[north])
     assert answers(db, poll_id) == 2
 
 
@@ -588,7 +591,7 @@ def test_member_pages_list_vote_and_results(app, client, auth, app_community, pe
 def test_staff_pages_create_edit_and_close(app, client, auth, app_community, people):
 
     db = app.extensions["kopa.db"]
-    process_id = processes.create_process(db.unit_of_work(), actor_id=people["staff"], title="Courtyards")
+    process_id = building.create_process(db.unit_of_work(), actor_id=people["staff"], title="Courtyards")
     login(client, app_community, people["staff"])
     assert client.get("/staff/polls").status_code == 200
     form_page = client.get("/staff/polls/new")
@@ -715,9 +718,9 @@ def test_demo_polls(db, community):
                 ("member2@kopa.local", Role.MEMBER)]
     ids = {email: community.user(role, email=email) for email, role in accounts}
     kiosk_poll, standalone = seed_polls(db, ids, None)
-    results = read(db, polls.poll_results, viewer_id=ids["staff@kopa.local"], poll_id=kiosk_poll)
+    results = read(db, tallies.poll_results, viewer_id=ids["staff@kopa.local"], poll_id=kiosk_poll)
     assert (results.member_answers, results.kiosk_answers) == (2, 3)
-    view = read(db, polls.kiosk_view, poll_id=kiosk_poll, kiosk_session=None)
+    view = read(db, kiosks.kiosk_view, poll_id=kiosk_poll, kiosk_session=None)
     assert view.state.value == "open" and view.poll.points == 5
     with pytest.raises(NotFound, match="no kiosk"):
-        read(db, polls.kiosk_view, poll_id=standalone, kiosk_session=None)
+        read(db, kiosks.kiosk_view, poll_id=standalone, kiosk_session=None)

@@ -13,7 +13,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from community import processes, services
+from community import services
 from community.evidence import MAX_EVIDENCE_BYTES, evidence_path
 from community.models import (
     Contribution,
@@ -32,6 +32,7 @@ from community.models import (
     Team,
     TeamMember,
 )
+from community.processes import building, permissions, progress, resources, teamwork
 from rewards.models import LedgerEntry
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -106,17 +107,18 @@ def evidence_files(app) -> list:
 
 def tree_process(portal, staff: int, membership: str = "open", title: str = "Courtyards") -> dict:
     """A process with two phases (one objective and one task each) built by services."""
-    pid = processes.create_process(portal.uow(), actor_id=staff, title=title, membership=membership)
+    pid = building.create_process(portal.uow(), actor_id=staff, title=title, membership=membership)
     ids: dict = {"process": pid}
     for n in (1, 2):
-        ids[f"phase{n}"] = processes.add_phase(
-            portal.uow(), actor_id=staff, process_id=pid, title=f"Phase {n}"
+        ids[f"phase{n}"] = building.add_node(
+            portal.uow(), actor_id=staff, kind="phase", parent_id=pid, title=f"Phase {n}"
         )
-        ids[f"objective{n}"] = processes.add_objective(
-            portal.uow(), actor_id=staff, phase_id=ids[f"phase{n}"], title=f"Objective {n}"
+        ids[f"objective{n}"] = building.add_node(
+            portal.uow(), actor_id=staff, kind="objective", parent_id=ids[f"phase{n}"], title=f"Objective {n}"
         )
-        ids[f"task{n}"] = processes.add_task(
-            portal.uow(), actor_id=staff, objective_id=ids[f"objective{n}"], title=f"Task {n}", complexity=40
+        ids[f"task{n}"] = building.add_node(
+            portal.uow(), actor_id=staff, kind="task", parent_id=ids[f"objective{n}"], title=f"Task {n}",
+            complexity=40,
         )
     return ids
 
@@ -257,7 +259,7 @@ def test_clone_copies_the_tree_for_staff_only(portal, people):
 
 def test_manager_builds_the_tree_with_the_forms(portal, people):
     ids = tree_process(portal, people["staff"])
-    item = processes.create_library_item(
+    item = resources.create_library_item(
         portal.uow(), actor_id=people["staff"], title="Interview guide", kind="guide",
         link="https://example.org/guide", languages="lv, en")
     pid = ids["process"]
@@ -439,9 +441,9 @@ def test_declined_application_can_apply_again(portal, people):
 def test_team_granted_contribute_on_a_phase_contributes_there_only(portal, people):
     """Acceptance 5 through the pages: grants inherit down the phase and no further."""
     ids = tree_process(portal, people["staff"], membership="invite")
-    team = processes.create_team(portal.uow(), actor_id=people["other"], name="Neighbours", kind="citizens")
-    processes.add_team_member(portal.uow(), actor_id=people["other"], team_id=team,
-                              email=portal.c.email_of(people["member"]))
+    team = teamwork.create_team(portal.uow(), actor_id=people["other"], name="Neighbours", kind="citizens")
+    teamwork.add_team_member(portal.uow(), actor_id=people["other"], team_id=team,
+                             email=portal.c.email_of(people["member"]))
     portal.login(people["staff"])
     response = portal.post(f"/processes/{ids['process']}/grants", {
         "grant-team_id": str(team), "grant-permission": "contribute", "grant-node": f"phase:{ids['phase1']}"})
@@ -588,7 +590,7 @@ def test_library_staff_add_and_members_rate(portal, people):
 
 
 def test_rating_redirect_stays_on_this_site(portal, people):
-    item = processes.create_library_item(portal.uow(), actor_id=people["staff"], title="Tool", kind="tool",
+    item = resources.create_library_item(portal.uow(), actor_id=people["staff"], title="Tool", kind="tool",
                                          link="https://example.org/tool")
     portal.login(people["member"])
     response = portal.post(f"/library/{item}/rate", {"stars": "3", "next": "https://evil.example/"})
@@ -764,8 +766,8 @@ def test_contribution_form_errors_and_the_rate_limit(app, portal, people):
 
 def test_closed_or_blocked_tasks_take_no_contributions(portal, people):
     ids = tree_process(portal, people["staff"])
-    processes.add_prerequisite(portal.uow(), actor_id=people["staff"], kind="task", node_id=ids["task2"],
-                               requires_id=ids["task1"])
+    progress.add_prerequisite(portal.uow(), actor_id=people["staff"], kind="task", node_id=ids["task2"],
+                              requires_id=ids["task1"])
     portal.login(people["member"])
     page = text_of(portal.client.get(f"/tasks/{ids['task2']}"))
     assert "This task opens when Task 1 is done" in page and "Submit a contribution" not in page
@@ -816,8 +818,8 @@ def test_appeal_once_after_rejection(portal, people):
     appeal = portal.post(f"/contributions/{cid}/appeal", {"reason": "The photo is in the link"})
     assert appeal.status_code == 302
     assert portal.get(Contribution, cid).state == "appealed"
-    processes.grant_permission(portal.uow(), actor_id=people["staff"], process_id=ids["process"],
-                               permission_name="manage", user_email=portal.c.email_of(people["staff2"]))
+    permissions.grant_permission(portal.uow(), actor_id=people["staff"], process_id=ids["process"],
+                                 permission_name="manage", user_email=portal.c.email_of(people["staff2"]))
     services.reject_contribution(portal.uow(), validator_id=people["staff2"], contribution_id=cid,
                                  comment="Still no")
     page = text_of(portal.client.get(f"/contributions/{cid}"))
@@ -923,10 +925,10 @@ def test_approve_with_a_level_reject_and_ask_for_changes(portal, people):
 
 def test_four_eyes_needs_a_second_member_of_staff(portal, people):
     ids = tree_process(portal, people["staff"])
-    processes.grant_permission(portal.uow(), actor_id=people["staff"], process_id=ids["process"],
-                               permission_name="manage", user_email=portal.c.email_of(people["staff2"]))
-    processes.update_process_settings(portal.uow(), actor_id=people["staff"], process_id=ids["process"],
-                                      four_eyes_threshold=100)
+    permissions.grant_permission(portal.uow(), actor_id=people["staff"], process_id=ids["process"],
+                                 permission_name="manage", user_email=portal.c.email_of(people["staff2"]))
+    building.update_process_settings(portal.uow(), actor_id=people["staff"], process_id=ids["process"],
+                                     four_eyes_threshold=100)
     cid = submit(portal, people["member"], ids["task1"])
     portal.login(people["staff"])
     response = decide(portal, cid, "approve", level="high", follow_redirects=True)  # 120 points > 100

@@ -19,13 +19,15 @@ import community
 import rewards
 from booking import approvals, cancellation, ics, recurring, waitlist
 from booking.models import Booking, Suspension, WaitlistEntry
-from community import notifications, polls, privacy, processes, services
+from community import notifications, privacy, services
 from community.db import Base
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from community.evidence import evidence_path, store_evidence
 from community.models import ApiToken, Contribution, ProcessApplication, Role, User
 from community.notifications import Notification, NotificationPreference, notify
 from community.poll_models import PollAnswer, PollOption
+from community.polls import editing, kiosks, voting
+from community.processes import building, joining, permissions, resources, success_stories, teamwork
 from rewards import audit, boards, catalogue
 from rewards.audit_models import AuditLogRow
 from rewards.badges import save_badge
@@ -70,9 +72,9 @@ class World:
                    thresholds="1")
         # Co-creation: a contribution with a file and a link (approved), one rejected and appealed,
         # one of someone else's with Mara as co-contributor.
-        self.process = processes.create_process(uow(), actor_id=staff, title="Courtyards")
-        task = processes.create_task(uow(), actor_id=staff, process_id=self.process, title="Plant",
-                                     complexity=40)
+        self.process = building.create_process(uow(), actor_id=staff, title="Courtyards")
+        task = building.create_task(uow(), actor_id=staff, process_id=self.process, title="Plant",
+                                    complexity=40)
         self.evidence = store_evidence(tmp_path, EVIDENCE_NAME, b"photos of the herbs at Home Street 5\n")
         self.contribution = services.submit_contribution(
             uow(), member_id=m, task_id=task, text=CONTRIBUTION_TEXT, evidence_url=EVIDENCE_URL,
@@ -85,25 +87,27 @@ class World:
         services.appeal_contribution(uow(), member_id=m, contribution_id=rejected, reason=APPEAL)
         services.submit_contribution(uow(), member_id=other, task_id=task, text="Watered the beds",
                                      co_contributors=self.email)
-        team = processes.create_team(uow(), actor_id=staff, name=f"Courtyard crew {tag}", kind="citizens")
-        processes.add_team_member(uow(), actor_id=staff, team_id=team, email=self.email)
-        processes.grant_permission(uow(), actor_id=staff, process_id=self.process, permission_name="view",
-                                   user_email=self.email)
-        applied = processes.create_process(uow(), actor_id=staff, title="Bridge", membership="application")
-        processes.apply_to_process(uow(), user_id=m, process_id=applied, message=APPLICATION)
-        processes.opt_in_story(uow(), user_id=m, process_id=self.process)
-        item = processes.create_library_item(uow(), actor_id=staff, title="Guide", kind="guide",
+        team = teamwork.create_team(uow(), actor_id=staff, name=f"Courtyard crew {tag}", kind="citizens")
+        teamwork.add_team_member(uow(), actor_id=staff, team_id=team, email=self.email)
+        permissions.grant_permission(uow(), actor_id=staff, process_id=self.process, permission_name="view",
+                                     user_email=self.email)
+        applied = building.create_process(uow(), actor_id=staff, title="Bridge", membership="application")
+        joining.apply_to_process(uow(), user_id=m, process_id=applied, message=APPLICATION)
+        success_stories.opt_in_story(uow(), user_id=m, process_id=self.process)
+        item = resources.create_library_item(uow(), actor_id=staff, title="Guide", kind="guide",
                                              link="https://example.org/guide")
-        processes.rate_library_item(uow(), user_id=m, item_id=item, stars=4)
+        resources.rate_library_item(uow(), user_id=m, item_id=item, stars=4)
         # Polls: Mara's vote with a written answer, and an anonymous kiosk answer (never exported).
-        self.poll = polls.create_poll(
+        self.poll = editing.create_poll(
             uow(), actor_id=staff, question="Which yard first?", options=["North", "South"],
             closes_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1), allow_text=True, kiosk_enabled=True)
         with db.read_sessions() as session:
             north = session.scalars(select(PollOption.id).where(PollOption.poll_id == self.poll)
                                     .order_by(PollOption.position)).first()
-        polls.vote(uow(), member_id=m, poll_id=self.poll, choices=[north], text=POLL_TEXT)
-        polls.kiosk_answer(uow(), poll_id=self.poll, kiosk_session=polls.new_kiosk_session(), choices=[north])
+        voting.vote(uow(), member_id=m, poll_id=self.poll, choices=[north], text=POLL_TEXT)
+        kiosks.kiosk_answer(
+            uow(), poll_id=self.poll, kiosk_session=kiosks.new_kiosk_session(), choices=[north]
+        )
         # Booking: a paid room, a hall staff approve, a free weekly series, a waitlist, a suspension.
         centre.give_credits(m, 200)
         room = centre.resource(name=f"Room {tag}", price_per_hour=10)

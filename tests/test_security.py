@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from booking import ics, recurring, reservations, waitlist
 from booking.models import Blackout, Resource, WaitlistEntry
 from booking.policy import BookingPolicy
-from community import processes, services
+from community import services
 from community.demo import DEMO_PASSWORD, DEMO_PROCESS, seed_demo
 from community.evidence import store_evidence
 from community.models import (
@@ -46,6 +46,7 @@ from community.models import (
 )
 from community.notifications import Notification
 from community.poll_models import Poll
+from community.processes import joining
 from rewards import catalogue, rules
 from rewards.ledger import record_entry
 from rewards.loyalty_models import Badge, CatalogueItem, TierRow
@@ -263,7 +264,7 @@ def _seed(app) -> dict:
                           resource_id=rooms["Ideas room"], start=at(12), end=at(13), policy=policy)
     waitlist.join_waitlist(db.unit_of_work(), member_id=member, resource_id=rooms["Ideas room"],
                                    start=at(12), end=at(13), policy=policy)
-    processes.apply_to_process(db.unit_of_work(), user_id=member, process_id=hackathon, message="Let me in")
+    joining.apply_to_process(db.unit_of_work(), user_id=member, process_id=hackathon, message="Let me in")
     with db.read_sessions() as s:
         waiting = _one(s, select(WaitlistEntry.id).where(WaitlistEntry.member_id == member))
         application = _one(s, select(ProcessApplication.id).where(ProcessApplication.user_id == member))

@@ -11,12 +11,13 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from community import access, processes, services
+from community import access, services
 from community.db import as_utc, is_row_id
 from community.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from community.evidence import MAX_EVIDENCE_BYTES, StoredEvidence, discard, store_evidence
 from community.i18n import N_
 from community.models import Contribution, Permission, Process, Task
+from community.processes import building, cloning, joining, outline, permissions, progress
 from rewards.ledger import wallet_summary
 from rewards.totals import member_totals
 from rewards.wallets import wallet_of
@@ -192,14 +193,14 @@ def _visible_task(task_id: int) -> Task:
 @bp.get("/processes")
 @token_required
 def process_list():
-    return jsonify([_process_json(p) for p in processes.visible_processes(db_session(), g.api_user)])
+    return jsonify([_process_json(p) for p in permissions.visible_processes(db_session(), g.api_user)])
 
 
 @bp.post("/processes")
 @token_required
 def process_create():
     data = json_body()
-    process_id = processes.create_process(
+    process_id = building.create_process(
         unit_of_work(),
         actor_id=g.api_user.id,
         title=data.get("title"),
@@ -218,16 +219,16 @@ def process_create():
 def process_detail(process_id: int):
     session = db_session()
     process = session.get(Process, process_id) if is_row_id(process_id) else None
-    if process is None or not processes.may_view(session, g.api_user, process.id):
+    if process is None or not permissions.may_view(session, g.api_user, process.id):
         raise NotFound(N_("process %(id)s not found", id=process_id))
-    return jsonify(**_process_json(process), tree=processes.process_tree(session, process).as_dict())
+    return jsonify(**_process_json(process), tree=outline.process_tree(session, process).as_dict())
 
 
 @bp.post("/processes/<int:process_id>/clone")
 @token_required
 def process_clone(process_id: int):
     data = json_body()
-    new_id = processes.clone_process(
+    new_id = cloning.clone_process(
         unit_of_work(), actor_id=g.api_user.id, source_id=process_id, title=data.get("title")
     )
     return jsonify(id=new_id, cloned_from=process_id), 201
@@ -237,7 +238,7 @@ def process_clone(process_id: int):
 @token_required
 def process_apply(process_id: int):
     data = json_body()
-    state = processes.apply_to_process(
+    state = joining.apply_to_process(
         unit_of_work(), user_id=g.api_user.id, process_id=process_id, message=data.get("message", "")
     )
     return jsonify(process_id=process_id, state=state), 201
@@ -247,10 +248,11 @@ def process_apply(process_id: int):
 @token_required
 def phase_create(process_id: int):
     data = json_body()
-    phase_id = processes.add_phase(
+    phase_id = building.add_node(
         unit_of_work(),
         actor_id=g.api_user.id,
-        process_id=process_id,
+        kind="phase",
+        parent_id=process_id,
         title=data.get("title"),
         description=data.get("description", ""),
         starts_on=data.get("starts_on"),
@@ -263,10 +265,11 @@ def phase_create(process_id: int):
 @token_required
 def objective_create(phase_id: int):
     data = json_body()
-    objective_id = processes.add_objective(
+    objective_id = building.add_node(
         unit_of_work(),
         actor_id=g.api_user.id,
-        phase_id=phase_id,
+        kind="objective",
+        parent_id=phase_id,
         title=data.get("title"),
         description=data.get("description", ""),
         starts_on=data.get("starts_on"),
@@ -279,10 +282,11 @@ def objective_create(phase_id: int):
 @token_required
 def task_create(objective_id: int):
     data = json_body()
-    task_id = processes.add_task(
+    task_id = building.add_node(
         unit_of_work(),
         actor_id=g.api_user.id,
-        objective_id=objective_id,
+        kind="task",
+        parent_id=objective_id,
         title=data.get("title"),
         complexity=data.get("complexity", 20),
         description=data.get("description", ""),
@@ -309,7 +313,7 @@ NODE_KINDS = {"processes": "process", "phases": "phase", "objectives": "objectiv
 def node_status(kinds: str, node_id: int):
     status = text_field(json_body(), "status")
     kind = NODE_KINDS[kinds]
-    processes.set_status(unit_of_work(), actor_id=g.api_user.id, kind=kind, node_id=node_id, status=status)
+    progress.set_status(unit_of_work(), actor_id=g.api_user.id, kind=kind, node_id=node_id, status=status)
     return jsonify(kind=kind, id=node_id, status=status)
 
 
@@ -317,7 +321,7 @@ def node_status(kinds: str, node_id: int):
 @token_required
 def tasks():
     session = db_session()
-    visible = {p.id: p.title for p in processes.visible_processes(session, g.api_user)}
+    visible = {p.id: p.title for p in permissions.visible_processes(session, g.api_user)}
     rows = session.scalars(
         select(Task).options(selectinload(Task.library_items))  # resources: one query, not one per task
         .where(Task.process_id.in_(list(visible) or [-1])).order_by(Task.process_id, Task.id)

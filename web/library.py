@@ -8,9 +8,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from community import processes
 from community.errors import DomainError
 from community.models import LibraryItem, LibraryRating, StoryOptIn, SuccessStory
+from community.processes import resources
 from web import db_session, unit_of_work
 from web.errors import status_of
 from web.forms import LibraryItemForm, RatingForm
@@ -32,7 +32,7 @@ def _library_page(form: LibraryItemForm | None = None, status: int = 200, rating
     return render_template(
         "community/library.html",
         items=session.scalars(select(LibraryItem).order_by(LibraryItem.kind, LibraryItem.title)).all(),
-        ratings=processes.library_ratings(session),
+        ratings=resources.library_ratings(session),
         mine=mine,
         form=form or LibraryItemForm(formdata=None),
         rating_form=RatingForm(formdata=None),
@@ -52,7 +52,7 @@ def add():
     if not form.validate_on_submit():
         return _library_page(form, 400)
     try:
-        processes.create_library_item(
+        resources.create_library_item(
             unit_of_work(),
             actor_id=current_user.id,
             title=form.title.data,
@@ -83,7 +83,7 @@ def rate(item_id: int):
     if not form.validate_on_submit():
         return _library_page(status=400, rating_error=(item_id, _("Choose from 1 to 5 stars.")))
     try:
-        processes.rate_library_item(
+        resources.rate_library_item(
             unit_of_work(), user_id=current_user.id, item_id=item_id, stars=form.stars.data
         )
     except DomainError as exc:

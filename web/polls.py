@@ -39,11 +39,11 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from community import polls
 from community.db import as_utc
 from community.errors import Conflict, DomainError
 from community.models import Process
 from community.poll_models import PollKind, ResultsVisibility
+from community.polls import editing, kiosks, tallies, voting
 from web import bus, db_session, i18n, unit_of_work
 from web.errors import status_of
 from web.extensions import limiter
@@ -102,7 +102,7 @@ class PollForm(FlaskForm):
         ],
     )
     points = IntegerField(_l("Participation points for voting (0: none)"), default=0,
-                          validators=[NumberRange(min=0, max=polls.MAX_POINTS)])
+                          validators=[NumberRange(min=0, max=editing.MAX_POINTS)])
     kiosk_enabled = BooleanField(_l("Offer a kiosk screen for anonymous answers"))
 
     def fields_for_service(self) -> dict:
@@ -171,7 +171,7 @@ def _poll_form(poll=None) -> PollForm:
 @bp.get("/polls")
 @login_required
 def index():
-    views = polls.list_polls(db_session(), viewer_id=current_user.id)
+    views = tallies.list_polls(db_session(), viewer_id=current_user.id)
     return render_template("polls/list.html", views=views)
 
 
@@ -183,8 +183,8 @@ def poll(poll_id: int):
     if form.validate_on_submit():
         uow = unit_of_work()
         try:
-            polls.vote(uow, member_id=current_user.id, poll_id=poll_id, choices=form.choice.data,
-                       text=form.text.data or None)
+            voting.vote(uow, member_id=current_user.id, poll_id=poll_id, choices=form.choice.data,
+                        text=form.text.data or None)
         except DomainError as exc:
             if status_of(exc) not in (400, 409):
                 raise
@@ -196,14 +196,14 @@ def poll(poll_id: int):
             return redirect(url_for("polls.poll", poll_id=poll_id), code=303)
     elif form.is_submitted():
         status = 400
-    view = polls.poll_view(db_session(), viewer_id=current_user.id, poll_id=poll_id)
+    view = tallies.poll_view(db_session(), viewer_id=current_user.id, poll_id=poll_id)
     return render_template("polls/poll.html", view=view, form=form), status
 
 
 @bp.get("/polls/<int:poll_id>/results")
 @login_required
 def results(poll_id: int):
-    view = polls.poll_view(db_session(), viewer_id=current_user.id, poll_id=poll_id)
+    view = tallies.poll_view(db_session(), viewer_id=current_user.id, poll_id=poll_id)
     return render_template("polls/results.html", view=view, close_form=PlainForm())
 
 
@@ -213,7 +213,7 @@ def results(poll_id: int):
 @bp.get("/staff/polls")
 @staff_required
 def staff_index():
-    views = polls.list_polls(db_session(), viewer_id=current_user.id)
+    views = tallies.list_polls(db_session(), viewer_id=current_user.id)
     return render_template("polls/staff_list.html", views=views, close_form=PlainForm())
 
 
@@ -223,7 +223,9 @@ def create():
     form = _poll_form()
     if form.validate_on_submit():
         try:
-            poll_id = polls.create_poll(unit_of_work(), actor_id=current_user.id, **form.fields_for_service())
+            poll_id = editing.create_poll(
+                unit_of_work(), actor_id=current_user.id, **form.fields_for_service()
+            )
         except DomainError as exc:
             if status_of(exc) != 400 and status_of(exc) != 404:
                 raise
@@ -238,13 +240,13 @@ def create():
 @bp.route("/staff/polls/<int:poll_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit(poll_id: int):
-    view = polls.poll_view(db_session(), viewer_id=current_user.id, poll_id=poll_id)
+    view = tallies.poll_view(db_session(), viewer_id=current_user.id, poll_id=poll_id)
     form = _poll_form(view.poll)
     status = 200
     if form.validate_on_submit():
         try:
-            polls.update_poll(unit_of_work(), actor_id=current_user.id, poll_id=poll_id,
-                              **form.fields_for_service())
+            editing.update_poll(unit_of_work(), actor_id=current_user.id, poll_id=poll_id,
+                                **form.fields_for_service())
         except DomainError as exc:
             if status_of(exc) not in (400, 404, 409):
                 raise
@@ -262,7 +264,7 @@ def edit(poll_id: int):
 @staff_required
 def close(poll_id: int):
     try:
-        polls.close_poll(unit_of_work(), actor_id=current_user.id, poll_id=poll_id)
+        editing.close_poll(unit_of_work(), actor_id=current_user.id, poll_id=poll_id)
     except Conflict as exc:
         flash(exc.message, "error")
     else:
@@ -287,9 +289,9 @@ def _kiosk_key() -> str:
 
 def _render_kiosk(poll_id: int, form: VoteForm | None = None, message: str | None = None, status: int = 200):
     kiosk_session = session.get(_session_key(poll_id))
-    view = polls.kiosk_view(db_session(), poll_id=poll_id, kiosk_session=kiosk_session)
+    view = kiosks.kiosk_view(db_session(), poll_id=poll_id, kiosk_session=kiosk_session)
     if kiosk_session is None:
-        session[_session_key(poll_id)] = polls.new_kiosk_session()
+        session[_session_key(poll_id)] = kiosks.new_kiosk_session()
     return render_template(
         "polls/kiosk.html", view=view, form=form or VoteForm(), next_form=PlainForm(),
         message=message, reset_seconds=KIOSK_RESET_SECONDS,
@@ -309,7 +311,7 @@ def kiosk_answer(poll_id: int):
         message = " ".join(e for errors in form.errors.values() for e in errors)
         return _render_kiosk(poll_id, form, message or _("Please choose an answer."), 400)
     try:
-        polls.kiosk_answer(
+        kiosks.kiosk_answer(
             unit_of_work(), poll_id=poll_id, kiosk_session=session.get(_session_key(poll_id)),
             choices=form.choice.data, text=form.text.data or None,
         )
@@ -323,7 +325,7 @@ def kiosk_answer(poll_id: int):
 @kiosk_bp.post("/kiosk/<int:poll_id>/next")
 def kiosk_next(poll_id: int):
     """The next person gets a new kiosk session (and so one new answer)."""
-    session[_session_key(poll_id)] = polls.new_kiosk_session()
+    session[_session_key(poll_id)] = kiosks.new_kiosk_session()
     return redirect(url_for("kiosk.kiosk", poll_id=poll_id), code=303)
 
 

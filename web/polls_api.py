@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request, url_for
 
-from community import polls
 from community.db import as_utc
+from community.polls import editing, tallies, voting
 from web import bus, database, db_session, unit_of_work
 from web.api import json_body, token_required
 from web.extensions import csrf
@@ -24,7 +24,7 @@ def _iso(value):
     return as_utc(value).isoformat() if value is not None else None
 
 
-def poll_json(view: polls.PollView) -> dict:
+def poll_json(view: tallies.PollView) -> dict:
     p = view.poll
     body = {
         "id": p.id,
@@ -53,7 +53,7 @@ def poll_json(view: polls.PollView) -> dict:
     return body
 
 
-def results_json(results: polls.PollResults) -> dict:
+def results_json(results: tallies.PollResults) -> dict:
     body = {
         "poll_id": results.poll_id,
         "final": results.final,
@@ -76,14 +76,14 @@ def _poll_after_write(poll_id: int) -> dict:
     """Read back in a new session: the request's read session may hold a snapshot taken
     before the write (SQLite WAL)."""
     with database().read_sessions() as session:
-        return poll_json(polls.poll_view(session, viewer_id=g.api_user.id, poll_id=poll_id))
+        return poll_json(tallies.poll_view(session, viewer_id=g.api_user.id, poll_id=poll_id))
 
 
 @bp.post("/polls")
 @token_required
 def create_poll():
     data = json_body()
-    poll_id = polls.create_poll(
+    poll_id = editing.create_poll(
         unit_of_work(), actor_id=g.api_user.id, **{k: data[k] for k in POLL_FIELDS if k in data}
     )
     response = jsonify(_poll_after_write(poll_id))
@@ -94,14 +94,14 @@ def create_poll():
 @bp.get("/polls")
 @token_required
 def list_polls():
-    views = polls.list_polls(db_session(), viewer_id=g.api_user.id, state=request.args.get("state"))
+    views = tallies.list_polls(db_session(), viewer_id=g.api_user.id, state=request.args.get("state"))
     return jsonify([poll_json(v) for v in views])
 
 
 @bp.get("/polls/<int:poll_id>")
 @token_required
 def get_poll(poll_id: int):
-    return jsonify(poll_json(polls.poll_view(db_session(), viewer_id=g.api_user.id, poll_id=poll_id)))
+    return jsonify(poll_json(tallies.poll_view(db_session(), viewer_id=g.api_user.id, poll_id=poll_id)))
 
 
 @bp.post("/polls/<int:poll_id>/votes")
@@ -109,7 +109,7 @@ def get_poll(poll_id: int):
 def vote(poll_id: int):
     data = json_body()
     uow = unit_of_work()
-    vote_id = polls.vote(
+    vote_id = voting.vote(
         uow, member_id=g.api_user.id, poll_id=poll_id, choices=data.get("choices"), text=data.get("text")
     )
     bus.dispatch(uow.events)
@@ -119,13 +119,13 @@ def vote(poll_id: int):
 @bp.get("/polls/<int:poll_id>/results")
 @token_required
 def results(poll_id: int):
-    return jsonify(results_json(polls.poll_results(db_session(), viewer_id=g.api_user.id, poll_id=poll_id)))
+    return jsonify(results_json(tallies.poll_results(db_session(), viewer_id=g.api_user.id, poll_id=poll_id)))
 
 
 @bp.post("/polls/<int:poll_id>/close")
 @token_required
 def close(poll_id: int):
-    polls.close_poll(unit_of_work(), actor_id=g.api_user.id, poll_id=poll_id)
+    editing.close_poll(unit_of_work(), actor_id=g.api_user.id, poll_id=poll_id)
     return jsonify(_poll_after_write(poll_id))
 
 

@@ -23,12 +23,13 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from community import access, processes, services
+from community import access, services
 from community.db import is_row_id
 from community.errors import DomainError, Forbidden, NotFound
 from community.evidence import MAX_EVIDENCE_BYTES, discard, evidence_path, store_evidence
 from community.i18n import N_, Msg
 from community.models import Contribution, ContributionState, Permission, Process, Task, User
+from community.processes import permissions, progress, resources
 from rewards.ledger import wallet_summary
 from rewards.models import LedgerEntry
 from rewards.totals import member_totals
@@ -97,7 +98,7 @@ def _user():
 @bp.get("/")
 def home():
     session = db_session()
-    processes_ = processes.visible_processes(session, _user())
+    processes_ = permissions.visible_processes(session, _user())
     task_counts = dict(session.execute(
         select(Task.process_id, func.count()).where(Task.process_id.in_([p.id for p in processes_] or [-1]))
         .group_by(Task.process_id)
@@ -179,8 +180,8 @@ def task(task_id: int):
         form=form,
         mine=mine,
         may_contribute=access.can(session, user, Permission.CONTRIBUTE, path),
-        blocked_by=processes.task_blocked_by(session, task_),
-        ratings=processes.library_ratings(session),
+        blocked_by=progress.task_blocked_by(session, task_),
+        ratings=resources.library_ratings(session),
     ), status
 
 

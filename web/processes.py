@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from community import access, processes
+from community import access
 from community.access import NodePath
 from community.errors import DomainError, Forbidden, Unauthorized
 from community.models import (
@@ -31,6 +31,7 @@ from community.models import (
     Task,
     Team,
 )
+from community.processes import building, cloning, joining, outline, permissions, progress, success_stories
 from web import bus, db_session, unit_of_work
 from web.errors import status_of
 from web.forms import (
@@ -74,14 +75,14 @@ def register(app: Flask) -> None:
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _walk(tree: processes.TreeNode):
+def _walk(tree: outline.TreeNode):
     """Every node of the tree, parents before children."""
     yield tree
     for child in tree.children:
         yield from _walk(child)
 
 
-def _node_labels(tree: processes.TreeNode) -> dict[tuple[str, int], str]:
+def _node_labels(tree: outline.TreeNode) -> dict[tuple[str, int], str]:
     labels: dict[tuple[str, int], str] = {("process", tree.id): _("the whole process")}
     for phase in tree.children:
         labels["phase", phase.id] = _("Phase · %(phase)s", phase=phase.title)
@@ -118,7 +119,7 @@ FORMS: dict[str, tuple[type, str]] = {
 }
 
 
-def _make_form(name: str, session: Session, process: Process, tree: processes.TreeNode, posted: bool):
+def _make_form(name: str, session: Session, process: Process, tree: outline.TreeNode, posted: bool):
     """One of the page's forms with its choices; unposted forms show the current values."""
     cls, prefix = FORMS[name]
     values: dict = {}
@@ -163,7 +164,7 @@ def _page(process: Process, status: int = 200, status_error: tuple | None = None
     level = access.permission(session, user, NodePath(process.id))  # once for the whole page
     if not access.allows(user, level, Permission.VIEW):
         abort(404, description=_("process %(id)s not found", id=process.id))
-    tree = processes.process_tree(session, process)
+    tree = outline.process_tree(session, process)
     may_manage = user is not None and access.allows(user, level, Permission.MANAGE)
     context: dict = {
         "process": process,
@@ -178,7 +179,7 @@ def _page(process: Process, status: int = 200, status_error: tuple | None = None
         "status_error": status_error,
     }
     if user is not None:
-        context["joined"] = processes.has_joined(session, user.id, process.id)
+        context["joined"] = joining.has_joined(session, user.id, process.id)
         context["took_part"] = (
             session.scalar(
                 select(Contribution.id)
@@ -224,7 +225,7 @@ def _page(process: Process, status: int = 200, status_error: tuple | None = None
 
 
 def _may_view_or_404(process: Process) -> None:
-    if not processes.may_view(db_session(), _user(), process.id):
+    if not permissions.may_view(db_session(), _user(), process.id):
         abort(404, description=_("process %(id)s not found", id=process.id))
 
 
@@ -253,7 +254,7 @@ def _handle(
     else:
         _may_view_or_404(process)
     session = db_session()
-    form = _make_form(name, session, process, processes.process_tree(session, process), posted=True)
+    form = _make_form(name, session, process, outline.process_tree(session, process), posted=True)
     if not form.validate_on_submit():
         return _page(process, 400, **{name: form})
     uow = unit_of_work()
@@ -284,8 +285,8 @@ def index():
     session = db_session()
     # The trees (for the progress) and organisations of all processes in four queries.
     tree = selectinload(Process.phases).selectinload(Phase.objectives).selectinload(Objective.tasks)
-    visible = processes.visible_processes(session, _user(), tree, selectinload(Process.organisation))
-    rows = [(p, processes.process_tree(session, p, requires=False).progress) for p in visible]
+    visible = permissions.visible_processes(session, _user(), tree, selectinload(Process.organisation))
+    rows = [(p, outline.process_tree(session, p, requires=False).progress) for p in visible]
     return render_template("community/processes.html", processes=rows)
 
 
@@ -297,7 +298,7 @@ def new():
     if form.validate_on_submit():
         uow = unit_of_work()
         try:
-            process_id = processes.create_process(
+            process_id = building.create_process(
                 uow,
                 actor_id=current_user.id,
                 title=form.title.data,
@@ -332,7 +333,7 @@ def clone(process_id: int):
     return _handle(
         process_id,
         "clone_form",
-        lambda uow, form: processes.clone_process(
+        lambda uow, form: cloning.clone_process(
             uow, actor_id=current_user.id, source_id=process_id, title=form.title.data or None
         ),
         _("Process cloned: this is the copy, with fresh statuses and no contributions."),
@@ -347,7 +348,7 @@ def join(process_id: int):
     return _handle(
         process_id,
         "join_form",
-        lambda uow, form: processes.apply_to_process(
+        lambda uow, form: joining.apply_to_process(
             uow, user_id=current_user.id, process_id=process_id, message=form.message.data or ""
         ),
         lambda state: _("You have joined the process.") if state == "accepted"
@@ -363,10 +364,11 @@ def add_phase(process_id: int):
     return _handle(
         process_id,
         "phase_form",
-        lambda uow, form: processes.add_phase(
+        lambda uow, form: building.add_node(
             uow,
             actor_id=current_user.id,
-            process_id=process_id,
+            kind="phase",
+            parent_id=process_id,
             title=form.title.data,
             description=form.description.data or "",
             starts_on=form.starts_on.data,
@@ -383,10 +385,11 @@ def add_objective(process_id: int):
     return _handle(
         process_id,
         "objective_form",
-        lambda uow, form: processes.add_objective(
+        lambda uow, form: building.add_node(
             uow,
             actor_id=current_user.id,
-            phase_id=form.phase_id.data,
+            kind="objective",
+            parent_id=form.phase_id.data,
             title=form.title.data,
             description=form.description.data or "",
             starts_on=form.starts_on.data,
@@ -403,10 +406,11 @@ def add_task(process_id: int):
     return _handle(
         process_id,
         "task_form",
-        lambda uow, form: processes.add_task(
+        lambda uow, form: building.add_node(
             uow,
             actor_id=current_user.id,
-            objective_id=form.objective_id.data,
+            kind="task",
+            parent_id=form.objective_id.data,
             title=form.title.data,
             complexity=form.complexity.data,
             description=form.description.data or "",
@@ -426,12 +430,12 @@ def set_status(process_id: int):
     _require_manager(process)
     form = StatusForm()
     session = db_session()
-    nodes = {(n.kind, n.id) for n in _walk(processes.process_tree(session, process))}
+    nodes = {(n.kind, n.id) for n in _walk(outline.process_tree(session, process))}
     node = (form.kind.data, int(form.node_id.data)) if (form.node_id.data or "").isdigit() else None
     if not form.validate_on_submit() or node not in nodes:
         return _page(process, 400, status_error=(node, _("Choose a status for a step of this process.")))
     try:
-        processes.set_status(
+        progress.set_status(
             unit_of_work(), actor_id=current_user.id, kind=node[0], node_id=node[1], status=form.status.data
         )
     except (Forbidden, Unauthorized):
@@ -448,7 +452,7 @@ def add_prerequisite(process_id: int):
     def call(uow, form):
         kind, node_id = _split_node(form.node.data)
         _, requires_id = _split_node(form.requires.data)
-        processes.add_prerequisite(
+        progress.add_prerequisite(
             uow, actor_id=current_user.id, kind=kind, node_id=node_id, requires_id=requires_id
         )
 
@@ -461,7 +465,7 @@ def settings(process_id: int):
     return _handle(
         process_id,
         "settings_form",
-        lambda uow, form: processes.update_process_settings(
+        lambda uow, form: building.update_process_settings(
             uow,
             actor_id=current_user.id,
             process_id=process_id,
@@ -480,7 +484,7 @@ def settings(process_id: int):
 def grant(process_id: int):
     def call(uow, form):
         kind, node_id = _split_node(form.node.data)
-        return processes.grant_permission(
+        return permissions.grant_permission(
             uow,
             actor_id=current_user.id,
             process_id=process_id,
@@ -502,7 +506,7 @@ def revoke_grant(grant_id: int):
     if not PlainForm().validate_on_submit():
         abort(400, description=_("The form has expired; please try again."))
     try:
-        processes.revoke_grant(unit_of_work(), actor_id=current_user.id, grant_id=grant_id)
+        permissions.revoke_grant(unit_of_work(), actor_id=current_user.id, grant_id=grant_id)
     except (Forbidden, Unauthorized):
         raise
     except DomainError as exc:
@@ -520,7 +524,7 @@ def decide_application(application_id: int, decision: str):
     if not PlainForm().validate_on_submit():
         abort(400, description=_("The form has expired; please try again."))
     try:
-        processes.decide_application(
+        joining.decide_application(
             unit_of_work(),
             actor_id=current_user.id,
             application_id=application_id,
@@ -541,7 +545,7 @@ def publish_story(process_id: int):
     return _handle(
         process_id,
         "story_form",
-        lambda uow, form: processes.publish_story(
+        lambda uow, form: success_stories.publish_story(
             uow,
             actor_id=current_user.id,
             process_id=process_id,
@@ -560,7 +564,7 @@ def opt_in(process_id: int, choice: str):
     _may_view_or_404(process)
     if not PlainForm().validate_on_submit():
         abort(400, description=_("The form has expired; please try again."))
-    processes.opt_in_story(
+    success_stories.opt_in_story(
         unit_of_work(), user_id=current_user.id, process_id=process_id, opt_in=choice == "in"
     )
     flash(

@@ -8,9 +8,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from community import processes
 from community.errors import DomainError, Forbidden, Unauthorized
 from community.models import Grant, Objective, Phase, Process, Task, Team, TeamMember
+from community.processes import teamwork
 from web import bus, db_session, unit_of_work
 from web.errors import status_of
 from web.forms import PlainForm, TeamForm, TeamMemberForm
@@ -43,7 +43,7 @@ def create():
         return _teams_page(form, 400)
     uow = unit_of_work()
     try:
-        team_id = processes.create_team(
+        team_id = teamwork.create_team(
             uow,
             actor_id=current_user.id,
             name=form.name.data,
@@ -108,7 +108,7 @@ def add_member(team_id: int):
         return _team_page(team_, form, 400)
     uow = unit_of_work()
     try:
-        processes.add_team_member(
+        teamwork.add_team_member(
             uow, actor_id=current_user.id, team_id=team_id, email=form.email.data,
             is_admin=form.is_admin.data,
         )
@@ -135,9 +135,9 @@ def member_action(team_id: int, user_id: int, action: str):
     uow = unit_of_work()
     try:
         if action == "remove":
-            processes.remove_team_member(uow, actor_id=current_user.id, team_id=team_id, user_id=user_id)
+            teamwork.remove_team_member(uow, actor_id=current_user.id, team_id=team_id, user_id=user_id)
         else:
-            processes.add_team_member(
+            teamwork.add_team_member(
                 uow, actor_id=current_user.id, team_id=team_id, email=member.user.email, is_admin=True,
             )
     except (Forbidden, Unauthorized):

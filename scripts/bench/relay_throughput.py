@@ -29,9 +29,10 @@ import requests
 from common import figure, note
 from eth_account import Account
 
-from community import processes, services
+from community import services
 from community.db import Database
 from community.models import Role
+from community.processes import building
 from rewards.chain.anvil import Anvil
 from rewards.chain.client import connect, credits_contract
 from rewards.chain.deploy import deploy_credits, ensure_deployment
@@ -74,8 +75,8 @@ def main() -> None:
 
         staff = user(Role.STAFF, 0)
         members = [user(Role.MEMBER, i) for i in range(args.members)]
-        process = processes.create_process(db.unit_of_work(), actor_id=staff, title="Bench")
-        task = processes.create_task(db.unit_of_work(), actor_id=staff, process_id=process, title="T",
+        process = building.create_process(db.unit_of_work(), actor_id=staff, title="Bench")
+        task = building.create_task(db.unit_of_work(), actor_id=staff, process_id=process, title="T",
                                     complexity=20)
         no_limit = services.ContributionPolicy(submissions_per_hour=10**9)
         contributions = [

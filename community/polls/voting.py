@@ -1,0 +1,65 @@
+"""A member's one vote in a poll, and the participation points it earns through the scoring
+rules, committed together."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from community.db import UnitOfWork, utcnow
+from community.errors import Conflict, Forbidden
+from community.events import LedgerChanged
+from community.i18n import N_
+from community.models import User
+from community.poll_models import Poll, PollAnswer
+from community.polls.answering import (
+    answer_text,
+    check_choices,
+    may_vote,
+    parse_choices,
+    require_open,
+    store_answer,
+)
+from community.validation import get_row
+from rewards import scoring
+
+POLL_POINTS_RULE = ("poll-points", 1)
+
+
+def vote(uow: UnitOfWork, *, member_id: int, poll_id: object, choices: object, text: object = None) -> int:
+    """A member's one vote; with ``poll.points`` > 0 it earns participation points through the
+    scoring rules, in the same transaction."""
+    option_ids = parse_choices(choices)
+    now = utcnow()
+    with uow:
+        session = uow.session
+        user = get_row(session, User, member_id, "user")
+        poll = get_row(session, Poll, poll_id, "poll")
+        if not may_vote(session, user, poll):
+            raise Forbidden(N_("poll %(poll)s belongs to a process you cannot take part in", poll=poll.id))
+        require_open(poll, now)
+        check_choices(poll, option_ids)
+        written = answer_text(poll, text)
+        taken = N_("you have already voted in poll %(poll)s", poll=poll.id)
+        voted = session.scalar(
+            select(PollAnswer.id).where(PollAnswer.poll_id == poll.id, PollAnswer.member_id == user.id)
+        )
+        if voted is not None:
+            raise Conflict(taken)
+        answer = store_answer(session, poll, option_ids, written, taken=taken, member_id=user.id)
+        if poll.points > 0:
+            awards = scoring.awards_for(
+                session,
+                scoring.POLL_ANSWERED,
+                member_id=user.id,
+                inputs={"points": poll.points},
+                context={"poll_id": poll.id, "process_id": poll.process_id},
+                default=scoring.Award(poll.points, "participation", *POLL_POINTS_RULE),
+            )
+            if awards:
+                scoring.record_awards(
+                    session, awards, member_id=user.id, cause="poll",
+                    source_key=f"poll:{poll.id}:vote:{user.id}",
+                )
+                uow.publish(LedgerChanged((user.id,)))
+        uow.commit()
+        return answer.id
