@@ -54,3 +54,21 @@ class MemberErased:
     member_id: int
     actor_id: int
     counts: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class PollAnswered:
+    """A member voted in a poll that gives points (``points`` is the poll's offer; the scoring
+    rules decide what is awarded)."""
+
+    poll_id: int
+    member_id: int
+    process_id: int | None
+    points: int
+
+
+@dataclass(frozen=True)
+class TeamMembershipChanged:
+    """A team was created or gained or lost a member: team boards and places follow."""
+
+    team_id: int

@@ -17,6 +17,7 @@ from community.models import Role
 from community.poll_models import Poll, PollAnswer, PollOption
 from community.polls import editing, kiosks, tallies, voting
 from community.processes import building, permissions
+from rewards import scoring
 from rewards.models import LedgerEntry, OutboxItem
 from tests.conftest import PASSWORD, SECRET, _csrf_token
 from web import create_app
@@ -406,7 +407,7 @@ def test_vote_and_points_commit_together(db, cast, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("ledger unavailable")
 
-    monkeypatch.setattr(voting.scoring, "record_awards", broken)
+    monkeypatch.setattr(scoring, "record_awards", broken)
     with pytest.raises(RuntimeError):
         voting.vote(db.unit_of_work(), member_id=cast["member"], poll_id=poll_id,
                     choices=option_ids(db, poll_id)[:1])

@@ -26,9 +26,11 @@ from community.events import (
     LedgerChanged,
     MemberErased,
     MemberRegistered,
+    PollAnswered,
+    TeamMembershipChanged,
 )
 from community.poll_demo import seed_polls
-from rewards import contribution_awards, ledger, wallets
+from rewards import contribution_awards, ledger, poll_awards, wallets
 from rewards import privacy as rewards_privacy
 from rewards.boards import BoardsChanged
 from rewards.chain.keys import new_account as fresh_account
@@ -74,15 +76,16 @@ def messagebus(
     standings_changed: Callable[[], None] | None = None,
 ) -> MessageBus:
     """A bus with every handler. ``standings_changed`` (the web app's cache invalidation and
-    live push) runs once after any commit that changed the ledger or a board."""
+    live push) runs once after any commit that changed the ledger, a board or a team."""
     register_modules()
     bus = MessageBus()
     bus.in_transaction(MemberRegistered, partial(wallets.open_wallet, new_account=new_account, vault=vault))
     bus.in_transaction(ContributionApproved, contribution_awards.award_approved)
     bus.in_transaction(ContributionRevoked, contribution_awards.take_back_revoked)
+    bus.in_transaction(PollAnswered, poll_awards.award_answer)
     bus.in_transaction(MemberErased, rewards_privacy.log_erasure)
     if standings_changed is not None:
-        bus.once_after_commit((LedgerChanged, BoardsChanged), standings_changed)
+        bus.once_after_commit((LedgerChanged, BoardsChanged, TeamMembershipChanged), standings_changed)
     return bus
 
 

@@ -1,5 +1,5 @@
-"""A member's one vote in a poll, and the participation points it earns through the scoring
-rules, committed together."""
+"""A member's one vote in a poll. A poll that gives points publishes ``PollAnswered``, whose
+in-transaction handler (rewards) awards them: vote and points commit together."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from community.db import UnitOfWork, utcnow
 from community.errors import Conflict, Forbidden
-from community.events import LedgerChanged
+from community.events import PollAnswered
 from community.i18n import N_
 from community.models import User
 from community.poll_models import Poll, PollAnswer
@@ -20,14 +20,11 @@ from community.polls.answering import (
     store_answer,
 )
 from community.validation import get_row
-from rewards import scoring
-
-POLL_POINTS_RULE = ("poll-points", 1)
 
 
 def vote(uow: UnitOfWork, *, member_id: int, poll_id: object, choices: object, text: object = None) -> int:
-    """A member's one vote; with ``poll.points`` > 0 it earns participation points through the
-    scoring rules, in the same transaction."""
+    """A member's one vote; with ``poll.points`` > 0 it earns participation points, in the same
+    transaction."""
     option_ids = parse_choices(choices)
     now = utcnow()
     with uow:
@@ -47,19 +44,6 @@ def vote(uow: UnitOfWork, *, member_id: int, poll_id: object, choices: object, t
             raise Conflict(taken)
         answer = store_answer(session, poll, option_ids, written, taken=taken, member_id=user.id)
         if poll.points > 0:
-            awards = scoring.awards_for(
-                session,
-                scoring.POLL_ANSWERED,
-                member_id=user.id,
-                inputs={"points": poll.points},
-                context={"poll_id": poll.id, "process_id": poll.process_id},
-                default=scoring.Award(poll.points, "participation", *POLL_POINTS_RULE),
-            )
-            if awards:
-                scoring.record_awards(
-                    session, awards, member_id=user.id, cause="poll",
-                    source_key=f"poll:{poll.id}:vote:{user.id}",
-                )
-                uow.publish(LedgerChanged((user.id,)))
+            uow.publish(PollAnswered(poll.id, user.id, poll.process_id, poll.points))
         uow.commit()
         return answer.id

@@ -8,12 +8,12 @@ from sqlalchemy.orm import Session
 
 from community.db import UnitOfWork
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
+from community.events import TeamMembershipChanged
 from community.i18n import N_
 from community.models import Team, TeamKind, TeamMember, User
 from community.processes.checks import user_by_email
 from community.validation import get_row as get
 from community.validation import text
-from rewards.boards import BoardsChanged
 
 
 def create_team(
@@ -31,7 +31,7 @@ def create_team(
         session.add(team)
         session.flush()
         session.add(TeamMember(team_id=team.id, user_id=actor_id, is_admin=True))
-        uow.publish(BoardsChanged())  # team boards and places follow membership
+        uow.publish(TeamMembershipChanged(team.id))
         uow.commit()
         return team.id
 
@@ -64,7 +64,7 @@ def add_team_member(
             session.add(member)
         member.is_admin = bool(is_admin)
         session.flush()
-        uow.publish(BoardsChanged())  # team boards and places follow membership
+        uow.publish(TeamMembershipChanged(team.id))
         uow.commit()
         return user.id
 
@@ -83,5 +83,5 @@ def remove_team_member(uow: UnitOfWork, *, actor_id: int, team_id: object, user_
         if member.is_admin and len(admins) == 1:
             raise Conflict("the last admin of a team cannot leave it; name another admin first")
         session.delete(member)
-        uow.publish(BoardsChanged())  # team boards and places follow membership
+        uow.publish(TeamMembershipChanged(team.id))
         uow.commit()
