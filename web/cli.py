@@ -16,7 +16,7 @@ from flask.cli import AppGroup
 
 from community.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
 from community.models import Role
-from web import database, vault
+from web.accessors import database, vault
 from web.config import ANVIL_DEV_DEPLOYER_KEY
 
 kopa = AppGroup("kopa", help="Kopa operations.")

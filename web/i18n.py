@@ -83,7 +83,7 @@ def _remember_choice() -> None:
     session[SESSION_KEY] = lang
     if current_user.is_authenticated and current_user.locale != lang:
         from community import services
-        from web import unit_of_work
+        from web.accessors import unit_of_work
 
         services.set_locale(unit_of_work(), user_id=current_user.id, locale=lang)
 

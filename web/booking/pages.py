@@ -46,7 +46,8 @@ from booking.timeutil import utc
 from community.db import is_row_id
 from community.errors import DomainError, Forbidden
 from community.i18n import N_, Msg
-from web import bus, database, db_session, i18n, unit_of_work
+from web import bus, i18n
+from web.accessors import database, db_session, unit_of_work
 from web.cli import kopa
 from web.forms import PlainForm
 from web.i18n import translate

@@ -45,7 +45,8 @@ from community import notifications as notes
 from community.db import Database, is_row_id, utcnow
 from community.errors import DomainError, InvalidInput
 from community.notifications import CATEGORIES, MODES, Notification
-from web import database, db_session, i18n, unit_of_work
+from web import i18n
+from web.accessors import database, db_session, unit_of_work
 from web.api import decimal_id, json_body, token_required
 from web.cli import kopa
 from web.forms import PlainForm

@@ -7,7 +7,8 @@ from flask import Blueprint, g, jsonify, request, url_for
 
 from community import polls
 from community.db import as_utc
-from web import bus, database, db_session, unit_of_work
+from web import bus
+from web.accessors import database, db_session, unit_of_work
 from web.api import json_body, token_required
 from web.extensions import csrf
 

@@ -29,7 +29,8 @@ from community import privacy
 from community.db import utcnow
 from community.errors import DomainError
 from community.models import User
-from web import bus, db_session, evidence_root, unit_of_work
+from web import bus
+from web.accessors import db_session, evidence_root, unit_of_work
 from web.api import json_body, token_required
 from web.auth import LOGIN_LIMIT
 from web.booking import policy

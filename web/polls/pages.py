@@ -44,7 +44,8 @@ from community.db import as_utc
 from community.errors import Conflict, DomainError
 from community.models import Process
 from community.poll_models import PollKind, ResultsVisibility
-from web import bus, db_session, i18n, unit_of_work
+from web import bus, i18n
+from web.accessors import db_session, unit_of_work
 from web.errors import status_of
 from web.extensions import limiter
 from web.forms import PlainForm

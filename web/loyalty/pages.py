@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, joinedload
 from community.errors import DomainError, Forbidden
 from rewards import badges, catalogue, loyalty
 from rewards.loyalty_models import Badge, CatalogueItem, Redemption, RedemptionState, TierRow
-from web import bus, db_session, loyalty_api, unit_of_work
+from web import bus, loyalty_api
+from web.accessors import db_session, unit_of_work
 from web.extensions import csrf
 from web.forms import PlainForm
 from web.loyalty_api import release_read_session

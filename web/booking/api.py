@@ -13,7 +13,8 @@ from booking import services
 from booking.models import Booking, Resource, ResourceGroup
 from booking.timeutil import local_iso, parse_instant, utc
 from community.errors import InvalidInput
-from web import bus, db_session
+from web import bus
+from web.accessors import db_session
 from web.api import json_body, token_required
 from web.booking import policy, writer
 from web.openapi import LIST, op

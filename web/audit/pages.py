@@ -29,7 +29,7 @@ from flask_login import current_user
 from community.errors import DomainError, Forbidden
 from community.models import User
 from rewards import audit
-from web import chain_reader, database, db_session, unit_of_work, vault
+from web.accessors import chain_reader, database, db_session, unit_of_work, vault
 from web.portal import _requires
 
 log = logging.getLogger(__name__)

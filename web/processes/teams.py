@@ -3,7 +3,7 @@ promote them) and the permissions the team holds in processes."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
@@ -11,10 +11,12 @@ from sqlalchemy import func, select
 from community import processes
 from community.errors import DomainError, Forbidden, Unauthorized
 from community.models import Grant, Objective, Phase, Process, Task, Team, TeamMember
-from web import bus, db_session, unit_of_work
+from web.accessors import db_session
 from web.errors import status_of
-from web.forms import PlainForm, TeamForm, TeamMemberForm
-from web.portal import _get_or_404
+from web.forms import PlainForm
+from web.portal import get_or_404
+from web.processes.forms import TeamForm, TeamMemberForm
+from web.usecase import run_use_case
 
 bp = Blueprint("teams", __name__)
 
@@ -41,21 +43,23 @@ def create():
     form = TeamForm()
     if not form.validate_on_submit():
         return _teams_page(form, 400)
-    uow = unit_of_work()
-    try:
-        team_id = processes.create_team(
+
+    def failed(exc: DomainError):
+        form.form_errors.append(exc.message)
+        return _teams_page(form, status_of(exc))
+
+    return run_use_case(
+        lambda uow: processes.create_team(
             uow,
             actor_id=current_user.id,
             name=form.name.data,
             kind=form.kind.data,
             description=form.description.data or "",
-        )
-    except DomainError as exc:
-        form.form_errors.append(exc.message)
-        return _teams_page(form, status_of(exc))
-    bus.dispatch(uow.events)
-    flash(_("Team created; you are its admin."), "ok")
-    return redirect(url_for("teams.team", team_id=team_id))
+        ),
+        done=_("Team created; you are its admin."),
+        then=lambda team_id: url_for("teams.team", team_id=team_id),
+        failed=failed,
+    )
 
 
 def _is_team_admin(team: Team) -> bool:
@@ -89,7 +93,7 @@ def _team_page(team: Team, form: TeamMemberForm | None = None, status: int = 200
 @bp.get("/teams/<int:team_id>")
 @login_required
 def team(team_id: int):
-    return _team_page(_get_or_404(Team, team_id))
+    return _team_page(get_or_404(Team, team_id))
 
 
 def _require_team_admin(team: Team) -> None:
@@ -101,49 +105,49 @@ def _require_team_admin(team: Team) -> None:
 @bp.post("/teams/<int:team_id>/members")
 @login_required
 def add_member(team_id: int):
-    team_ = _get_or_404(Team, team_id)
+    team_ = get_or_404(Team, team_id)
     _require_team_admin(team_)
     form = TeamMemberForm()
     if not form.validate_on_submit():
         return _team_page(team_, form, 400)
-    uow = unit_of_work()
-    try:
-        processes.add_team_member(
-            uow, actor_id=current_user.id, team_id=team_id, email=form.email.data,
-            is_admin=form.is_admin.data,
-        )
-    except (Forbidden, Unauthorized):
-        raise
-    except DomainError as exc:
+
+    def failed(exc: DomainError):
         form.form_errors.append(exc.message)
         return _team_page(team_, form, status_of(exc))
-    bus.dispatch(uow.events)  # team boards and places follow membership
-    flash(_("Member added."), "ok")
-    return redirect(url_for("teams.team", team_id=team_id))
+
+    return run_use_case(  # its events: team boards and places follow membership
+        lambda uow: processes.add_team_member(
+            uow, actor_id=current_user.id, team_id=team_id, email=form.email.data,
+            is_admin=form.is_admin.data,
+        ),
+        done=_("Member added."), then=url_for("teams.team", team_id=team_id),
+        failed=failed, raises=(Forbidden, Unauthorized),
+    )
 
 
 @bp.post("/teams/<int:team_id>/members/<int:user_id>/<any(remove, admin):action>")
 @login_required
 def member_action(team_id: int, user_id: int, action: str):
-    team_ = _get_or_404(Team, team_id)
+    team_ = get_or_404(Team, team_id)
     _require_team_admin(team_)
     if not PlainForm().validate_on_submit():
         abort(400, description=_("The form has expired; please try again."))
     member = next((m for m in team_.members if m.user_id == user_id), None)
     if member is None:
         abort(404, description=_("that user is not in the team"))
-    uow = unit_of_work()
-    try:
+
+    def call(uow):
         if action == "remove":
             processes.remove_team_member(uow, actor_id=current_user.id, team_id=team_id, user_id=user_id)
         else:
             processes.add_team_member(
                 uow, actor_id=current_user.id, team_id=team_id, email=member.user.email, is_admin=True,
             )
-    except (Forbidden, Unauthorized):
-        raise
-    except DomainError as exc:
-        return _team_page(team_, status=status_of(exc), error=exc.message)
-    bus.dispatch(uow.events)
-    flash(_("Member removed.") if action == "remove" else _("Member is now a team admin."), "ok")
-    return redirect(url_for("teams.team", team_id=team_id))
+
+    return run_use_case(
+        call,
+        done=_("Member removed.") if action == "remove" else _("Member is now a team admin."),
+        then=url_for("teams.team", team_id=team_id),
+        failed=lambda exc: _team_page(team_, status=status_of(exc), error=exc.message),
+        raises=(Forbidden, Unauthorized),
+    )

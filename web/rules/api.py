@@ -8,7 +8,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from community.errors import InvalidInput
 from rewards import rules
 from rewards.formula import FormulaError
-from web import db_session, unit_of_work
+from web.accessors import db_session, unit_of_work
 from web.api import json_body, token_required
 
 bp = Blueprint("rules_api", __name__, url_prefix="/api/v1")

@@ -13,7 +13,7 @@ from community.errors import Conflict, InvalidInput, Unauthorized
 from community.i18n import N_
 from community.models import User
 from rewards.chain.keys import new_account
-from web import db_session, unit_of_work, vault
+from web.accessors import db_session, unit_of_work, vault
 from web.extensions import limiter, login_manager
 from web.forms import LoginForm, PlainForm, RegisterForm
 

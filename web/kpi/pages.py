@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Response, g, jsonify, render_template, reque
 
 from community import kpis
 from community.errors import Forbidden, InvalidInput, NotFound
-from web import db_session
+from web.accessors import db_session
 from web.api import token_required
 from web.booking import policy
 from web.config import PROJECT_ROOT

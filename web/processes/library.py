@@ -11,17 +11,17 @@ from sqlalchemy import select
 from community import processes
 from community.errors import DomainError
 from community.models import LibraryItem, LibraryRating, StoryOptIn, SuccessStory
-from web import db_session, unit_of_work
+from web.accessors import db_session, unit_of_work
 from web.errors import status_of
-from web.forms import LibraryItemForm, RatingForm
-from web.portal import _get_or_404, _user, staff_required
+from web.portal import get_or_404, staff_required, user_or_none
+from web.processes.forms import LibraryItemForm, RatingForm
 
 bp = Blueprint("library", __name__)
 
 
 def _library_page(form: LibraryItemForm | None = None, status: int = 200, rating_error: tuple | None = None):
     session = db_session()
-    user = _user()
+    user = user_or_none()
     mine = {}
     if user is not None:
         mine = dict(
@@ -78,7 +78,7 @@ def _local(path: str | None) -> str | None:
 @bp.post("/library/<int:item_id>/rate")
 @login_required
 def rate(item_id: int):
-    _get_or_404(LibraryItem, item_id)
+    get_or_404(LibraryItem, item_id)
     form = RatingForm()
     if not form.validate_on_submit():
         return _library_page(status=400, rating_error=(item_id, _("Choose from 1 to 5 stars.")))

@@ -8,7 +8,8 @@ from flask import Blueprint, g, jsonify, request
 from community import privacy
 from community.errors import Forbidden
 from rewards import audit
-from web import bus, db_session, evidence_root, unit_of_work
+from web import bus
+from web.accessors import db_session, evidence_root, unit_of_work
 from web.api import token_required
 from web.audit import audit_report, build_export, log_filters
 from web.booking import policy

@@ -8,7 +8,8 @@ from community.errors import Forbidden, InvalidInput
 from community.i18n import N_
 from rewards import badges, catalogue, loyalty
 from rewards.loyalty_models import RedemptionState
-from web import bus, db_session, unit_of_work
+from web import bus
+from web.accessors import db_session, unit_of_work
 from web.api import json_body, token_required
 
 bp = Blueprint("loyalty_api", __name__, url_prefix="/api/v1")

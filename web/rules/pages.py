@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from community.errors import DomainError
 from rewards import rules
 from rewards.formula import FormulaError
-from web import db_session, unit_of_work
+from web.accessors import db_session, unit_of_work
 from web.extensions import csrf
 from web.forms import PlainForm
 from web.portal import admin_required, staff_required

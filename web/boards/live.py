@@ -30,8 +30,10 @@ from community import services
 from community.db import Database, utcnow
 from community.errors import DomainError
 from rewards.ledger import wallet_summary
+from rewards.minted import notify_minted
 from rewards.models import OutboxItem, Wallet
 from rewards.standings import TOP_N, Board, BoardKey
+from web.accessors import database, db_session, standings_cache
 from web.extensions import socketio
 
 NAMESPACE = "/leaderboard"
@@ -67,8 +69,6 @@ def push_wallets(db: Database, addresses: Iterable[str]) -> int:
 def relay_pushes(db: Database, *, push: bool = True):
     """The relay's ``on_delivered``: a points-minted notification for each member whose mint
     was recorded, and (``push``: with Redis) the wallets of the rows' holders."""
-    from rewards.minted import notify_minted
-
     def on_delivered(kind: str, rows: list[OutboxItem]) -> None:
         if push and kind in ("mint", "burn"):
             push_wallets(db, (row.to_address for row in rows))
@@ -122,8 +122,6 @@ class DeliveryFollower:
 
 def board_payload(board: Board, version: int | None = None) -> dict:
     """What watchers get: the public top N, never personal data beyond names shown."""
-    from web import standings_cache
-
     return {
         "scope": board.key.scope,
         "period": board.key.period,
@@ -137,8 +135,6 @@ def board_payload(board: Board, version: int | None = None) -> dict:
 
 def publish_standings() -> None:
     """The one invalidation after a ledger write; then push only the boards that changed."""
-    from web import standings_cache
-
     cache = standings_cache()
     version = cache.invalidate()
     for board in cache.changed_boards():
@@ -148,15 +144,11 @@ def publish_standings() -> None:
 
 def register(app: Flask) -> None:
     if not app.config["KOPA_REDIS_URL"]:
-        from web import database
-
         with app.app_context():
             app.extensions["kopa.delivery_follower"] = DeliveryFollower(database())
 
     @socketio.on("connect", namespace=NAMESPACE)
     def _connect(auth: dict | None = None) -> None:
-        from web import db_session
-
         auth = auth if isinstance(auth, dict) else {}
         user = current_user if current_user.is_authenticated else None
         if user is None and auth.get("token") is not None:
@@ -175,8 +167,6 @@ def register(app: Flask) -> None:
 
     @socketio.on("watch", namespace=NAMESPACE)
     def _watch(data: object = None) -> dict:
-        from web import standings_cache
-
         data = data if isinstance(data, dict) else {}
         connection = _connections.get(request.sid)
         if connection is None:
@@ -199,8 +189,6 @@ def register(app: Flask) -> None:
 
     @socketio.on("unwatch", namespace=NAMESPACE)
     def _unwatch(data: object = None) -> dict:
-        from web import standings_cache
-
         data = data if isinstance(data, dict) else {}
         connection = _connections.get(request.sid)
         try:
@@ -215,8 +203,6 @@ def register(app: Flask) -> None:
 
     @socketio.on("disconnect", namespace=NAMESPACE)
     def _disconnect(*_args) -> None:
-        from web import standings_cache
-
         with _lock:
             connection = _connections.pop(request.sid, None)
         for room in connection["rooms"] if connection else ():
