@@ -74,7 +74,6 @@ def home():
     return render_template("home.html", processes=processes_, task_counts=task_counts, top=top)
 
 
-
 @bp.get("/vendor/socket.io.min.js")
 def socketio_client():
     """The Socket.IO browser client, pinned in package.json."""

@@ -14,8 +14,9 @@ from community.i18n import N_
 from community.models import User
 from rewards.chain.keys import new_account
 from web.accessors import db_session, unit_of_work, vault
+from web.accounts.forms import LoginForm, RegisterForm
 from web.extensions import limiter, login_manager
-from web.forms import LoginForm, PlainForm, RegisterForm
+from web.forms import PlainForm
 
 bp = Blueprint("auth", __name__)
 

@@ -1,10 +1,12 @@
 """The account forms: login, registration, an admin's role change and erasure."""
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
+from community import privacy
 from community.models import Role
 from web.i18n import lazy_label
 
@@ -29,3 +31,21 @@ class RegisterForm(FlaskForm):
 class RoleForm(FlaskForm):
     role = SelectField(_l("Role"), choices=[(r.value, lazy_label(r.value)) for r in Role])
 
+
+class EraseForm(FlaskForm):
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=256)])
+    confirmation = StringField(
+        _l('Type "%(phrase)s" to confirm', phrase=privacy.CONFIRMATION_PHRASE),
+        validators=[DataRequired(), Length(max=100)],
+    )
+
+    def validate_confirmation(self, field):
+        if (field.data or "").strip().lower() != privacy.CONFIRMATION_PHRASE:
+            raise ValidationError(_('Type "%(phrase)s" exactly; nothing was erased.',
+                                    phrase=privacy.CONFIRMATION_PHRASE))
+
+
+class AdminEraseForm(FlaskForm):
+    confirmation = StringField(
+        _l("Type the member's number to confirm"), validators=[DataRequired(), Length(max=20)]
+    )

@@ -13,11 +13,11 @@ from booking import services
 from booking.models import Booking, Resource, ResourceGroup
 from booking.timeutil import local_iso, parse_instant, utc
 from community.errors import InvalidInput
-from web import bus
-from web.accessors import db_session
-from web.api import json_body, token_required
-from web.booking import policy, writer
+from web.accessors import db_session, release_read_session, unit_of_work
+from web.apiutil import json_body, token_required
+from web.booking.settings import policy
 from web.openapi import LIST, op
+from web.usecase import run_use_case
 
 bp = Blueprint("booking_api", __name__, url_prefix="/api/v1")
 
@@ -145,11 +145,11 @@ def availability(resource_id: int):
 def create_booking(resource_id: int):
     data = json_body()
     repeat = data.get("repeat")
-    uow = writer()
+    release_read_session()
     if repeat is not None:
         if not isinstance(repeat, dict):
             raise InvalidInput("repeat must be an object {every_weeks, count | until, mode}")
-        result = services.book_series(
+        result = run_use_case(lambda uow: services.book_series(
             uow,
             member_id=g.api_user.id,
             resource_id=resource_id,
@@ -160,23 +160,21 @@ def create_booking(resource_id: int):
             until=repeat.get("until"),
             mode=repeat.get("mode", "all"),
             policy=policy(),
-        )
-        bus.dispatch(uow.events)
+        ))
         return jsonify(
             series_id=result.series_id,
             credits=result.credits,
             bookings=[_result_json(b) for b in result.bookings],
             skipped=[{"date": d.isoformat(), "reason": why} for d, why in result.skipped],
         ), 201
-    booked = services.book(
+    booked = run_use_case(lambda uow: services.book(
         uow,
         member_id=g.api_user.id,
         resource_id=resource_id,
         start=data.get("start"),
         end=data.get("end"),
         policy=policy(),
-    )
-    bus.dispatch(uow.events)
+    ))
     return jsonify(_result_json(booked)), 201
 
 
@@ -184,8 +182,9 @@ def create_booking(resource_id: int):
 @token_required
 def join_waitlist(resource_id: int):
     data = json_body()
+    release_read_session()
     entry_id = services.join_waitlist(
-        writer(),
+        unit_of_work(),
         member_id=g.api_user.id,
         resource_id=resource_id,
         start=data.get("start"),
@@ -205,8 +204,10 @@ def booking(booking_id: int):
 @token_required
 def cancel(booking_id: int):
     data = json_body()
+    release_read_session()
     result = services.cancel(
-        writer(), actor_id=g.api_user.id, booking_id=booking_id, reason=data.get("reason"), policy=policy()
+        unit_of_work(), actor_id=g.api_user.id, booking_id=booking_id, reason=data.get("reason"),
+        policy=policy(),
     )
     return jsonify({**_result_json(result), "refunded": result.refunded})
 
@@ -215,8 +216,10 @@ def cancel(booking_id: int):
 @token_required
 def cancel_series(series_id: int):
     data = json_body()
+    release_read_session()
     cancelled, kept = services.cancel_series(
-        writer(), actor_id=g.api_user.id, series_id=series_id, reason=data.get("reason"), policy=policy()
+        unit_of_work(), actor_id=g.api_user.id, series_id=series_id, reason=data.get("reason"),
+        policy=policy(),
     )
     return jsonify(series_id=series_id, cancelled=cancelled, kept=kept)
 
@@ -224,7 +227,10 @@ def cancel_series(series_id: int):
 @bp.post("/bookings/<int:booking_id>/confirm")
 @token_required
 def confirm(booking_id: int):
-    result = services.confirm_offer(writer(), member_id=g.api_user.id, booking_id=booking_id, policy=policy())
+    release_read_session()
+    result = services.confirm_offer(
+        unit_of_work(), member_id=g.api_user.id, booking_id=booking_id, policy=policy()
+    )
     return jsonify(_result_json(result))
 
 
@@ -233,8 +239,9 @@ def confirm(booking_id: int):
 @token_required
 def decide(booking_id: int, decision: str):
     data = json_body()
+    release_read_session()
     state = services.decide(
-        writer(),
+        unit_of_work(),
         staff_id=g.api_user.id,
         booking_id=booking_id,
         approve=decision == "approve",
@@ -248,11 +255,10 @@ def decide(booking_id: int, decision: str):
 @token_required
 def check_in(booking_id: int):
     data = json_body()
-    uow = writer()
-    points = services.check_in(
+    release_read_session()
+    points = run_use_case(lambda uow: services.check_in(
         uow, actor_id=g.api_user.id, booking_id=booking_id, code=data.get("code"), policy=policy()
-    )
-    bus.dispatch(uow.events)
+    ))
     return jsonify(id=booking_id, state="checked_in", points=points)
 
 

@@ -1,19 +1,13 @@
-"""Booking pages: resources, the day/week calendar, my bookings, the staff desk, calendar feeds,
-and the `kopa reminders` command. Server-rendered; forms post normally. Notifications have
-their own blueprint (web/notifications.py)."""
+"""Booking pages: resources, the day/week calendar, a member's bookings and waitlist places,
+and calendar feeds. Server-rendered; forms post normally. The staff desk is in desk.py."""
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
-import os
-import time
 
-import click
 import segno
 from flask import (
     Blueprint,
-    Flask,
     Response,
     abort,
     current_app,
@@ -24,149 +18,31 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import (
-    BooleanField,
-    DateField,
-    IntegerField,
-    SelectField,
-    StringField,
-    TextAreaField,
-    TimeField,
-)
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from booking import ics, services
-from booking.models import Blackout, Booking, Resource, ResourceGroup, State, WaitlistEntry
-from booking.policy import BookingPolicy
+from booking.models import Resource, ResourceGroup, State, WaitlistEntry
 from booking.timeutil import utc
 from community.db import is_row_id
 from community.errors import DomainError, Forbidden
 from community.i18n import N_, Msg
-from web import bus, i18n
-from web.accessors import database, db_session, unit_of_work
-from web.cli import kopa
+from web import i18n
+from web.accessors import db_session, release_read_session, unit_of_work
+from web.booking.forms import BookForm, CodeForm, ReasonForm
+from web.booking.settings import hours_text, policy
 from web.forms import PlainForm
 from web.i18n import translate
-from web.portal import staff_required
+from web.usecase import run_use_case
 
 bp = Blueprint("booking", __name__, url_prefix="/booking")
 
 
-def policy() -> BookingPolicy:
-    return current_app.extensions["kopa.booking_policy"]
-
-
-def register(app: Flask) -> None:
-    from web import booking_api
-    from web.extensions import csrf
-
-    settings = collections.ChainMap(app.config, os.environ)
-    app.extensions["kopa.booking_policy"] = BookingPolicy.from_settings(settings)
-    app.register_blueprint(bp)
-    app.register_blueprint(booking_api.bp)
-    csrf.exempt(booking_api.bp)  # bearer tokens only, like the rest of the API
-
-    @app.context_processor
-    def _booking_context():
-        return {"local_time": _local}
-
-
-def _local(value: dt.datetime | None, fmt: str = "%a %d %b %Y %H:%M") -> str:
-    """A stored instant in the centre's time zone, in the reader's language: weekday, date and
-    time, or only the time for ``"%H:%M"``."""
-    if value is None:
-        return ""
-    if fmt == "%H:%M":
-        return i18n.clock(utc(value), policy().tz)
-    return i18n.full(utc(value), policy().tz)
-
-
-def _hours_text(resource: Resource) -> str:
-    """Opening hours ("Mon-Sat 08:00-20:00") with the weekdays in the reader's language."""
-    return i18n.weekdays_in_language(services.hours_text(resource))
-
-
-# --- forms ------------------------------------------------------------------------------------
-
-
-class BookForm(FlaskForm):
-    date = DateField(_l("Date"), validators=[DataRequired(message=_l("Choose a date."))])
-    start = TimeField(_l("From"), validators=[DataRequired(message=_l("Choose a start time."))])
-    end = TimeField(_l("Until"), validators=[DataRequired(message=_l("Choose an end time."))])
-    repeat = BooleanField(_l("Repeat weekly"))
-    every_weeks = IntegerField(_l("Every … weeks"), default=1, validators=[Optional(), NumberRange(1, 52)])
-    count = IntegerField(_l("Number of times"), validators=[Optional(), NumberRange(1, 52)])
-    until = DateField(_l("Until date"), validators=[Optional()])
-    mode = SelectField(
-        _l("If some dates are taken"),
-        choices=[
-            ("all", _l("Book nothing (all or nothing)")),
-            ("free", _l("Book the free dates, skip the rest")),
-        ],
-        default="all",
-    )
-
-
-class ReasonForm(FlaskForm):
-    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
-
-
-class CodeForm(FlaskForm):
-    code = StringField(_l("Check-in code"), validators=[DataRequired(), Length(max=12)])
-
-
-class ResourceForm(FlaskForm):
-    group = SelectField(_l("Group"), coerce=int)
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    kind = SelectField(_l("Kind"), choices=[("space", _l("Space")), ("equipment", _l("Equipment"))])
-    capacity = IntegerField(_l("Capacity (people)"), validators=[Optional(), NumberRange(1, 100_000)])
-    location = StringField(_l("Location"), validators=[Optional(), Length(max=200)])
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=10_000)])
-    accessibility = TextAreaField(_l("Accessibility notes"), validators=[Optional(), Length(max=2000)])
-    photo_url = StringField(_l("Photo URL"), validators=[Optional(), Length(max=2000)])
-    hours = StringField(_l("Opening hours"), default="Mon-Sat 08:00-20:00", validators=[DataRequired()])
-    slot_minutes = IntegerField(_l("Slot length (minutes)"), default=30, validators=[DataRequired()])
-    min_minutes = IntegerField(_l("Shortest booking (minutes)"), default=30, validators=[DataRequired()])
-    max_minutes = IntegerField(_l("Longest booking (minutes)"), default=240, validators=[DataRequired()])
-    lead_minutes = IntegerField(_l("Book at least … minutes ahead"), default=60, validators=[Optional()])
-    needs_approval = BooleanField(_l("Bookings need staff approval"))
-    price_per_hour = IntegerField(_l("Credits per hour (0 = free)"), default=0, validators=[Optional()])
-    peak_price_per_hour = IntegerField(_l("Peak credits per hour"), validators=[Optional()])
-    peak_from = TimeField(_l("Peak from"), validators=[Optional()])
-    peak_until = TimeField(_l("Peak until"), validators=[Optional()])
-
-
-class GroupForm(FlaskForm):
-    name = StringField(_l("Group name"), validators=[DataRequired(), Length(max=120)])
-    max_hours_per_week = IntegerField(_l("Max hours per member per week"), validators=[Optional()])
-    max_concurrent = IntegerField(_l("Max upcoming bookings per member"), validators=[Optional()])
-
-
-class BlackoutForm(FlaskForm):
-    date_from = DateField(_l("From date"), validators=[DataRequired()])
-    time_from = TimeField(_l("From time"), validators=[DataRequired()])
-    date_until = DateField(_l("Until date"), validators=[DataRequired()])
-    time_until = TimeField(_l("Until time"), validators=[DataRequired()])
-    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
-
-
-def writer():
-    """The request's unit of work, after handing its read connection back to the pool: a request
-    must never hold one pooled connection while it waits for a second one, or a burst of
-    concurrent bookings (more than the pool's size) waits on itself until the pool times out."""
-    db_session().close()
-    return unit_of_work()
-
-
-def _instant(day: dt.date, at: dt.time) -> dt.datetime:
+def instant(day: dt.date, at: dt.time) -> dt.datetime:
     return dt.datetime.combine(day, at, tzinfo=policy().tz)
 
 
-def _get_or_404(model: type, id_: int):
+def get_or_404(model: type, id_: int):
     obj = db_session().get(model, id_) if is_row_id(id_) else None
     if obj is None:
         what = Msg(model.__name__.lower())
@@ -180,12 +56,12 @@ def _get_or_404(model: type, id_: int):
 @bp.get("")
 def index():
     groups = db_session().scalars(select(ResourceGroup).order_by(ResourceGroup.id)).all()
-    return render_template("booking/index.html", groups=groups, hours_text=_hours_text)
+    return render_template("booking/index.html", groups=groups, hours_text=hours_text)
 
 
 @bp.route("/resources/<int:resource_id>", methods=["GET", "POST"])
 def resource(resource_id: int):
-    res = _get_or_404(Resource, resource_id)
+    res = get_or_404(Resource, resource_id)
     if not res.active:
         abort(404, description=_("resource %(id)s is not bookable", id=resource_id))
     view = request.args.get("view", "week")
@@ -216,7 +92,7 @@ def resource(resource_id: int):
         if outcome is not None:
             return outcome
         status = 400
-        res = _get_or_404(Resource, resource_id)  # booking released the request's read session
+        res = get_or_404(Resource, resource_id)  # booking released the request's read session
     try:
         _day_list, dates, times, rows = services.calendar_days(
             db_session(),
@@ -241,7 +117,7 @@ def resource(resource_id: int):
         prev_day=first - step,
         next_day=first + step,
         today=today,
-        hours=_hours_text(res),
+        hours=hours_text(res),
         timezone=policy().timezone,
     ), status
 
@@ -250,8 +126,9 @@ def _handle_booking_form(res: Resource, form: BookForm):
     """Book, book a series, or join the waitlist; returns a redirect, or None with errors on the form."""
     if not form.validate_on_submit():
         return None
-    start, end = _instant(form.date.data, form.start.data), _instant(form.date.data, form.end.data)
-    uow = writer()
+    start, end = instant(form.date.data, form.start.data), instant(form.date.data, form.end.data)
+    release_read_session()
+    uow = unit_of_work()
     try:
         if request.form.get("action") == "waitlist":
             services.join_waitlist(
@@ -279,13 +156,19 @@ def _handle_booking_form(res: Resource, form: BookForm):
                 message += " " + _("Skipped: %(dates)s", dates=skipped)
             flash(message, "ok")
             return redirect(url_for("booking.mine"))
-        booked = services.book(
-            uow, member_id=current_user.id, resource_id=res.id, start=start, end=end, policy=policy()
-        )
     except DomainError as exc:
         form.date.errors = [*form.date.errors, exc.message]
         return None
-    bus.dispatch(uow.events)
+    errors: list[DomainError] = []
+    booked = run_use_case(
+        lambda uow: services.book(
+            uow, member_id=current_user.id, resource_id=res.id, start=start, end=end, policy=policy()
+        ),
+        failed=errors.append,
+    )
+    if errors:
+        form.date.errors = [*form.date.errors, errors[0].message]
+        return None
     if booked.state == State.PENDING:
         requested = _("Requested %(name)s: staff will approve or decline it.", name=res.name)
         if booked.credits:
@@ -301,7 +184,7 @@ def _handle_booking_form(res: Resource, form: BookForm):
 
 @bp.get("/resources/<int:resource_id>.ics")
 def resource_feed(resource_id: int):
-    res = _get_or_404(Resource, resource_id)
+    res = get_or_404(Resource, resource_id)
     return Response(
         ics.resource_feed(db_session(), res),
         mimetype="text/calendar",
@@ -372,17 +255,11 @@ def detail(booking_id: int):
     )
 
 
-def _act(action, success: str, booking_id: int | None = None):
-    uow = writer()
-    try:
-        action(uow)
-    except Forbidden:
-        raise  # someone else's booking, series or waitlist entry: a 403, not a flash
-    except DomainError as exc:
-        flash(exc.message, "error")
-    else:
-        bus.dispatch(uow.events)
-        flash(success, "ok")
+def act(action, success: str, booking_id: int | None = None):
+    """One member or staff action; its error is flashed. Forbidden (someone else's booking,
+    series or waitlist entry) is a 403, not a flash."""
+    release_read_session()
+    run_use_case(action, done=success, failed=lambda exc: flash(exc.message, "error"), raises=(Forbidden,))
     target = request.form.get("next", "")
     if target.startswith("/booking/") and "//" not in target:
         return redirect(target)
@@ -398,7 +275,7 @@ def cancel(booking_id: int):
     if not form.validate_on_submit():
         flash(_("The reason is too long (2000 characters at most)."), "error")
         return redirect(url_for("booking.detail", booking_id=booking_id))
-    return _act(
+    return act(
         lambda uow: services.cancel(
             uow, actor_id=current_user.id, booking_id=booking_id, reason=form.reason.data, policy=policy()
         ),
@@ -421,7 +298,7 @@ def cancel_series(series_id: int):
             uow, actor_id=current_user.id, series_id=series_id, reason=form.reason.data, policy=policy()
         )
 
-    response = _act(action, _("The series is cancelled."))
+    response = act(action, _("The series is cancelled."))
     if "ids" in result and result["ids"][1]:
         late = len(result["ids"][1])
         flash(_("%(count)s date(s) are past the cancellation deadline and stay booked.", count=late), "error")
@@ -433,7 +310,7 @@ def cancel_series(series_id: int):
 def confirm(booking_id: int):
     if not PlainForm().validate_on_submit():
         abort(400, description=_("the form has expired; try again"))
-    return _act(
+    return act(
         lambda uow: services.confirm_offer(
             uow, member_id=current_user.id, booking_id=booking_id, policy=policy()
         ),
@@ -449,7 +326,7 @@ def check_in(booking_id: int):
     if not form.validate_on_submit():
         flash(_("Enter the check-in code."), "error")
         return redirect(url_for("booking.detail", booking_id=booking_id))
-    return _act(
+    return act(
         lambda uow: services.check_in(
             uow, actor_id=current_user.id, booking_id=booking_id, code=form.code.data, policy=policy()
         ),
@@ -463,7 +340,7 @@ def check_in(booking_id: int):
 def leave_waitlist(entry_id: int):
     if not PlainForm().validate_on_submit():
         abort(400, description=_("the form has expired; try again"))
-    return _act(
+    return act(
         lambda uow: services.leave_waitlist(uow, member_id=current_user.id, entry_id=entry_id),
         _("You left the waitlist."),
     )
@@ -474,7 +351,8 @@ def leave_waitlist(entry_id: int):
 def rotate_feed():
     if not PlainForm().validate_on_submit():
         abort(400, description=_("the form has expired; try again"))
-    ics.rotate_feed(writer(), secret=current_app.config["SECRET_KEY"], user_id=current_user.id)
+    release_read_session()
+    ics.rotate_feed(unit_of_work(), secret=current_app.config["SECRET_KEY"], user_id=current_user.id)
     flash(_("Your calendar feed has a new address; the old one no longer works."), "ok")
     return redirect(url_for("booking.mine"))
 
@@ -487,190 +365,3 @@ def member_feed(token: str):
         abort(404, description=_("unknown calendar feed"))
     body = ics.member_feed(session, user, site_url=current_app.config["KOPA_SITE_URL"], policy=policy())
     return Response(body, mimetype="text/calendar", headers={"Cache-Control": "private, no-store"})
-
-
-# --- staff desk -------------------------------------------------------------------------------------
-
-
-@bp.get("/desk")
-@staff_required
-def desk():
-    session = db_session()
-    pending = session.scalars(
-        select(Booking).where(Booking.state == State.PENDING.value).order_by(Booking.starts_at)
-    ).all()
-    tz = policy().tz
-    today = dt.datetime.now(tz).date()
-    start = dt.datetime.combine(today, dt.time(0), tzinfo=tz)
-    todays = session.scalars(
-        select(Booking)
-        .where(
-            Booking.starts_at >= start,
-            Booking.starts_at < start + dt.timedelta(days=1),
-            Booking.state.in_(services.BLOCKING_VALUES),
-        )
-        .order_by(Booking.starts_at)
-    ).all()
-    resources = session.scalars(select(Resource).order_by(Resource.group_id, Resource.id)).all()
-    groups = session.scalars(select(ResourceGroup).order_by(ResourceGroup.id)).all()
-    blackouts = session.scalars(
-        select(Blackout).where(Blackout.ends_at > dt.datetime.now(dt.UTC)).order_by(Blackout.starts_at)
-    ).all()
-    resource_form = ResourceForm()
-    resource_form.group.choices = [(g.id, g.name) for g in groups]
-    return render_template(
-        "booking/desk.html",
-        pending=pending,
-        todays=todays,
-        resources=resources,
-        groups=groups,
-        blackouts=blackouts,
-        reason_form=ReasonForm(),
-        code_form=CodeForm(),
-        resource_form=resource_form,
-        group_form=GroupForm(),
-        blackout_form=BlackoutForm(),
-        form=PlainForm(),
-    )
-
-
-@bp.post("/bookings/<int:booking_id>/<any(approve, decline):decision>")
-@staff_required
-def decide(booking_id: int, decision: str):
-    form = ReasonForm()
-    if not form.validate_on_submit():
-        flash(_("The comment is too long."), "error")
-        return redirect(url_for("booking.desk"))
-    _act(
-        lambda uow: services.decide(
-            uow,
-            staff_id=current_user.id,
-            booking_id=booking_id,
-            approve=decision == "approve",
-            comment=form.reason.data,
-            policy=policy(),
-        ),
-        _("Booking %(id)s approved.", id=booking_id) if decision == "approve"
-        else _("Booking %(id)s declined.", id=booking_id),
-    )
-    return redirect(url_for("booking.desk"))
-
-
-@bp.post("/desk/groups")
-@staff_required
-def create_group():
-    form = GroupForm()
-    if form.validate_on_submit():
-        _act(
-            lambda uow: services.create_group(
-                uow,
-                actor_id=current_user.id,
-                name=form.name.data,
-                max_hours_per_week=form.max_hours_per_week.data,
-                max_concurrent=form.max_concurrent.data,
-            ),
-            _("Group %(name)s created.", name=form.name.data),
-        )
-    else:
-        flash("; ".join(e for errors in form.errors.values() for e in errors), "error")
-    return redirect(url_for("booking.desk"))
-
-
-@bp.post("/desk/resources")
-@staff_required
-def create_resource():
-    form = ResourceForm()
-    form.group.choices = [(g.id, g.name) for g in db_session().scalars(select(ResourceGroup))]
-    if not form.validate_on_submit():
-        flash("; ".join(f"{name}: {e}" for name, errors in form.errors.items() for e in errors), "error")
-        return redirect(url_for("booking.desk"))
-    fields = {
-        name: getattr(form, name).data
-        for name in (
-            "name",
-            "kind",
-            "capacity",
-            "location",
-            "description",
-            "accessibility",
-            "photo_url",
-            "slot_minutes",
-            "min_minutes",
-            "max_minutes",
-            "lead_minutes",
-            "needs_approval",
-            "price_per_hour",
-            "peak_price_per_hour",
-            "peak_from",
-            "peak_until",
-        )
-    }
-    fields = {k: v for k, v in fields.items() if v is not None}
-    return _act(
-        lambda uow: services.create_resource(
-            uow, actor_id=current_user.id, group_id=form.group.data, hours=form.hours.data, **fields
-        ),
-        _("%(name)s can now be booked.", name=form.name.data),
-    )
-
-
-@bp.post("/desk/resources/<int:resource_id>/blackouts")
-@staff_required
-def add_blackout(resource_id: int):
-    form = BlackoutForm()
-    if not form.validate_on_submit():
-        flash(_("Give the blackout's start and end."), "error")
-        return redirect(url_for("booking.desk"))
-    return _act(
-        lambda uow: services.add_blackout(
-            uow,
-            actor_id=current_user.id,
-            resource_id=resource_id,
-            start=_instant(form.date_from.data, form.time_from.data),
-            end=_instant(form.date_until.data, form.time_until.data),
-            reason=form.reason.data,
-            policy=policy(),
-        ),
-        _("The blackout is in place."),
-    )
-
-
-@bp.post("/desk/blackouts/<int:blackout_id>/remove")
-@staff_required
-def remove_blackout(blackout_id: int):
-    if not PlainForm().validate_on_submit():
-        abort(400, description=_("the form has expired; try again"))
-    return _act(
-        lambda uow: services.remove_blackout(uow, actor_id=current_user.id, blackout_id=blackout_id),
-        _("The blackout is removed."),
-    )
-
-
-# --- reminders (cron or a loop) ------------------------------------------------------------------
-
-
-@kopa.command("reminders")
-@click.option("--every", type=float, default=0.0, help="Repeat every N seconds (0: run once).")
-def reminders_command(every: float) -> None:
-    """Booking housekeeping: expire undecided holds, release no-shows, send due reminders;
-    with SMTP also the daily notification digests (when due) and failed e-mails again."""
-    from web.notifications import delivery
-
-    notices = delivery()
-    db = database()
-    while True:
-        handled = services.housekeeping(db.unit_of_work(), policy=policy())
-        # The reminders are notifications: e-mailed after the commit by the notification
-        # delivery, as each member's preferences say.
-        sent = services.send_due_reminders(db.unit_of_work(), policy=policy())
-        mailing = notices.sender() is not None
-        digests = notices.run_digests(if_due=True) + notices.retry() if mailing else 0
-        notices.wait()
-        click.echo(
-            f"released or expired {handled} booking(s); sent {sent} reminder(s)"
-            + (f"; {digests} digest(s) or retried e-mail(s)" if mailing
-               else " (in-app only: KOPA_SMTP_URL is not set)")
-        )
-        if every <= 0:
-            return
-        time.sleep(every)

@@ -61,7 +61,6 @@ def _contribution_json(c: Contribution) -> dict:
     }
 
 
-
 def _submission() -> tuple[dict, StoredEvidence | None]:
     """JSON, or multipart form data with an optional ``evidence_file``."""
     if request.mimetype == "multipart/form-data":
