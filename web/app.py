@@ -38,7 +38,9 @@ from web.extensions import csrf, limiter, login_manager, socketio
 
 # In this order: notifications follow the live boards' delivery follower; the audit hook
 # (an after_request) comes last so it runs first, on every feature's response.
-FEATURES = (accounts, processes, contributions, booking, loyalty, polls, rules, boards, notifications, kpi, audit)
+FEATURES = (
+    accounts, processes, contributions, booking, loyalty, polls, rules, boards, notifications, kpi, audit,
+)
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -1,5 +1,5 @@
-"""JSON API for auditors (#7): reconciliation, epochs, proofs, validator statistics,
-exports and the audit log. ``GET /api/v1/ledger`` itself stays in web/api.py."""
+"""JSON API for auditors (#7): the ledger, reconciliation, epochs, proofs, validator
+statistics, exports and the audit log; an admin's erasure of a member (GDPR)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,39 @@ from flask import Blueprint, g, jsonify, request
 from community import privacy
 from community.errors import Forbidden
 from rewards import audit
-from web import bus
+from web import apiutil
 from web.accessors import db_session, evidence_root, unit_of_work
-from web.api import token_required
-from web.audit import audit_report, build_export, log_filters
-from web.booking import policy
+from web.apiutil import decimal_id, token_required
+from web.audit.pages import audit_report, build_export, log_filters
+from web.booking.settings import policy
 from web.extensions import csrf
 from web.openapi import LIST, op
+from web.usecase import run_use_case
 
 bp = Blueprint("audit_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
+
+
+@apiutil.bp.get("/ledger")
+@token_required
+def ledger():
+    """All entries newest first as {items, next} for auditors and staff; members get their
+    own. ``?member=`` filters (members: only themselves); ``?before=`` is the page cursor."""
+    args = request.args
+
+    def number(name: str):
+        """An int, or the raw text for ledger_page to refuse with a message naming the field."""
+        raw = args.get(name, "").strip()
+        number = decimal_id(raw)
+        return (raw or None) if number is None else number
+
+    return jsonify(
+        audit.ledger_page(
+            db_session(), g.api_user, member=number("member"), process=number("process"),
+            validator=number("validator"), state=args.get("state") or None, search=args.get("q") or None,
+            before=number("before"), limit=50 if number("limit") is None else number("limit"),
+        )
+    )
 
 
 @bp.get("/audit/reconciliation")
@@ -76,10 +99,9 @@ def export():
 @token_required
 def erase(user_id: int):
     """GDPR erasure (admin): personal data goes, the pseudonymous ledger stays."""
-    uow = unit_of_work()
-    privacy.erase_by_admin(uow, admin_id=g.api_user.id, member_id=user_id, policy=policy(),
-                           evidence_root=evidence_root())
-    bus.dispatch(uow.events)
+    run_use_case(lambda uow: privacy.erase_by_admin(
+        uow, admin_id=g.api_user.id, member_id=user_id, policy=policy(), evidence_root=evidence_root()
+    ))
     return jsonify(id=user_id, erased=True)
 
 

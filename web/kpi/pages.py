@@ -11,21 +11,16 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Flask, Response, g, jsonify, render_template, request, send_from_directory
+from flask import Blueprint, Response, jsonify, render_template, request, send_from_directory
 
 from community import kpis
-from community.errors import Forbidden, InvalidInput, NotFound
+from community.errors import InvalidInput, NotFound
 from web.accessors import db_session
-from web.api import token_required
-from web.booking import policy
+from web.booking.settings import policy
 from web.config import PROJECT_ROOT
-from web.extensions import csrf
-from web.openapi import op
 from web.portal import staff_required
 
 bp = Blueprint("kpi", __name__)
-api_bp = Blueprint("kpi_api", __name__, url_prefix="/api/v1")
-csrf.exempt(api_bp)  # bearer tokens only
 
 CHART_JS = PROJECT_ROOT / "node_modules" / "chart.js" / "dist"
 CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")
@@ -35,13 +30,13 @@ def _period() -> kpis.Period:
     return kpis.period(request.args.get("from"), request.args.get("until"))
 
 
-def _report() -> dict:
+def period_report() -> dict:
     session = db_session()
     org = kpis.organisation(session, request.args.get("organisation"))
     return kpis.dashboard(session, _period(), policy=policy(), organisation_id=org.id if org else None)
 
 
-def _comparison() -> dict:
+def period_comparison() -> dict:
     return kpis.comparison(db_session(), _period(), policy=policy())
 
 
@@ -77,7 +72,7 @@ def index():
     session = db_session()
     args = _query()
     try:
-        report = _report()
+        report = period_report()
     except (InvalidInput, NotFound) as exc:  # the page again, with the filters and the message
         status = 404 if isinstance(exc, NotFound) else 400
         return render_template("kpi/index.html", report=None, error=exc.message, args=args,
@@ -90,7 +85,7 @@ def index():
 @staff_required
 def index_json():
     """What the page's charts draw (same figures as its tables)."""
-    return jsonify(_report())
+    return jsonify(period_report())
 
 
 @bp.get("/kpi.csv")
@@ -100,7 +95,7 @@ def index_csv():
     if request.args.get("compare"):
         reports = kpis.every_organisation(db_session(), _period(), policy=policy())
     else:
-        reports = [_report()]
+        reports = [period_report()]
     name = f"kopa-kpis-{reports[0]['period']['from']}-{reports[0]['period']['until']}.csv"
     return Response(_csv(reports), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -111,7 +106,7 @@ def index_csv():
 def compare():
     args = {k: v for k, v in _query().items() if k != "organisation"}
     try:
-        data = _comparison()
+        data = period_comparison()
     except InvalidInput as exc:
         return render_template("kpi/compare.html", data=None, error=exc.message, args=args), 400
     return render_template("kpi/compare.html", data=data, error=None, args=args)
@@ -120,52 +115,10 @@ def compare():
 @bp.get("/kpi/compare.json")
 @staff_required
 def compare_json():
-    return jsonify(_comparison())
+    return jsonify(period_comparison())
 
 
 @bp.get("/vendor/chart.umd.js")
 def chart_js():
     """Chart.js, pinned in package.json and served from node_modules (no CDN)."""
     return send_from_directory(CHART_JS, "chart.umd.min.js", mimetype="text/javascript", max_age=86400)
-
-
-# --- API -------------------------------------------------------------------------------------------
-
-
-def _api_staff() -> None:
-    if not g.api_user.is_staff:
-        raise Forbidden("KPIs are for city staff")
-
-
-@api_bp.get("/kpis")
-@token_required
-def api_kpis():
-    _api_staff()
-    return jsonify(_report())
-
-
-@api_bp.get("/kpis/compare")
-@token_required
-def api_compare():
-    _api_staff()
-    return jsonify(_comparison())
-
-
-PERIOD_QUERY = ("from", "until")
-OPENAPI_PATHS = {
-    "/api/v1/kpis": {
-        "get": op("KPIs for a period (staff): participation, validation times, space utilisation and "
-                  "no-shows, credits minted/burned/in circulation; from/until as YYYY-MM-DD (default "
-                  "the last 12 weeks), organisation = an organisation id",
-                  errors=(400, 401, 403, 404), query=(*PERIOD_QUERY, "organisation"))
-    },
-    "/api/v1/kpis/compare": {
-        "get": op("The scalar KPIs side by side: the whole community, then each organisation (staff)",
-                  errors=(400, 401, 403), query=PERIOD_QUERY)
-    },
-}
-
-
-def register(app: Flask) -> None:
-    app.register_blueprint(bp)
-    app.register_blueprint(api_bp)

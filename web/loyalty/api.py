@@ -8,21 +8,11 @@ from community.errors import Forbidden, InvalidInput
 from community.i18n import N_
 from rewards import badges, catalogue, loyalty
 from rewards.loyalty_models import RedemptionState
-from web import bus
-from web.accessors import db_session, unit_of_work
-from web.api import json_body, token_required
+from web.accessors import db_session, release_read_session
+from web.apiutil import json_body, token_required
+from web.usecase import run_use_case
 
 bp = Blueprint("loyalty_api", __name__, url_prefix="/api/v1")
-
-
-def release_read_session() -> None:
-    """Hand the request's read connection back to the pool before a write transaction: with
-    every worker thread holding a read connection while it waits for a write one, a burst of
-    writes would drain the pool (5 + 10 connections) and time out. ``g.api_user`` stays
-    usable (its columns are loaded)."""
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()
 
 
 @bp.get("/catalogue")
@@ -43,9 +33,8 @@ def list_catalogue():
 def redeem(item_id: int):
     json_body()  # a body is optional, but if one is sent it must be a JSON object
     release_read_session()
-    uow = unit_of_work()
-    redemption = catalogue.redeem_item(uow, member_id=g.api_user.id, item_id=item_id)
-    bus.dispatch(uow.events)
+    member_id = g.api_user.id
+    redemption = run_use_case(lambda uow: catalogue.redeem_item(uow, member_id=member_id, item_id=item_id))
     return jsonify(id=redemption.id, state=redemption.state, price=redemption.price), 201
 
 
@@ -74,11 +63,9 @@ def redemption_queue():
 def fulfil(redemption_id: int):
     note = json_body().get("note")
     release_read_session()
-    uow = unit_of_work()
-    redemption = catalogue.fulfil_redemption(
+    redemption = run_use_case(lambda uow: catalogue.fulfil_redemption(
         uow, actor_id=g.api_user.id, redemption_id=redemption_id, note=note
-    )
-    bus.dispatch(uow.events)
+    ))
     return jsonify(id=redemption.id, state=redemption.state)
 
 
@@ -87,11 +74,9 @@ def fulfil(redemption_id: int):
 def cancel(redemption_id: int):
     note = json_body().get("note")
     release_read_session()
-    uow = unit_of_work()
-    redemption = catalogue.cancel_redemption(
+    redemption = run_use_case(lambda uow: catalogue.cancel_redemption(
         uow, actor_id=g.api_user.id, redemption_id=redemption_id, note=note
-    )
-    bus.dispatch(uow.events)
+    ))
     return jsonify(id=redemption.id, state=redemption.state)
 
 

@@ -3,7 +3,7 @@ for badges and tiers, and what the wallet page shows of them."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -12,22 +12,13 @@ from sqlalchemy.orm import Session, joinedload
 from community.errors import DomainError, Forbidden
 from rewards import badges, catalogue, loyalty
 from rewards.loyalty_models import Badge, CatalogueItem, Redemption, RedemptionState, TierRow
-from web import bus, loyalty_api
-from web.accessors import db_session, unit_of_work
-from web.extensions import csrf
+from web.accessors import db_session, release_read_session, unit_of_work
 from web.forms import PlainForm
-from web.loyalty_api import release_read_session
-from web.loyalty_forms import METRIC_LABELS, BadgeForm, ItemForm, NoteForm, TierForm
-from web.portal import _get_or_404, admin_required, staff_required
+from web.loyalty.forms import METRIC_LABELS, BadgeForm, ItemForm, NoteForm, TierForm
+from web.portal import admin_required, get_or_404, staff_required
+from web.usecase import run_use_case
 
 bp = Blueprint("loyalty", __name__)
-
-
-def register(app: Flask) -> None:
-    """The pages and the JSON API (bearer tokens only, so exempt from CSRF)."""
-    app.register_blueprint(bp)
-    app.register_blueprint(loyalty_api.bp)
-    csrf.exempt(loyalty_api.bp)
 
 
 def wallet_context(session: Session, member_id: int, figures: dict[str, int]) -> dict:
@@ -72,16 +63,18 @@ def redeem(item_id: int):
         return redirect(url_for("loyalty.catalogue_page"))
     member_id = current_user.id
     release_read_session()
-    uow = unit_of_work()
-    try:
-        redemption = catalogue.redeem_item(uow, member_id=member_id, item_id=item_id)
-    except DomainError as exc:
+
+    def failed(exc: DomainError):
         flash(exc.message, "error")
         return redirect(url_for("loyalty.catalogue_page"))
-    bus.dispatch(uow.events)
-    flash(_("Redeemed %(item)s for %(price)s credits. Staff will hand it over.", item=redemption.item.name,
-            price=redemption.price), "ok")
-    return redirect(url_for("loyalty.my_redemptions"))
+
+    return run_use_case(
+        lambda uow: catalogue.redeem_item(uow, member_id=member_id, item_id=item_id),
+        done=lambda redemption: _("Redeemed %(item)s for %(price)s credits. Staff will hand it over.",
+                                  item=redemption.item.name, price=redemption.price),
+        then=url_for("loyalty.my_redemptions"),
+        failed=failed,
+    )
 
 
 @bp.get("/redemptions")
@@ -97,16 +90,12 @@ def cancel_mine(redemption_id: int):
     if not PlainForm().validate_on_submit():
         flash(_("The form has expired; please try again."), "error")
         return redirect(url_for("loyalty.my_redemptions"))
-    uow = unit_of_work()
-    try:
-        catalogue.cancel_redemption(uow, actor_id=current_user.id, redemption_id=redemption_id)
-    except Forbidden:
-        raise  # someone else's redemption: a 403, not a flash
-    except DomainError as exc:
-        flash(exc.message, "error")
-    else:
-        bus.dispatch(uow.events)
-        flash(_("Redemption %(id)s cancelled; the credits come back to you.", id=redemption_id), "ok")
+    run_use_case(  # someone else's redemption: a 403, not a flash
+        lambda uow: catalogue.cancel_redemption(uow, actor_id=current_user.id, redemption_id=redemption_id),
+        done=_("Redemption %(id)s cancelled; the credits come back to you.", id=redemption_id),
+        failed=lambda exc: flash(exc.message, "error"),
+        raises=(Forbidden,),
+    )
     return redirect(url_for("loyalty.my_redemptions"))
 
 
@@ -132,16 +121,13 @@ def decide(redemption_id: int, decision: str):
     if not form.validate_on_submit():
         flash(_("The note is too long."), "error")
         return redirect(url_for("loyalty.queue"))
-    uow = unit_of_work()
     service = catalogue.fulfil_redemption if decision == "fulfil" else catalogue.cancel_redemption
-    try:
-        service(uow, actor_id=current_user.id, redemption_id=redemption_id, note=form.note.data)
-    except DomainError as exc:
-        flash(exc.message, "error")
-    else:
-        bus.dispatch(uow.events)
-        flash(_("Redemption %(id)s fulfilled.", id=redemption_id) if decision == "fulfil"
-              else _("Redemption %(id)s cancelled.", id=redemption_id), "ok")
+    run_use_case(
+        lambda uow: service(uow, actor_id=current_user.id, redemption_id=redemption_id, note=form.note.data),
+        done=_("Redemption %(id)s fulfilled.", id=redemption_id) if decision == "fulfil"
+        else _("Redemption %(id)s cancelled.", id=redemption_id),
+        failed=lambda exc: flash(exc.message, "error"),
+    )
     return redirect(url_for("loyalty.queue"))
 
 
@@ -149,7 +135,7 @@ def decide(redemption_id: int, decision: str):
 @bp.route("/staff/catalogue/<int:item_id>", methods=["GET", "POST"])
 @staff_required
 def items(item_id: int | None = None):
-    item = _get_or_404(CatalogueItem, item_id) if item_id is not None else None
+    item = get_or_404(CatalogueItem, item_id) if item_id is not None else None
     form = ItemForm(obj=item)
     if form.validate_on_submit():
         try:
@@ -177,7 +163,7 @@ def items(item_id: int | None = None):
 @bp.route("/admin/badges/<int:badge_id>", methods=["GET", "POST"])
 @admin_required
 def badge_admin(badge_id: int | None = None):
-    badge = _get_or_404(Badge, badge_id) if badge_id is not None else None
+    badge = get_or_404(Badge, badge_id) if badge_id is not None else None
     form = BadgeForm(obj=badge)
     if badge is not None and not form.is_submitted():
         form.thresholds.data = ", ".join(str(level.threshold) for level in badge.levels)
@@ -205,7 +191,7 @@ def badge_admin(badge_id: int | None = None):
 @bp.route("/admin/tiers/<int:tier_id>", methods=["GET", "POST"])
 @admin_required
 def tier_admin(tier_id: int | None = None):
-    tier = _get_or_404(TierRow, tier_id) if tier_id is not None else None
+    tier = get_or_404(TierRow, tier_id) if tier_id is not None else None
     form = TierForm(obj=tier)
     if form.validate_on_submit():
         try:

@@ -7,10 +7,10 @@ from flask import Blueprint, g, jsonify, request, url_for
 
 from community import polls
 from community.db import as_utc
-from web import bus
 from web.accessors import database, db_session, unit_of_work
-from web.api import json_body, token_required
+from web.apiutil import json_body, token_required
 from web.extensions import csrf
+from web.usecase import run_use_case
 
 bp = Blueprint("polls_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -109,11 +109,9 @@ def get_poll(poll_id: int):
 @token_required
 def vote(poll_id: int):
     data = json_body()
-    uow = unit_of_work()
-    vote_id = polls.vote(
+    vote_id = run_use_case(lambda uow: polls.vote(
         uow, member_id=g.api_user.id, poll_id=poll_id, choices=data.get("choices"), text=data.get("text")
-    )
-    bus.dispatch(uow.events)
+    ))
     return jsonify(id=vote_id, poll_id=poll_id, choices=data["choices"]), 201
 
 

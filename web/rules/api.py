@@ -9,7 +9,7 @@ from community.errors import InvalidInput
 from rewards import rules
 from rewards.formula import FormulaError
 from web.accessors import db_session, unit_of_work
-from web.api import json_body, token_required
+from web.apiutil import json_body, token_required
 
 bp = Blueprint("rules_api", __name__, url_prefix="/api/v1")
 

@@ -3,7 +3,7 @@ and export. Staff read and preview; admins change."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -11,21 +11,11 @@ from community.errors import DomainError
 from rewards import rules
 from rewards.formula import FormulaError
 from web.accessors import db_session, unit_of_work
-from web.extensions import csrf
 from web.forms import PlainForm
 from web.portal import admin_required, staff_required
-from web.rules_forms import ImportForm, RuleForm
+from web.rules.forms import ImportForm, RuleForm
 
 bp = Blueprint("rules", __name__)
-
-
-def register(app: Flask) -> None:
-    """The pages and the JSON API (bearer tokens only, so exempt from CSRF)."""
-    from web import rules_api
-
-    app.register_blueprint(bp)
-    app.register_blueprint(rules_api.bp)
-    csrf.exempt(rules_api.bp)
 
 
 _FIELDS = {"id": "rule_id", "cap": "cap_points"}
