@@ -11,7 +11,7 @@ from community.models import Role, Task
 from rewards.standings import BoardKey
 from tests.conftest import PASSWORD
 from web.extensions import socketio
-from web.live import NAMESPACE
+from web.boards.live import NAMESPACE
 
 
 @pytest.fixture
