@@ -24,6 +24,7 @@ from community.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
 from community.errors import DomainError
 from community.models import Role
 from rewards import audit
+from rewards.ledger import skip_entry_ids
 from web.accessors import database, vault
 from web.boards.live import relay_pushes
 from web.booking.settings import policy
@@ -117,8 +118,6 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
 def skip_entry_ids_command(past: int) -> None:
     """After restoring a backup older than the chain: give later ledger entries ids (and so
     chain refs) above PAST, the highest entry id the chain has used (docs/deployment.md)."""
-    from rewards.ledger import skip_entry_ids
-
     with database().write_sessions() as session:
         next_id = skip_entry_ids(session, past)
         session.commit()
