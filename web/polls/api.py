@@ -7,7 +7,7 @@ from flask import Blueprint, g, jsonify, request, url_for
 
 from community import polls
 from community.db import as_utc
-from web.accessors import database, db_session, unit_of_work
+from web.accessors import db_session, release_read_session, unit_of_work
 from web.apiutil import json_body, token_required
 from web.extensions import csrf
 from web.usecase import run_use_case
@@ -76,8 +76,9 @@ def results_json(results: polls.PollResults) -> dict:
 def _poll_after_write(poll_id: int) -> dict:
     """Read back in a new session: the request's read session may hold a snapshot taken
     before the write (SQLite WAL)."""
-    with database().read_sessions() as session:
-        return poll_json(polls.poll_view(session, viewer_id=g.api_user.id, poll_id=poll_id))
+    viewer_id = g.api_user.id
+    release_read_session()
+    return poll_json(polls.poll_view(db_session(), viewer_id=viewer_id, poll_id=poll_id))
 
 
 @bp.post("/polls")
