@@ -304,9 +304,9 @@ def test_with_redis_the_socket_queue_and_rate_limits_use_it(tmp_path, sqlite_url
     from rewards.standings import BoardKey
     from web import create_app
     from web.accessors import standings_cache
+    from web.boards.live import publish_standings
     from web.config import redis_namespace
     from web.extensions import limiter, socketio
-    from web.boards.live import publish_standings
 
     url = "redis://127.0.0.1:6379/15"
     app = create_app({"KOPA_INSTANCE_PATH": str(tmp_path), "KOPA_DATABASE_URL": sqlite_url,

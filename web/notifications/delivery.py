@@ -1,4 +1,4 @@
-"""The notification centre (#9): pages, JSON API, the live unread count and e-mail.
+"""Notification delivery (#9): the live unread count and e-mail, after each commit.
 
 ``Delivery`` listens to the commits of the app's sessions: whenever a commit carried
 notifications (``community.notifications.notify``), the members' unread counts are pushed
