@@ -10,8 +10,8 @@ from sqlalchemy import event
 from community.models import Role, Task
 from rewards.standings import BoardKey
 from tests.conftest import PASSWORD
+from web.boards.live import NAMESPACE
 from web.extensions import socketio
-from web.live import NAMESPACE
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from booking import inventory, loading, reservations
 from community.models import Role, User
 from rewards.models import LedgerEntry
-from web.booking_api import OPENAPI_PATHS
+from web.booking.api import OPENAPI_PATHS
 
 RIGA = dt.timezone(dt.timedelta(hours=2))  # only to write offsets; the server answers in Europe/Riga
 

@@ -12,7 +12,7 @@ from rewards import badges, catalogue, loyalty
 from rewards.loyalty_models import Badge, CatalogueItem, Redemption, TierRow
 from tests.conftest import PASSWORD, AuthActions
 from tests.loyalty_helpers import Chain, fund
-from web.loyalty_api import OPENAPI_PATHS
+from web.loyalty.api import OPENAPI_PATHS
 
 pytestmark = pytest.mark.chain
 

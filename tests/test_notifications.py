@@ -43,7 +43,7 @@ from rewards.minted import notify_minted
 from tests.booking_helpers import NOW, POLICY, RIGA, Centre, at
 from tests.conftest import deploy_for
 from tests.servers import start_server
-from web.live import relay_pushes
+from web.boards.live import relay_pushes
 
 # --- a real SMTP server --------------------------------------------------------------------------
 

@@ -302,10 +302,11 @@ def test_with_redis_the_socket_queue_and_rate_limits_use_it(tmp_path, sqlite_url
 
     from rewards.ledger import record_entry
     from rewards.standings import BoardKey
-    from web import create_app, standings_cache
+    from web import create_app
+    from web.accessors import standings_cache
+    from web.boards.live import publish_standings
     from web.config import redis_namespace
     from web.extensions import limiter, socketio
-    from web.live import publish_standings
 
     url = "redis://127.0.0.1:6379/15"
     app = create_app({"KOPA_INSTANCE_PATH": str(tmp_path), "KOPA_DATABASE_URL": sqlite_url,

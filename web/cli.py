@@ -1,23 +1,36 @@
-"""``flask --app web kopa ...``: run everything, migrate, deploy, seed, relay."""
+"""``flask --app web kopa ...``, every command in one place: run everything, migrate, deploy,
+seed, create users, relay, booking reminders, notification digests and the audit's
+reconciliation, log verification and epochs."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from booking import housekeeping, reminders
+from community import services
 from community.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
+from community.errors import DomainError
 from community.models import Role
-from web import database, vault
+from rewards import audit
+from rewards.ledger import skip_entry_ids
+from web.accessors import database, vault
+from web.boards.live import relay_pushes
+from web.booking.settings import policy
 from web.config import ANVIL_DEV_DEPLOYER_KEY
+from web.migrate import upgrade
+from web.notifications.delivery import delivery
 
 kopa = AppGroup("kopa", help="Kopa operations.")
 log = logging.getLogger("kopa")
@@ -65,8 +78,6 @@ def _deploy(own_anvil: bool) -> str:
 @kopa.command("migrate")
 def migrate_command() -> None:
     """Apply database migrations."""
-    from web.migrate import upgrade
-
     upgrade(current_app.config["KOPA_DATABASE_URL"])
     click.echo("database is up to date")
 
@@ -80,7 +91,6 @@ def deploy_command() -> None:
 @kopa.command("seed")
 def seed_command() -> None:
     """Seed the demo community (once)."""
-
     created = seed_demo(database())
     click.echo("demo community created" if created else "demo community already present")
 
@@ -92,8 +102,6 @@ def seed_command() -> None:
 @click.password_option()
 def create_user_command(email: str, name: str, role: str, password: str) -> None:
     """Create an account, e.g. the first admin of a non-demo instance."""
-    from community import services
-
     user_id = services.register_member(
         database().unit_of_work(), email=email, display_name=name, password=password, role=Role(role),
     )
@@ -105,8 +113,6 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
 def skip_entry_ids_command(past: int) -> None:
     """After restoring a backup older than the chain: give later ledger entries ids (and so
     chain refs) above PAST, the highest entry id the chain has used (docs/deployment.md)."""
-    from rewards.ledger import skip_entry_ids
-
     with database().write_sessions() as session:
         next_id = skip_entry_ids(session, past)
         session.commit()
@@ -120,7 +126,6 @@ def relay_command(once: bool, batch_size: int) -> None:
     """Deliver pending mint requests to the chain (run as its own process)."""
     from rewards.chain.client import ChainError, connect
     from rewards.chain.relay import Relay
-    from web.live import relay_pushes
 
     minter = _minter()
     db = database()
@@ -151,7 +156,6 @@ def relay_command(once: bool, batch_size: int) -> None:
 def run_command() -> None:
     """Start anvil (unless KOPA_RPC_URL is set), migrate, deploy, seed, relay, reminders, serve."""
     from rewards.chain.anvil import Anvil
-    from web.migrate import upgrade
 
     app = current_app._get_current_object()
     cfg = app.config
@@ -196,6 +200,98 @@ def run_command() -> None:
             if anvil is not None:
                 _step("stopping anvil (saving chain state)")
                 anvil.stop()
+
+
+# --- booking, notifications ---------------------------------------------------------------
+
+
+@kopa.command("reminders")
+@click.option("--every", type=float, default=0.0, help="Repeat every N seconds (0: run once).")
+def reminders_command(every: float) -> None:
+    """Booking housekeeping: expire undecided holds, release no-shows, send due reminders;
+    with SMTP also the daily notification digests (when due) and failed e-mails again."""
+    notices = delivery()
+    db = database()
+    while True:
+        handled = housekeeping.housekeeping(db.unit_of_work(), policy=policy())
+        # The reminders are notifications: e-mailed after the commit by the notification
+        # delivery, as each member's preferences say.
+        sent = reminders.send_due_reminders(db.unit_of_work(), policy=policy())
+        mailing = notices.sender() is not None
+        digests = notices.run_digests(if_due=True) + notices.retry() if mailing else 0
+        notices.wait()
+        click.echo(
+            f"released or expired {handled} booking(s); sent {sent} reminder(s)"
+            + (f"; {digests} digest(s) or retried e-mail(s)" if mailing
+               else " (in-app only: KOPA_SMTP_URL is not set)")
+        )
+        if every <= 0:
+            return
+        time.sleep(every)
+
+
+@kopa.command("digest")
+@click.option("--if-due", is_flag=True,
+              help="Only members whose daily digest is due (once a day, after KOPA_DIGEST_HOUR local time).")
+def digest_command(if_due: bool) -> None:
+    """E-mail each member in digest mode what is waiting for them (never an empty digest)."""
+    work = delivery()
+    if work.sender() is None:
+        raise click.ClickException("KOPA_SMTP_URL is not set: digests go out by e-mail only")
+    started = time.monotonic()
+    sent = work.run_digests(if_due=if_due)
+    retried = work.retry()
+    work.wait()
+    click.echo(f"sent {sent} digest(s) and {retried} retried e-mail(s) in {time.monotonic() - started:.1f}s")
+
+
+# --- audit ---------------------------------------------------------------------------------
+
+
+@kopa.command("reconcile")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+def reconcile_command(as_json: bool) -> None:
+    """Compare the ledger with balanceOf and replayed events; exit 1 on any mismatch."""
+    from rewards.chain.audit import reconcile
+    from rewards.chain.client import connect
+
+    with database().read_sessions() as session:
+        report = reconcile(session, connect(current_app.config["KOPA_RPC_URL"]))
+    if as_json:
+        click.echo(json.dumps(report, indent=1, default=str))
+    else:
+        click.echo(f"holders: {len(report['holders'])}, ledger total {report['ledger_total']}, "
+                   f"delivered {report.get('delivered_total')}, total supply {report['total_supply']}, "
+                   f"pending items {len(report['pending'])}")
+        for m in report["mismatches"]:
+            click.echo(f"MISMATCH {m['kind']}: {m['detail']} (entries {m.get('entries', [])})")
+    if not report["ok"]:
+        click.echo(f"reconciliation FAILED: {len(report['mismatches'])} mismatch(es)", err=True)
+        sys.exit(1)
+    click.echo("reconciliation ok")
+
+
+@kopa.command("verify-audit-log")
+def verify_audit_log_command() -> None:
+    """Walk the hash-chained audit log; exit 1 if any row was altered, deleted or reordered."""
+    with database().read_sessions() as session:
+        problems = audit.verify_audit_log(session)
+    for problem in problems:
+        click.echo(f"BROKEN {problem}")
+    if problems:
+        sys.exit(1)
+    click.echo("audit log intact")
+
+
+@kopa.command("close-epoch")
+@click.option("--if-due", is_flag=True, help="Only when the open epoch is KOPA_EPOCH_SECONDS old (cron).")
+def close_epoch_command(if_due: bool) -> None:
+    """Close the open ledger epoch and queue its root for anchoring."""
+    try:
+        result = audit.close_epoch(database().unit_of_work(), actor_id=None, only_if_due=if_due)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("no epoch due" if result is None else f"epoch {result['epoch']} closed: {result}")
 
 
 def _banner(app: Flask) -> None:

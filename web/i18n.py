@@ -24,7 +24,9 @@ from flask_babel.speaklater import LazyString
 from flask_login import current_user
 
 from community import i18n as domain_i18n
+from community import services
 from community.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Moment, Msg
+from web.accessors import unit_of_work
 from web.config import PROJECT_ROOT
 from web.extensions import babel, login_manager
 
@@ -82,9 +84,6 @@ def _remember_choice() -> None:
         return
     session[SESSION_KEY] = lang
     if current_user.is_authenticated and current_user.locale != lang:
-        from community import services
-        from web import unit_of_work
-
         services.set_locale(unit_of_work(), user_id=current_user.id, locale=lang)
 
 

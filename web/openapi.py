@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import sys
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
