@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from community import services
+from community import contributions
 from community.db import Database
 from community.models import Process, Task
 from community.processes import building, permissions, resources, teamwork
@@ -162,7 +162,7 @@ def seed_community(db: Database, ids: dict[str, int], courtyards_id: int) -> Non
 
     # Contributions in every state.
     def submit(member: int, task: int, text: str, url: str | None = None) -> int:
-        return services.submit_contribution(
+        return contributions.submit_contribution(
             db.unit_of_work(), member_id=member, task_id=task, text=text, evidence_url=url
         )
 
@@ -173,7 +173,7 @@ def seed_community(db: Database, ids: dict[str, int], courtyards_id: int) -> Non
         "Mapped courtyard 3: two entrances, one old linden, no benches.",
         "https://kopa.invalid/photos/courtyard-3.jpg",
     )
-    services.approve_contribution(
+    contributions.approve_contribution(
         db.unit_of_work(), validator_id=staff, contribution_id=approved, comment="Thorough, thank you!"
     )
     for member, text in (
@@ -181,43 +181,43 @@ def seed_community(db: Database, ids: dict[str, int], courtyards_id: int) -> Non
         (members[2], "Four neighbours asked for shade and a place for children."),
     ):
         cid = submit(member, ideas, text)
-        services.approve_contribution(
+        contributions.approve_contribution(
             db.unit_of_work(), validator_id=staff2, contribution_id=cid, level="average"
         )
     submit(members[3], mapped, "Sketched courtyard 1 with the bin area.")  # pending
     awaiting = submit(members[4], plan, "Planting plan: lavender, rowan and three raised beds.")
-    services.approve_contribution(
+    contributions.approve_contribution(
         db.unit_of_work(), validator_id=staff, contribution_id=awaiting
     )  # 180 > 150
     rejected = submit(members[1], planter, "I will build one next month.")
-    services.reject_contribution(
+    contributions.reject_contribution(
         db.unit_of_work(),
         validator_id=staff,
         contribution_id=rejected,
         comment="Please submit after the workshop, with a photo of the planter.",
     )
     appealed = submit(members[3], ideas, "Collected ideas at the school meeting.")
-    services.reject_contribution(
+    contributions.reject_contribution(
         db.unit_of_work(), validator_id=staff, contribution_id=appealed, comment="No list of ideas attached."
     )
-    services.appeal_contribution(
+    contributions.appeal_contribution(
         db.unit_of_work(),
         member_id=members[3],
         contribution_id=appealed,
         reason="The list is in the second paragraph: 12 ideas from 9 parents.",
     )
     changes = submit(members[2], plan, "Some flowers here and there.")
-    services.request_changes(
+    contributions.request_changes(
         db.unit_of_work(),
         validator_id=staff2,
         contribution_id=changes,
         comment="Which plants, and where? A rough sketch is enough.",
     )
     revoked = submit(members[4], mapped, "Mapped courtyard 2.", "https://kopa.invalid/photos/courtyard-3.jpg")
-    services.approve_contribution(
+    contributions.approve_contribution(
         db.unit_of_work(), validator_id=staff2, contribution_id=revoked, level="low"
     )
-    services.revoke_contribution(
+    contributions.revoke_contribution(
         db.unit_of_work(),
         validator_id=staff,
         contribution_id=revoked,

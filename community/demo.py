@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from community import services
+from community import accounts
 from community.db import Database
 from community.models import Process, Role, User
 from community.processes import building
@@ -47,7 +47,7 @@ def seed_demo(db: Database) -> bool:
             return False
     ids = {}
     for email, name, role in DEMO_ACCOUNTS:
-        ids[email] = services.register_member(
+        ids[email] = accounts.register_member(
             db.unit_of_work(), email=email, display_name=name, password=DEMO_PASSWORD, role=role
         )
     staff = ids["staff@kopa.local"]

@@ -34,7 +34,7 @@ from pathlib import Path
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from community import services
+from community import accounts
 from community.db import UnitOfWork, as_utc, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from community.events import MemberErased
@@ -333,7 +333,7 @@ def erase_own_account(
         session = uow.session
         member = _locked_member(session, member_id)
         try:
-            services.authenticate(session, member.email, password)
+            accounts.authenticate(session, member.email, password)
         except (Unauthorized, InvalidInput):
             raise InvalidInput("the password is not correct; nothing was erased") from None
         if member.is_admin and _admins(session) <= 1:

@@ -10,11 +10,11 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from community.contributions import tell_decision
 from community.db import UnitOfWork, utcnow
 from community.events import ContributionApproved, ContributionRevoked, LedgerChanged
 from community.i18n import N_, NP_
 from community.models import Contribution, Process, Task
-from community.services import tell_decision
 from rewards.ledger import record_entry
 from rewards.models import LedgerEntry
 from rewards.scoring import Award, contribution_awards, record_awards

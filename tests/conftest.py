@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from community import services
+from community import accounts, contributions
 from community.db import Database
 from community.models import Process, Role, Task, User
 from community.processes import building
@@ -133,7 +133,7 @@ class Community:
 
     def user(self, role: Role = Role.MEMBER, email: str | None = None, name: str | None = None) -> int:
         self._n += 1
-        return services.register_member(
+        return accounts.register_member(
             self.db.unit_of_work(),
             email=email or f"user{self._n}-{uuid.uuid4().hex[:6]}@example.org",
             display_name=name or f"User {self._n}",
@@ -153,10 +153,10 @@ class Community:
 
     def approved(self, member_id: int, staff_id: int, task_id: int, level: str = "low") -> int:
         """A submitted and approved contribution; level low awards the task's complexity."""
-        cid = services.submit_contribution(
+        cid = contributions.submit_contribution(
             self.db.unit_of_work(), member_id=member_id, task_id=task_id, text="did it"
         )
-        services.approve_contribution(
+        contributions.approve_contribution(
             self.db.unit_of_work(), validator_id=staff_id, contribution_id=cid, level=level
         )
         return cid

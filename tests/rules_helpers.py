@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import func, select
 
-from community import services
+from community import contributions
 from community.db import Database
 from community.models import Contribution
 from rewards import scoring
@@ -47,11 +47,12 @@ def ledger_points(db: Database, member_id: int, rule_id: str | None = None) -> i
 
 def approved(db: Database, member_id: int, task_id: int, level: str, validators: tuple[int, int]) -> int:
     """Submit and approve, with the second validator when four-eyes asks for one."""
-    cid = services.submit_contribution(db.unit_of_work(), member_id=member_id, task_id=task_id, text="did it")
-    services.approve_contribution(db.unit_of_work(), validator_id=validators[0], contribution_id=cid,
-                                  level=level)
+    cid = contributions.submit_contribution(db.unit_of_work(), member_id=member_id, task_id=task_id,
+                                            text="did it")
+    contributions.approve_contribution(db.unit_of_work(), validator_id=validators[0], contribution_id=cid,
+                                       level=level)
     with db.read_sessions() as session:
         state = session.get(Contribution, cid).state
     if state != "approved":
-        services.approve_contribution(db.unit_of_work(), validator_id=validators[1], contribution_id=cid)
+        contributions.approve_contribution(db.unit_of_work(), validator_id=validators[1], contribution_id=cid)
     return cid

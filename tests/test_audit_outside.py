@@ -272,7 +272,7 @@ def test_erasure_api_is_for_admins(chain_app, client, app_community):
 
 
 def test_validator_statistics_count_four_eyes_overrides(db, community):
-    from community import services
+    from community import contributions
     from community.models import Task
     from community.processes import building, permissions
 
@@ -284,11 +284,11 @@ def test_validator_statistics_count_four_eyes_overrides(db, community):
                                      four_eyes_threshold=10)
     permissions.grant_permission(db.unit_of_work(), actor_id=first, process_id=process_id,
                                  permission_name="manage", user_email=community.email_of(second))
-    cid = services.submit_contribution(db.unit_of_work(), member_id=member, task_id=task, text="did it")
-    assert services.approve_contribution(db.unit_of_work(), validator_id=first, contribution_id=cid,
-                                         level="low") == []
-    services.reject_contribution(db.unit_of_work(), validator_id=second, contribution_id=cid,
-                                 comment="the photo shows another courtyard")
+    cid = contributions.submit_contribution(db.unit_of_work(), member_id=member, task_id=task, text="did it")
+    assert contributions.approve_contribution(db.unit_of_work(), validator_id=first, contribution_id=cid,
+                                              level="low") == []
+    contributions.reject_contribution(db.unit_of_work(), validator_id=second, contribution_id=cid,
+                                      comment="the photo shows another courtyard")
     with db.read_sessions() as session:
         stats = {s["validator_id"]: s for s in audit.validator_stats(session, session.get(User, first))}
     assert stats[first]["first_approvals"] == 1 and stats[first]["overrides_received"] == 1

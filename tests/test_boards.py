@@ -10,7 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import event
 
-from community import services
+from community import contributions
 from community.db import utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import Role
@@ -126,8 +126,8 @@ def test_process_scope_counts_only_that_process_and_revocation_moves_a_member_do
     assert names(db, BoardKey(f"process:{process_b}", "last_month")) == []
     assert names(db, BoardKey()) == [("Ben", 60), ("Ana", 40)]
 
-    services.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
-                                 comment="evidence was someone else's")
+    contributions.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
+                                      comment="evidence was someone else's")
     assert names(db, BoardKey(f"process:{process_a}")) == [("Ben", 40)]
     assert names(db, BoardKey()) == [("Ben", 60)]
     with pytest.raises(NotFound):
@@ -279,7 +279,8 @@ def test_trigger_kept_totals_equal_the_ledger_sums(db, community, people):
     award(db, people["Ana"], 7, dimension="impact")
     award(db, people["Ben"], 5)
     award(db, people["Ben"], 9, dimension=SPENDING)
-    services.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="wrong")
+    contributions.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
+                                      comment="wrong")
     now = utcnow()
     with db.read_sessions() as session:
         dimensions = (("*", LedgerEntry.dimension != SPENDING), ("impact", LedgerEntry.dimension == "impact"))
@@ -311,7 +312,8 @@ def test_trigger_kept_process_totals_equal_the_ledger_sums(db, community, people
     community.approved(people["Ben"], staff, task_a)
     community.approved(people["Ana"], staff, task_b, level="high")
     award(db, people["Ben"], 11)  # no contribution
-    services.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=revoked, comment="no")
+    contributions.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=revoked,
+                                      comment="no")
     now = utcnow()
     with db.read_sessions() as session:
         ledger = session.execute(

@@ -14,7 +14,7 @@ import requests
 from sqlalchemy import text
 
 from booking import inventory
-from community import services as community_services
+from community import accounts
 from community.models import Role
 from tests.booking_helpers import RIGA
 from tests.conftest import drop_pg_database, new_pg_database
@@ -39,7 +39,7 @@ def contended(request, anvil, tmp_path_factory):
         url, pg_name = new_pg_database()
     upgrade(url)
     db = bootstrap.database(url, secret_key=SECRET)
-    staff = community_services.register_member(
+    staff = accounts.register_member(
         db.unit_of_work(),
         email="desk@example.org",
         display_name="Desk",
@@ -60,13 +60,13 @@ def contended(request, anvil, tmp_path_factory):
     )
     tokens = []
     for i in range(THREADS):
-        member = community_services.register_member(
+        member = accounts.register_member(
             db.unit_of_work(),
             email=f"racer{i}@example.org",
             display_name=f"Racer Name{i}",
             password="contention-pass",
         )
-        tokens.append(community_services.issue_api_token(db.unit_of_work(), member))
+        tokens.append(accounts.issue_api_token(db.unit_of_work(), member))
     server, base = start_server(
         tmp, anvil.url, SECRET, KOPA_DATABASE_URL=url, KOPA_DEMO="0", KOPA_RELAY="off"
     )

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from community import services
+from community import contributions
+from community.contributions import ContributionPolicy
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from community.models import (
     Contribution,
@@ -34,7 +35,6 @@ from community.processes import (
     success_stories,
     teamwork,
 )
-from community.services import ContributionPolicy
 from community.templates import TEMPLATES
 from rewards.ledger import points_total
 from rewards.models import LedgerEntry, OutboxItem
@@ -56,7 +56,7 @@ def _count(db, model) -> int:
 
 
 def _submit(db, member: int, task: int, text: str = "did it", **kwargs) -> int:
-    return services.submit_contribution(
+    return contributions.submit_contribution(
         db.unit_of_work(), member_id=member, task_id=task, text=text, **kwargs
     )
 
@@ -85,11 +85,11 @@ def people(community):
 def test_every_transition_is_recorded_with_who_and_why(db, people):
     staff, member, task = people["staff"], people["member"], people["task"]
     cid = _submit(db, member, task)
-    services.request_changes(
+    contributions.request_changes(
         db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="add a photo"
     )
     assert _state(db, cid) == "changes_requested"
-    services.resubmit_contribution(
+    contributions.resubmit_contribution(
         db.unit_of_work(),
         member_id=member,
         contribution_id=cid,
@@ -97,19 +97,19 @@ def test_every_transition_is_recorded_with_who_and_why(db, people):
         evidence_url="https://example.org/photo.jpg",
     )
     assert _state(db, cid) == "pending"
-    services.reject_contribution(
+    contributions.reject_contribution(
         db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="off topic"
     )
     assert _state(db, cid) == "rejected"
-    services.appeal_contribution(
+    contributions.appeal_contribution(
         db.unit_of_work(), member_id=member, contribution_id=cid, reason="it is on topic"
     )
     assert _state(db, cid) == "appealed"
-    services.approve_contribution(
+    contributions.approve_contribution(
         db.unit_of_work(), validator_id=people["staff2"], contribution_id=cid, level="low"
     )
     assert _state(db, cid) == "approved"
-    services.revoke_contribution(
+    contributions.revoke_contribution(
         db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="plagiarism"
     )
     with db.read_sessions() as session:
@@ -141,22 +141,22 @@ FORBIDDEN_MOVES = {
 def _act(db, action: str, cid: int, people) -> None:
     staff, member = people["staff"], people["member"]
     calls = {
-        "approve": lambda: services.approve_contribution(
+        "approve": lambda: contributions.approve_contribution(
             db.unit_of_work(), validator_id=staff, contribution_id=cid
         ),
-        "reject": lambda: services.reject_contribution(
+        "reject": lambda: contributions.reject_contribution(
             db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="no"
         ),
-        "request_changes": lambda: services.request_changes(
+        "request_changes": lambda: contributions.request_changes(
             db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="more"
         ),
-        "resubmit": lambda: services.resubmit_contribution(
+        "resubmit": lambda: contributions.resubmit_contribution(
             db.unit_of_work(), member_id=member, contribution_id=cid, text="again"
         ),
-        "appeal": lambda: services.appeal_contribution(
+        "appeal": lambda: contributions.appeal_contribution(
             db.unit_of_work(), member_id=member, contribution_id=cid, reason="please"
         ),
-        "revoke": lambda: services.revoke_contribution(
+        "revoke": lambda: contributions.revoke_contribution(
             db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="undo"
         ),
     }
@@ -196,14 +196,16 @@ def test_role_denials(db, people, community):
     cid = _submit(db, member, people["task"])
     for actor in (member, other, auditor):
         with pytest.raises(Forbidden, match="only staff"):
-            services.approve_contribution(db.unit_of_work(), validator_id=actor, contribution_id=cid)
+            contributions.approve_contribution(db.unit_of_work(), validator_id=actor, contribution_id=cid)
         with pytest.raises(Forbidden, match="only staff"):
-            services.request_changes(db.unit_of_work(), validator_id=actor, contribution_id=cid, comment="x")
+            contributions.request_changes(db.unit_of_work(), validator_id=actor, contribution_id=cid,
+                                          comment="x")
     with pytest.raises(Forbidden, match="manage this process"):
-        services.approve_contribution(db.unit_of_work(), validator_id=outsider_staff, contribution_id=cid)
-    services.request_changes(db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="more")
+        contributions.approve_contribution(db.unit_of_work(), validator_id=outsider_staff,
+                                           contribution_id=cid)
+    contributions.request_changes(db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="more")
     with pytest.raises(Forbidden, match="only the contributor"):
-        services.resubmit_contribution(
+        contributions.resubmit_contribution(
             db.unit_of_work(), member_id=other, contribution_id=cid, text="mine now"
         )
     with pytest.raises(Forbidden, match="only staff create processes"):
@@ -222,16 +224,18 @@ def test_unapproved_contributions_never_score(db, people):
     member, task, staff = people["member"], people["task"], people["staff"]
     pending = _submit(db, member, task)
     rejected = _submit(db, member, task)
-    services.reject_contribution(
+    contributions.reject_contribution(
         db.unit_of_work(), validator_id=staff, contribution_id=rejected, comment="no"
     )
     changes = _submit(db, member, task)
-    services.request_changes(db.unit_of_work(), validator_id=staff, contribution_id=changes, comment="more")
+    contributions.request_changes(db.unit_of_work(), validator_id=staff, contribution_id=changes,
+                                  comment="more")
     appealed = _submit(db, member, task)
-    services.reject_contribution(
+    contributions.reject_contribution(
         db.unit_of_work(), validator_id=staff, contribution_id=appealed, comment="no"
     )
-    services.appeal_contribution(db.unit_of_work(), member_id=member, contribution_id=appealed, reason="why")
+    contributions.appeal_contribution(db.unit_of_work(), member_id=member, contribution_id=appealed,
+                                      reason="why")
     assert {_state(db, c) for c in (pending, rejected, changes, appealed)} == {
         "pending",
         "rejected",
@@ -243,7 +247,7 @@ def test_unapproved_contributions_never_score(db, people):
     # The level of a later approval counts only approved contributions: with nothing approved
     # yet the member holds the whole share.
     with db.read_sessions() as session:
-        assert services.default_level(session, session.get(Contribution, pending)) == "high"
+        assert contributions.default_level(session, session.get(Contribution, pending)) == "high"
 
 
 def test_revoking_one_contribution_moves_only_its_points(db, people, community):
@@ -254,7 +258,7 @@ def test_revoking_one_contribution_moves_only_its_points(db, people, community):
     bystander = community.user()
     community.approved(bystander, staff, task)
     assert _points(db, member) == 100
-    entry_ids = services.revoke_contribution(
+    entry_ids = contributions.revoke_contribution(
         db.unit_of_work(), validator_id=staff, contribution_id=revoke_me, comment="duplicate"
     )
     assert _points(db, member) == 60
@@ -278,12 +282,14 @@ def test_revoking_one_contribution_moves_only_its_points(db, people, community):
 def test_a_replayed_approval_awards_nothing(db, people):
     staff, member = people["staff"], people["member"]
     cid = _submit(db, member, people["task"])
-    services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid, level="low")
+    contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
+                                       level="low")
     for _ in range(3):
         with pytest.raises(Conflict):
-            services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
+            contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
     with pytest.raises(Conflict):  # nor by someone else
-        services.approve_contribution(db.unit_of_work(), validator_id=people["staff2"], contribution_id=cid)
+        contributions.approve_contribution(db.unit_of_work(), validator_id=people["staff2"],
+                                           contribution_id=cid)
     assert _count(db, LedgerEntry) == 1
     assert _points(db, member) == 40
 
@@ -295,17 +301,17 @@ def test_four_eyes_needs_two_different_staff(db, people):
     staff, staff2, member = people["staff"], people["staff2"], people["member"]
     cid = _submit(db, member, people["task"])  # complexity 40 × high (3) = 120
     policy = ContributionPolicy(four_eyes_threshold=100)
-    first = services.approve_contribution(
+    first = contributions.approve_contribution(
         db.unit_of_work(), validator_id=staff, contribution_id=cid, policy=policy
     )
     assert first == []
     assert _state(db, cid) == "awaiting_second_approval"
     assert _count(db, LedgerEntry) == 0
     with pytest.raises(Forbidden, match="different member of staff"):
-        services.approve_contribution(
+        contributions.approve_contribution(
             db.unit_of_work(), validator_id=staff, contribution_id=cid, policy=policy
         )
-    second = services.approve_contribution(
+    second = contributions.approve_contribution(
         db.unit_of_work(), validator_id=staff2, contribution_id=cid, policy=policy
     )
     assert len(second) == 1
@@ -319,31 +325,37 @@ def test_four_eyes_needs_two_different_staff(db, people):
 def test_four_eyes_threshold_per_process_and_below_it_one_approval(db, people, community):
     staff = people["staff"]
     small = _submit(db, people["member"], people["task"])
-    services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=small, level="low")
+    contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=small,
+                                       level="low")
     assert _state(db, small) == "approved"  # 40 ≤ 150 (default)
     building.update_process_settings(
         db.unit_of_work(), actor_id=staff, process_id=people["process"], four_eyes_threshold=30
     )
     bigger = _submit(db, community.user(), people["task"])
-    services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=bigger, level="low")
+    contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=bigger,
+                                       level="low")
     assert _state(db, bigger) == "awaiting_second_approval"
 
 
 def test_appeal_once_and_decided_by_another_member_of_staff(db, people):
     staff, staff2, member = people["staff"], people["staff2"], people["member"]
     cid = _submit(db, member, people["task"])
-    services.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="no")
+    contributions.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
+                                      comment="no")
     with pytest.raises(InvalidInput, match="reason"):
-        services.appeal_contribution(db.unit_of_work(), member_id=member, contribution_id=cid, reason=" ")
-    services.appeal_contribution(db.unit_of_work(), member_id=member, contribution_id=cid, reason="see photo")
-    for decide in (services.approve_contribution, services.reject_contribution):
+        contributions.appeal_contribution(db.unit_of_work(), member_id=member, contribution_id=cid,
+                                          reason=" ")
+    contributions.appeal_contribution(db.unit_of_work(), member_id=member, contribution_id=cid,
+                                      reason="see photo")
+    for decide in (contributions.approve_contribution, contributions.reject_contribution):
         with pytest.raises(Forbidden, match="different member of staff"):
             decide(db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="still no")
-    services.reject_contribution(
+    contributions.reject_contribution(
         db.unit_of_work(), validator_id=staff2, contribution_id=cid, comment="agreed"
     )
     with pytest.raises(Conflict, match="already appealed once"):
-        services.appeal_contribution(db.unit_of_work(), member_id=member, contribution_id=cid, reason="again")
+        contributions.appeal_contribution(db.unit_of_work(), member_id=member, contribution_id=cid,
+                                          reason="again")
     assert _state(db, cid) == "rejected"
 
 
@@ -354,12 +366,15 @@ def test_co_contributors_share_the_award_and_may_not_validate(db, people, commun
         db, member, people["task"], co_contributors=[community.email_of(friend), community.email_of(staff2)]
     )
     with pytest.raises(Forbidden, match="co-contributor"):
-        services.approve_contribution(db.unit_of_work(), validator_id=staff2, contribution_id=cid)
+        contributions.approve_contribution(db.unit_of_work(), validator_id=staff2, contribution_id=cid)
     with pytest.raises(Forbidden, match="co-contributor"):
-        services.reject_contribution(db.unit_of_work(), validator_id=staff2, contribution_id=cid, comment="x")
-    services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid, level="average")
+        contributions.reject_contribution(db.unit_of_work(), validator_id=staff2, contribution_id=cid,
+                                          comment="x")
+    contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
+                                       level="average")
     assert [_points(db, u) for u in (member, friend, staff2)] == [80, 80, 80]
-    services.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="undo")
+    contributions.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
+                                      comment="undo")
     assert [_points(db, u) for u in (member, friend, staff2)] == [0, 0, 0]
     with pytest.raises(InvalidInput, match="no member has the e-mail"):
         _submit(db, member, people["task"], co_contributors=["nobody@example.org"])
@@ -373,7 +388,7 @@ def test_default_level_follows_the_members_share(db, people, community):
     community.approved(b, staff, task)
     community.approved(c, staff, task)
     with db.read_sessions() as session:
-        probe = lambda who: services.default_level(session, Contribution(task_id=task, member_id=who))  # noqa: E731
+        probe = lambda who: contributions.default_level(session, Contribution(task_id=task, member_id=who))  # noqa: E731
         # a: (2+1)/(4+1) = 0.6 → high; b: 2/5 → average; a newcomer: 1/5 → low
         assert (probe(a), probe(b), probe(community.user())) == ("high", "average", "low")
 

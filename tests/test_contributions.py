@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from community import services
+from community import contributions
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import Contribution, ContributionTransition, Role
 from rewards.ledger import entry_id_of_ref, entry_ref, hashed_ref, instance_id, pending_points, points_total
@@ -26,10 +26,10 @@ def test_approval_writes_entry_and_outbox_once(db, community):
     staff = community.user(Role.STAFF)
     member = community.user()
     task = community.task(staff, complexity=40)
-    cid = services.submit_contribution(db.unit_of_work(), member_id=member, task_id=task, text="mapped")
+    cid = contributions.submit_contribution(db.unit_of_work(), member_id=member, task_id=task, text="mapped")
 
     uow = db.unit_of_work()
-    [entry_id] = services.approve_contribution(
+    [entry_id] = contributions.approve_contribution(
         uow, validator_id=staff, contribution_id=cid, comment="great", level="low"
     )
 
@@ -56,7 +56,7 @@ def test_approval_writes_entry_and_outbox_once(db, community):
     assert [type(e).__name__ for e in uow.events] == ["ContributionApproved", "LedgerChanged"]
 
     with pytest.raises(Conflict, match="is approved; approval needs it pending"):
-        services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
+        contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
     assert _count(db, LedgerEntry) == 1
     assert _count(db, OutboxItem) == 1
 
@@ -66,30 +66,31 @@ def test_only_staff_validate_and_never_their_own(db, community):
     member = community.user()
     other = community.user()
     task = community.task(staff)
-    cid = services.submit_contribution(db.unit_of_work(), member_id=member, task_id=task, text="x")
+    cid = contributions.submit_contribution(db.unit_of_work(), member_id=member, task_id=task, text="x")
     for actor in (member, other):
         with pytest.raises(Forbidden, match="only staff"):
-            services.approve_contribution(db.unit_of_work(), validator_id=actor, contribution_id=cid)
+            contributions.approve_contribution(db.unit_of_work(), validator_id=actor, contribution_id=cid)
         with pytest.raises(Forbidden, match="only staff"):
-            services.reject_contribution(
+            contributions.reject_contribution(
                 db.unit_of_work(), validator_id=actor, contribution_id=cid, comment="no")
-    own = services.submit_contribution(db.unit_of_work(), member_id=staff, task_id=task, text="mine")
+    own = contributions.submit_contribution(db.unit_of_work(), member_id=staff, task_id=task, text="mine")
     with pytest.raises(Forbidden, match="contributor or co-contributor"):
-        services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=own)
+        contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=own)
     assert _count(db, LedgerEntry) == 0
 
 
 def test_rejection_needs_a_comment_and_awards_nothing(db, community):
     staff = community.user(Role.STAFF)
     member = community.user()
-    cid = services.submit_contribution(
+    cid = contributions.submit_contribution(
         db.unit_of_work(), member_id=member, task_id=community.task(staff), text="x")
     with pytest.raises(InvalidInput, match="comment must not be empty"):
-        services.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid, comment=" ")
-    services.reject_contribution(
+        contributions.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
+                                          comment=" ")
+    contributions.reject_contribution(
         db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="off topic")
     with pytest.raises(Conflict):
-        services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
+        contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
     with db.read_sessions() as session:
         assert session.get(Contribution, cid).state == "rejected"
         assert points_total(session, member) == 0
@@ -116,7 +117,7 @@ def test_bad_contributions_are_refused_and_write_nothing(db, community, kwargs, 
     task = community.task(staff)
     args = {"task_id": task, **kwargs}
     with pytest.raises(error, match=message):
-        services.submit_contribution(db.unit_of_work(), member_id=member, **args)
+        contributions.submit_contribution(db.unit_of_work(), member_id=member, **args)
     assert _count(db, Contribution) == 0
     assert _count(db, ContributionTransition) == 0
 
@@ -126,12 +127,12 @@ def test_failed_approval_leaves_nothing_half_written(db, community):
     the state change were flushed: all of it must roll back."""
     staff = community.user(Role.STAFF)
     member = community.user()
-    cid = services.submit_contribution(
+    cid = contributions.submit_contribution(
         db.unit_of_work(), member_id=member, task_id=community.task(staff), text="x")
     with db.write_sessions() as session, session.begin():
         session.delete(session.scalars(select(Wallet).where(Wallet.user_id == member)).one())
     with pytest.raises(Exception, match="No row was found"):
-        services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
+        contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
     with db.read_sessions() as session:
         assert session.get(Contribution, cid).state == "pending"
         assert len(session.get(Contribution, cid).transitions) == 1

@@ -33,11 +33,11 @@ from web3 import Web3
 
 from booking import cancellation
 from booking.policy import BookingPolicy
-from community import services
+from community import contributions
+from community.contributions import ContributionPolicy
 from community.db import Database
 from community.errors import InsufficientCredits
 from community.models import Role
-from community.services import ContributionPolicy
 from rewards import catalogue
 from rewards.chain.anvil import Anvil
 from rewards.chain.client import ChainError, connect, credits_contract
@@ -299,10 +299,10 @@ def test_exactly_once_with_a_mix_of_500_operations_under_faults(tmp_path, databa
 
         def approve() -> None:
             member, task = rng.choice(members), rng.choice(tasks)
-            cid = services.submit_contribution(db.unit_of_work(), member_id=member, task_id=task,
-                                               text="did it", policy=UNLIMITED)
-            services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
-                                          level=rng.choice(("low", "average")))
+            cid = contributions.submit_contribution(db.unit_of_work(), member_id=member, task_id=task,
+                                                    text="did it", policy=UNLIMITED)
+            contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
+                                               level=rng.choice(("low", "average")))
             ops["approval"] += 1
 
         def spendable(member: int) -> int:
@@ -447,9 +447,9 @@ def test_exactly_once_with_a_mix_of_500_operations_under_faults(tmp_path, databa
         node.stop(sig=signal.SIGKILL)
         state.unlink()
         node.start()  # same port, a fresh chain without Kopa's contracts
-        cid = services.submit_contribution(db.unit_of_work(), member_id=members[0], task_id=tasks[0],
-                                           text="after the reset", policy=UNLIMITED)
-        services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
+        cid = contributions.submit_contribution(db.unit_of_work(), member_id=members[0], task_id=tasks[0],
+                                                text="after the reset", policy=UNLIMITED)
+        contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
         with pytest.raises(ChainError, match="chain was reset"):
             relay.run_forever(threading.Event())
         assert connect(node.url).eth.block_number == 0, "nothing sent to the fresh chain"

@@ -14,7 +14,7 @@ import pytest
 from babel.messages.pofile import read_po
 from sqlalchemy import select
 
-from community import services
+from community import accounts
 from community.models import User
 from tests.conftest import PASSWORD
 
@@ -128,7 +128,7 @@ def test_browser_language_with_english_fallback(client, accept, lang, text):
 
 def test_profile_language_beats_the_browser_and_a_switch_is_saved_to_it(app, app_community, client, auth):
     member = app_community.user(email="lang@example.org")
-    services.set_locale(app.extensions["kopa.db"].unit_of_work(), user_id=member, locale="es")
+    accounts.set_locale(app.extensions["kopa.db"].unit_of_work(), user_id=member, locale="es")
     auth.login("lang@example.org")
     page = client.get("/", headers={"Accept-Language": "lv"}).get_data(as_text=True)
     assert _html_lang(page) == "es" and SPANISH_HOME in page
@@ -237,7 +237,7 @@ def test_notification_and_digest_in_the_recipients_language(app, app_community):
 
     member = app_community.user(email="digest-lv@example.org")
     db = app.extensions["kopa.db"]
-    services.set_locale(db.unit_of_work(), user_id=member, locale="lv")
+    accounts.set_locale(db.unit_of_work(), user_id=member, locale="lv")
     text = N_("Your contribution to “%(task)s” %(what)s", task="Parks",
               what=NP_("was approved: %(num)s point.", "was approved: %(num)s points.", 20))
     with app.app_context(), db.write_sessions() as session, session.begin():

@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 
 from booking import attendance, cancellation, housekeeping, inventory
 from booking.models import Booking
-from community import kpis, services
+from community import contributions, kpis
 from community.errors import InvalidInput
 from community.models import Contribution, ContributionTransition, Organisation, Role, Task
 from community.poll_models import PollAnswer
@@ -274,8 +274,8 @@ def test_organisations_side_by_side_through_real_approvals(db, community):
     community.approved(m2, staff, a_task, level="average")  # 40
     community.approved(m3, staff, b_task)  # 40
     community.approved(m1, staff, loose)  # 60, no organisation
-    services.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=first,
-                                 comment="duplicate")  # -20 in Org A
+    contributions.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=first,
+                                      comment="duplicate")  # -20 in Org A
     with db.write_sessions() as session, session.begin():
         session.execute(update(OutboxItem).values(status="done", done_at=dt.datetime.now(UTC)))
 

@@ -9,7 +9,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from community import services
+from community import contributions
 from community.db import utcnow
 from community.errors import Conflict, Forbidden, InsufficientCredits, InvalidInput, NotFound
 from community.models import Role
@@ -188,9 +188,10 @@ def test_approval_awards_badges_in_its_own_transaction(db, community, admin, sta
                       metric="approved_contributions", thresholds=[1])
     member, co = community.user(), community.user()
     task = community.task(staff)
-    cid = services.submit_contribution(db.unit_of_work(), member_id=member, task_id=task, text="together",
+    cid = contributions.submit_contribution(db.unit_of_work(), member_id=member, task_id=task,
+                                            text="together",
                                        co_contributors=[community.email_of(co)])
-    services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
+    contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
     with db.read_sessions() as session:
         assert [b.name for b in badges.earned_badges(session, member)] == ["First contribution"]
         assert [b.name for b in badges.earned_badges(session, co)] == ["First contribution"], "co-contributor"

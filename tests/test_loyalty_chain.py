@@ -9,7 +9,7 @@ from sqlalchemy import select
 from web3 import Web3
 from web3.exceptions import ContractCustomError
 
-from community import services
+from community import contributions
 from community.models import Role
 from rewards import badges
 from rewards.badges import award_badges, member_metrics
@@ -116,8 +116,8 @@ def test_badge_minted_once_soulbound_and_kept_after_revocation(db, vault, commun
     # Revoking the contribution that crossed the threshold: recorded in the ledger, burned on
     # chain, the badge stays; the count must be re-earned before the NEXT level.
     points_before = balance(anvil.url, chain.credits, wallet)
-    services.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=crossing,
-                                 comment="duplicate of an earlier contribution")
+    contributions.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=crossing,
+                                      comment="duplicate of an earlier contribution")
     assert award(db, member) == []
     chain.drain()
     with db.read_sessions() as session:

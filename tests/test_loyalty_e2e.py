@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from community import services
+from community import accounts
 from community.db import Database
 from community.models import Role
 from rewards import catalogue
@@ -64,7 +64,7 @@ def funded_members(db: Database, n: int, complexity: int) -> tuple[int, list[int
 
 
 def bearer(db: Database, member: int) -> dict:
-    return {"Authorization": f"Bearer {services.issue_api_token(db.unit_of_work(), member)}"}
+    return {"Authorization": f"Bearer {accounts.issue_api_token(db.unit_of_work(), member)}"}
 
 
 def fire(base: str, item_id: int, headers: list[dict]) -> list[requests.Response]:

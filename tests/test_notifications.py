@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from booking import cancellation, reminders, waitlist
-from community import services
+from community import accounts, contributions
 from community.demo import DEMO_PASSWORD
 from community.errors import Conflict, InvalidInput
 from community.models import Role
@@ -116,11 +116,11 @@ def kinds(db, member: int) -> list[str]:
 
 def submitted(community, member: int, task: int, text: str = "did it") -> int:
     uow = community.db.unit_of_work()
-    return services.submit_contribution(uow, member_id=member, task_id=task, text=text)
+    return contributions.submit_contribution(uow, member_id=member, task_id=task, text=text)
 
 
 def token(db, user_id: int) -> dict[str, str]:
-    return {"Authorization": f"Bearer {services.issue_api_token(db.unit_of_work(), user_id)}"}
+    return {"Authorization": f"Bearer {accounts.issue_api_token(db.unit_of_work(), user_id)}"}
 
 
 # --- every kind, in its feature's transaction (SQLite and PostgreSQL) ------------------------------
@@ -132,17 +132,18 @@ def test_contribution_decisions_notify_the_members_concerned(db, community):
     task = community.task(staff, complexity=20)
 
     rejected = submitted(community, ana, task)
-    services.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=rejected,
-                                 comment="No evidence attached")
+    contributions.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=rejected,
+                                      comment="No evidence attached")
     changes = submitted(community, ana, task)
-    services.request_changes(db.unit_of_work(), validator_id=staff, contribution_id=changes,
-                             comment="Add a photo")
-    together = services.submit_contribution(db.unit_of_work(), member_id=ana, task_id=task, text="with Ben",
+    contributions.request_changes(db.unit_of_work(), validator_id=staff, contribution_id=changes,
+                                  comment="Add a photo")
+    together = contributions.submit_contribution(db.unit_of_work(), member_id=ana, task_id=task,
+                                                 text="with Ben",
                                             co_contributors=[community.email_of(ben)])
-    services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=together,
-                                  level="low")
-    services.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=together,
-                                 comment="Counted twice")
+    contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=together,
+                                       level="low")
+    contributions.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=together,
+                                      comment="Counted twice")
 
     assert kinds(db, ana) == ["contribution_rejected", "contribution_changes_requested",
                               "contribution_approved", "contribution_revoked"]
@@ -159,9 +160,11 @@ def test_notifications_exist_only_if_the_work_commits(db, community):
     staff = community.user(Role.STAFF)
     ana = community.user()
     cid = submitted(community, ana, community.task(staff))
-    services.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="no")
+    contributions.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
+                                      comment="no")
     with pytest.raises(Conflict, match="rejected"):  # a second decision is refused (409) ...
-        services.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="no")
+        contributions.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
+                                          comment="no")
     with pytest.raises(RuntimeError), db.unit_of_work() as uow:
         notify(uow.session, ana, "contribution_rejected", "never committed")
         uow.session.flush()
@@ -329,7 +332,8 @@ def test_preferences_decide_what_is_mailed_and_digest_command(app, client, app_c
     task = app_community.task(staff)
     for member in (quiet, digest, digest):
         cid = submitted(app_community, member, task)
-        services.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid, comment="no")
+        contributions.reject_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
+                                          comment="no")
     app.extensions["kopa.notifications"].wait()
     time.sleep(0.5)  # a wrongly sent mail would have arrived by now
     assert smtp.messages == [], "neither the e-mail-off member nor the digest member gets a mail at once"

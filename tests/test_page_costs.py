@@ -198,9 +198,9 @@ def test_cached_place_moves_with_the_next_ledger_write(app, app_community, clien
     assert not any("board_totals" in s for s in seen), seen  # the place comes from the cache
     # More points for Ana: submitted, then approved by staff through the validation page
     # (the write path a user takes, ending in the one invalidation).
-    from community import services
+    from community import contributions
 
-    cid = services.submit_contribution(db.unit_of_work(), member_id=ana, task_id=task, text="again")
+    cid = contributions.submit_contribution(db.unit_of_work(), member_id=ana, task_id=task, text="again")
     staff_client = app.test_client()
     _login(staff_client, app_community.email_of(staff))
     queue = staff_client.get("/validation").get_data(as_text=True)

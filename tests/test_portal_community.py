@@ -13,7 +13,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from community import services
+from community import contributions
 from community.evidence import MAX_EVIDENCE_BYTES, evidence_path
 from community.models import (
     Contribution,
@@ -124,7 +124,8 @@ def tree_process(portal, staff: int, membership: str = "open", title: str = "Cou
 
 
 def submit(portal, member: int, task_id: int, text: str = "I did it", **kwargs) -> int:
-    return services.submit_contribution(portal.uow(), member_id=member, task_id=task_id, text=text, **kwargs)
+    return contributions.submit_contribution(portal.uow(), member_id=member, task_id=task_id, text=text,
+                                             **kwargs)
 
 
 # --- who may open which page ------------------------------------------------------------------
@@ -603,8 +604,8 @@ def test_success_story_published_when_done_and_participants_opt_in(portal, peopl
     ids = tree_process(portal, people["staff"])
     pid = ids["process"]
     cid = submit(portal, people["member"], ids["task1"])
-    services.approve_contribution(portal.uow(), validator_id=people["staff"], contribution_id=cid,
-                                  level="low")
+    contributions.approve_contribution(portal.uow(), validator_id=people["staff"], contribution_id=cid,
+                                       level="low")
     portal.login(people["staff"])
     page = text_of(portal.client.get(f"/processes/{pid}"))
     assert "When the process is done" in page and "Publish the story" not in page
@@ -782,8 +783,8 @@ def test_closed_or_blocked_tasks_take_no_contributions(portal, people):
 def test_history_resubmit_after_changes_requested(portal, people):
     ids = tree_process(portal, people["staff"])
     cid = submit(portal, people["member"], ids["task1"], text="First try")
-    services.request_changes(portal.uow(), validator_id=people["staff"], contribution_id=cid,
-                             comment="Add a photo please")
+    contributions.request_changes(portal.uow(), validator_id=people["staff"], contribution_id=cid,
+                                  comment="Add a photo please")
     portal.login(people["member"])
     page = text_of(portal.client.get("/contributions"))
     assert "changes requested" in page and "Add a photo please" in page and "Staff Sandra" in page
@@ -808,8 +809,8 @@ def test_history_resubmit_after_changes_requested(portal, people):
 def test_appeal_once_after_rejection(portal, people):
     ids = tree_process(portal, people["staff"])
     cid = submit(portal, people["member"], ids["task1"])
-    services.reject_contribution(portal.uow(), validator_id=people["staff"], contribution_id=cid,
-                                 comment="No evidence")
+    contributions.reject_contribution(portal.uow(), validator_id=people["staff"], contribution_id=cid,
+                                      comment="No evidence")
     portal.login(people["member"])
     page = text_of(portal.client.get(f"/contributions/{cid}"))
     assert "Appeal</button>" in page and "No evidence" in page
@@ -820,8 +821,8 @@ def test_appeal_once_after_rejection(portal, people):
     assert portal.get(Contribution, cid).state == "appealed"
     permissions.grant_permission(portal.uow(), actor_id=people["staff"], process_id=ids["process"],
                                  permission_name="manage", user_email=portal.c.email_of(people["staff2"]))
-    services.reject_contribution(portal.uow(), validator_id=people["staff2"], contribution_id=cid,
-                                 comment="Still no")
+    contributions.reject_contribution(portal.uow(), validator_id=people["staff2"], contribution_id=cid,
+                                      comment="Still no")
     page = text_of(portal.client.get(f"/contributions/{cid}"))
     assert "Appeal</button>" not in page
     again = portal.post(f"/contributions/{cid}/appeal", {"reason": "Please"})
@@ -854,10 +855,10 @@ def test_queue_oldest_first_with_filters_counts_and_flags(portal, people):
     dup = submit(portal, people["other"], a["task2"], text="alpha two", evidence_url="https://example.org/x",
                  co_contributors=[portal.c.email_of(people["auditor"])])
     beta = submit(portal, people["member"], b["task1"], text="beta one")
-    services.reject_contribution(portal.uow(), validator_id=people["staff"], contribution_id=beta,
-                                 comment="Unclear")
-    services.appeal_contribution(portal.uow(), member_id=people["member"], contribution_id=beta,
-                                 reason="It is clear to me")
+    contributions.reject_contribution(portal.uow(), validator_id=people["staff"], contribution_id=beta,
+                                      comment="Unclear")
+    contributions.appeal_contribution(portal.uow(), member_id=people["member"], contribution_id=beta,
+                                      reason="It is clear to me")
     portal.login(people["staff"])
     page = text_of(portal.client.get("/validation"))
     assert page.index("alpha one") < page.index("alpha two") < page.index("beta one")

@@ -19,7 +19,7 @@ import community
 import rewards
 from booking import approvals, cancellation, ics, recurring, waitlist
 from booking.models import Booking, Suspension, WaitlistEntry
-from community import notifications, privacy, services
+from community import accounts, contributions, notifications, privacy
 from community.db import Base
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from community.evidence import evidence_path, store_evidence
@@ -76,17 +76,17 @@ class World:
         task = building.create_task(uow(), actor_id=staff, process_id=self.process, title="Plant",
                                     complexity=40)
         self.evidence = store_evidence(tmp_path, EVIDENCE_NAME, b"photos of the herbs at Home Street 5\n")
-        self.contribution = services.submit_contribution(
+        self.contribution = contributions.submit_contribution(
             uow(), member_id=m, task_id=task, text=CONTRIBUTION_TEXT, evidence_url=EVIDENCE_URL,
             evidence=self.evidence)
-        services.approve_contribution(uow(), validator_id=staff, contribution_id=self.contribution,
-                                      level="low")
-        rejected = services.submit_contribution(uow(), member_id=m, task_id=task, text="A second try")
-        services.reject_contribution(uow(), validator_id=staff, contribution_id=rejected,
-                                     comment="needs photos")
-        services.appeal_contribution(uow(), member_id=m, contribution_id=rejected, reason=APPEAL)
-        services.submit_contribution(uow(), member_id=other, task_id=task, text="Watered the beds",
-                                     co_contributors=self.email)
+        contributions.approve_contribution(uow(), validator_id=staff, contribution_id=self.contribution,
+                                           level="low")
+        rejected = contributions.submit_contribution(uow(), member_id=m, task_id=task, text="A second try")
+        contributions.reject_contribution(uow(), validator_id=staff, contribution_id=rejected,
+                                          comment="needs photos")
+        contributions.appeal_contribution(uow(), member_id=m, contribution_id=rejected, reason=APPEAL)
+        contributions.submit_contribution(uow(), member_id=other, task_id=task, text="Watered the beds",
+                                          co_contributors=self.email)
         team = teamwork.create_team(uow(), actor_id=staff, name=f"Courtyard crew {tag}", kind="citizens")
         teamwork.add_team_member(uow(), actor_id=staff, team_id=team, email=self.email)
         permissions.grant_permission(uow(), actor_id=staff, process_id=self.process, permission_name="view",
@@ -138,7 +138,7 @@ class World:
         boards.update_board_profile(uow(), member_id=m, opt_out=False, pseudonym=PSEUDONYM)
         boards.freeze_board(uow(), actor_id=staff, key=BoardKey())
         # Account: an API token and a notification of her own.
-        self.token = services.issue_api_token(uow(), m)
+        self.token = accounts.issue_api_token(uow(), m)
         with db.write_sessions() as session, session.begin():
             notify(session, m, "test", f"Hello {NAME}, your herbs look great")
         notifications.set_preferences(uow(), user_id=m, changes={"points_minted": {"mode": "digest"}})
@@ -345,8 +345,8 @@ def test_erasure_removes_personal_data_and_keeps_ledger_and_audit_chain(db, comm
         # Erased accounts cannot sign in, use a token or export.
         for email in (w.email, user.email):
             with pytest.raises(Unauthorized):
-                services.authenticate(session, email, PASSWORD)
-        assert services.user_for_token(session, w.token) is None
+                accounts.authenticate(session, email, PASSWORD)
+        assert accounts.user_for_token(session, w.token) is None
         with pytest.raises(NotFound):
             privacy.export_member_data(session, viewer_id=w.member)
     with pytest.raises(Conflict):
@@ -355,7 +355,7 @@ def test_erasure_removes_personal_data_and_keeps_ledger_and_audit_chain(db, comm
 
 def test_wrong_password_or_the_last_admin_erases_nothing(db, community):
     member = community.user()
-    services.issue_api_token(db.unit_of_work(), member)
+    accounts.issue_api_token(db.unit_of_work(), member)
     for password in ("not my password", "", None, 12345):
         with pytest.raises(InvalidInput):
             privacy.erase_own_account(db.unit_of_work(), member_id=member, password=password)
@@ -366,7 +366,7 @@ def test_wrong_password_or_the_last_admin_erases_nothing(db, community):
         for user_id in (member, admin):
             user = session.get(User, user_id)
             assert user.active and "erased" not in user.email
-            assert services.authenticate(session, user.email, PASSWORD).id == user_id
+            assert accounts.authenticate(session, user.email, PASSWORD).id == user_id
         assert session.scalars(select(ApiToken.revoked_at).where(ApiToken.user_id == member)).one() is None
         assert session.scalars(select(AuditLogRow)).all() == []
     second = community.user(Role.ADMIN)  # with another admin, an admin may leave

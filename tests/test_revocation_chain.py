@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from community import services
+from community import contributions
 from community.models import Role
 from rewards.chain.relay import Relay
 from rewards.ledger import credits_total, spend_credits
@@ -24,8 +24,8 @@ def _wallet(db, member: int) -> str:
 
 
 def _revoke(db, staff: int, cid: int) -> LedgerEntry:
-    [entry_id] = services.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
-                                              comment="evidence was copied")
+    [entry_id] = contributions.revoke_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid,
+                                                   comment="evidence was copied")
     with db.read_sessions() as session:
         return session.get(LedgerEntry, entry_id)
 

@@ -30,7 +30,7 @@ from sqlalchemy import select, update
 from booking import ics, recurring, reservations, waitlist
 from booking.models import Blackout, Resource, WaitlistEntry
 from booking.policy import BookingPolicy
-from community import services
+from community import contributions
 from community.demo import DEMO_PASSWORD, DEMO_PROCESS, seed_demo
 from community.evidence import store_evidence
 from community.models import (
@@ -229,14 +229,14 @@ def _seed(app) -> dict:
 
     # A pending contribution with an evidence file, and an approved one (a ledger entry).
     stored = store_evidence(Path(app.instance_path), "notes.txt", b"Courtyard 1: two benches, one oak.\n")
-    contribution = services.submit_contribution(
+    contribution = contributions.submit_contribution(
         db.unit_of_work(), member_id=member, task_id=task, text="Mapped courtyard 1", evidence=stored
     )
-    approved = services.submit_contribution(
+    approved = contributions.submit_contribution(
         db.unit_of_work(), member_id=member, task_id=task, text="Mapped courtyard 2"
     )
-    services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=approved,
-                                  level="low")
+    contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=approved,
+                                       level="low")
     # Credits the relay has delivered, and a redemption waiting for staff.
     with db.write_sessions() as s, s.begin():
         entry = record_entry(s, member_id=member, points=60, cause="test-grant", source_key="security:grant",
@@ -699,7 +699,7 @@ def test_evidence_downloads_are_attachments_with_nosniff(site):
     html = b"<html><body><script>alert(document.cookie)</script></body></html>\n"
     stored = store_evidence(Path(app.instance_path), "page.txt", html)
     member = site.params["ids"][ACCOUNTS["member"]]
-    contribution = services.submit_contribution(
+    contribution = contributions.submit_contribution(
         db.unit_of_work(), member_id=member, task_id=site.params["by_name"]["task_id"], text="html as text",
         evidence=stored,
     )

@@ -30,10 +30,10 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from community import services
+from community import contributions
+from community.contributions import ContributionPolicy
 from community.db import Database
 from community.models import Role
-from community.services import ContributionPolicy
 from rewards.vault import KeyVault
 from tests.conftest import PASSWORD, PG_ADMIN_URL, Community, drop_pg_database, new_pg_database
 from tests.servers import start_server
@@ -186,8 +186,8 @@ def test_a_worker_killed_mid_request_leaves_no_half_written_rows(kind, anvil, tm
         task = community.task(staff, complexity=20)
 
         def pending(member: int) -> int:
-            return services.submit_contribution(db.unit_of_work(), member_id=member, task_id=task,
-                                                text="work", policy=UNLIMITED)
+            return contributions.submit_contribution(db.unit_of_work(), member_id=member, task_id=task,
+                                                     text="work", policy=UNLIMITED)
 
         token = requests.post(f"{base}/api/v1/auth/token", timeout=10,
                               json={"email": community.email_of(staff), "password": PASSWORD}).json()["token"]

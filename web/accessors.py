@@ -8,8 +8,8 @@ from pathlib import Path
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
+from community.contributions import ContributionPolicy
 from community.db import Database, UnitOfWork
-from community.services import ContributionPolicy
 from rewards.standings import StandingsCache
 from rewards.vault import KeyVault
 

@@ -12,7 +12,7 @@ from functools import wraps
 
 from flask import Blueprint, Flask, g, jsonify, request
 
-from community import services
+from community import accounts
 from community.errors import InvalidInput, Unauthorized
 from community.i18n import N_
 from web.accessors import chain_reader, db_session
@@ -63,7 +63,7 @@ def token_required(view):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("send Authorization: Bearer <token> (POST /api/v1/auth/token)")
-        user = services.user_for_token(db_session(), token.strip())
+        user = accounts.user_for_token(db_session(), token.strip())
         if user is None:
             raise Unauthorized("the token is unknown, expired or revoked")
         g.api_user = user

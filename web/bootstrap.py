@@ -16,7 +16,7 @@ from booking import privacy as booking_privacy
 from booking.demo import seed_booking
 from booking.kpis import SPACES
 from booking.models import held_by_bookings
-from community import demo, kpis, privacy, services
+from community import contributions, demo, kpis, privacy
 from community.bus import MessageBus
 from community.community_demo import seed_community
 from community.db import Database
@@ -46,7 +46,7 @@ def register_modules() -> None:
     """Fill the kernel's registries with what each package contributes (once per process)."""
     if _registered:
         return
-    services.valuers.register("scoring", contribution_awards.proposed_points)
+    contributions.valuers.register("scoring", contribution_awards.proposed_points)
     ledger.hold_sources.register("bookings", held_by_bookings)
     demo.seeders.register("community", seed_community, order=10)
     demo.seeders.register("loyalty", lambda db, ids, _process: seed_loyalty(db, ids), order=20)

@@ -19,7 +19,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from booking import housekeeping, reminders
-from community import services
+from community import accounts
 from community.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
 from community.errors import DomainError
 from community.models import Role
@@ -102,7 +102,7 @@ def seed_command() -> None:
 @click.password_option()
 def create_user_command(email: str, name: str, role: str, password: str) -> None:
     """Create an account, e.g. the first admin of a non-demo instance."""
-    user_id = services.register_member(
+    user_id = accounts.register_member(
         database().unit_of_work(), email=email, display_name=name, password=password, role=Role(role),
     )
     click.echo(f"user {user_id} created with role {role}")

@@ -23,8 +23,8 @@ from flask_babel import force_locale, get_locale, get_timezone, get_translations
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
 
+from community import accounts
 from community import i18n as domain_i18n
-from community import services
 from community.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Moment, Msg
 from web.accessors import unit_of_work
 from web.config import PROJECT_ROOT
@@ -84,7 +84,7 @@ def _remember_choice() -> None:
         return
     session[SESSION_KEY] = lang
     if current_user.is_authenticated and current_user.locale != lang:
-        services.set_locale(unit_of_work(), user_id=current_user.id, locale=lang)
+        accounts.set_locale(unit_of_work(), user_id=current_user.id, locale=lang)
 
 
 def _language_context() -> dict:

@@ -28,7 +28,7 @@ from sqlalchemy import select, text
 from booking import inventory, reservations
 from booking.errors import SlotTaken
 from booking.models import Booking
-from community import services as community_services
+from community import accounts
 from community.db import Database
 from community.models import Role
 from web import bootstrap
@@ -44,14 +44,14 @@ OVERLAPS = text(
 def prepare(url: str, threads: int) -> tuple[Database, int, list[int]]:
     upgrade(url)
     db = bootstrap.database(url, secret_key="bench-secret-" + "x" * 20)
-    staff = community_services.register_member(
+    staff = accounts.register_member(
         db.unit_of_work(), email="desk@bench.org", display_name="Desk", password="bench-password",
         role=Role.STAFF)
     group = inventory.create_group(db.unit_of_work(), actor_id=staff, name="Rooms")
     room = inventory.create_resource(db.unit_of_work(), actor_id=staff, group_id=group, name="Room",
                                     hours="Mon-Sun 00:00-24:00", lead_minutes=0, min_minutes=30)
     members = [
-        community_services.register_member(
+        accounts.register_member(
             db.unit_of_work(), email=f"m{i}@bench.org", display_name=f"M{i}", password="bench-password")
         for i in range(threads)
     ]

@@ -264,7 +264,7 @@ def live(args) -> None:
 
 def cached_reads(args) -> None:
     """Cached board requests through the app against a migrated database with some points."""
-    from community import services
+    from community import accounts
     from community.models import Role
     from rewards.ledger import record_entry
     from web.migrate import upgrade
@@ -274,7 +274,7 @@ def cached_reads(args) -> None:
         upgrade(url)
         db = bootstrap.database(url, secret_key="bench")
         for i in range(30):
-            member = services.register_member(
+            member = accounts.register_member(
                 db.unit_of_work(), email=f"m{i}@bench.org", display_name=f"M{i}", password="benchmark-pass",
                 role=Role.MEMBER)
             with db.write_sessions() as session:

@@ -29,7 +29,7 @@ import requests
 from common import figure, note
 from eth_account import Account
 
-from community import services
+from community import accounts, contributions
 from community.db import Database
 from community.models import Role
 from community.processes import building
@@ -70,7 +70,7 @@ def main() -> None:
                                            minter_address=minter.address)
 
         def user(role: Role, i: int) -> int:
-            return services.register_member(db.unit_of_work(), email=f"u{role}{i}@bench.org",
+            return accounts.register_member(db.unit_of_work(), email=f"u{role}{i}@bench.org",
                                             display_name=f"U{i}", password="benchmark-pass", role=role)
 
         staff = user(Role.STAFF, 0)
@@ -78,16 +78,16 @@ def main() -> None:
         process = building.create_process(db.unit_of_work(), actor_id=staff, title="Bench")
         task = building.create_task(db.unit_of_work(), actor_id=staff, process_id=process, title="T",
                                     complexity=20)
-        no_limit = services.ContributionPolicy(submissions_per_hour=10**9)
-        contributions = [
-            services.submit_contribution(db.unit_of_work(), member_id=members[i % len(members)],
-                                         task_id=task, text="x", policy=no_limit)
+        no_limit = contributions.ContributionPolicy(submissions_per_hour=10**9)
+        submitted = [
+            contributions.submit_contribution(db.unit_of_work(), member_id=members[i % len(members)],
+                                              task_id=task, text="x", policy=no_limit)
             for i in range(args.entries)
         ]
         note(f"approving {args.entries} contributions")
         start = time.perf_counter()
-        for cid in contributions:
-            services.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
+        for cid in submitted:
+            contributions.approve_contribution(db.unit_of_work(), validator_id=staff, contribution_id=cid)
         approve_s = time.perf_counter() - start
         contract = credits_contract(w3, deployment.address)
         note(f"(a) naive, before the relay: {args.baseline} mints, each sent and waited for")

@@ -1,6 +1,6 @@
 """The member's own account (GDPR, #9): download everything Kopa holds about you, erase your
 account; admins' user list, role changes and erasure of someone else's account. The work is
-done in ``community.privacy`` and ``community.services``; this module parses input and maps
+done in ``community.privacy`` and ``community.accounts``; this module parses input and maps
 errors."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
 
-from community import privacy, services
+from community import accounts, privacy
 from community.db import utcnow
 from community.errors import DomainError
 from community.models import User
@@ -144,7 +144,7 @@ def set_role(user_id: int):
         flash(_("Choose one of the listed roles."), "error")
         return redirect(url_for("portal.users"))
     try:
-        services.set_role(unit_of_work(), actor_id=current_user.id, user_id=user_id, role=form.role.data)
+        accounts.set_role(unit_of_work(), actor_id=current_user.id, user_id=user_id, role=form.role.data)
     except DomainError as exc:
         flash(exc.message, "error")
     else:

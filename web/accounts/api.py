@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify
 
-from community import privacy, services
+from community import accounts, privacy
 from web import apiutil
 from web.accessors import db_session, evidence_root, unit_of_work
 from web.accounts.account import download
@@ -24,8 +24,8 @@ bp = Blueprint("account_api", __name__, url_prefix="/api/v1")
 @login_per_account
 def issue_token():
     data = json_body()
-    user = services.authenticate(db_session(), data.get("email"), data.get("password"))
-    token = services.issue_api_token(unit_of_work(), user.id)
+    user = accounts.authenticate(db_session(), data.get("email"), data.get("password"))
+    token = accounts.issue_api_token(unit_of_work(), user.id)
     return jsonify(token=token, token_type="bearer", user_id=user.id, role=user.role)
 
 

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from community import services
+from community import accounts
 from community.errors import Conflict, InvalidInput, Unauthorized
 from community.i18n import N_
 from community.models import User
@@ -78,7 +78,7 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = services.authenticate(db_session(), form.email.data, form.password.data)
+            user = accounts.authenticate(db_session(), form.email.data, form.password.data)
         except Unauthorized as exc:
             form.password.errors.append(exc.message)
         else:
@@ -96,7 +96,7 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user_id = services.register_member(
+            user_id = accounts.register_member(
                 unit_of_work(),
                 email=form.email.data,
                 display_name=form.display_name.data,
@@ -119,7 +119,7 @@ def register():
 @bp.post("/logout")
 @login_required
 def logout():
-    services.end_sessions(unit_of_work(), current_user.id)  # CSRFProtect checked the form's token
+    accounts.end_sessions(unit_of_work(), current_user.id)  # CSRFProtect checked the form's token
     logout_user()
     session.clear()
     flash(_("You are logged out."), "ok")

@@ -26,7 +26,7 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
 from sqlalchemy import select
 
-from community import services
+from community import accounts
 from community.db import Database, utcnow
 from community.errors import DomainError
 from rewards.ledger import wallet_summary
@@ -152,7 +152,7 @@ def register(app: Flask) -> None:
         auth = auth if isinstance(auth, dict) else {}
         user = current_user if current_user.is_authenticated else None
         if user is None and auth.get("token") is not None:
-            user = services.user_for_token(db_session(), auth.get("token"))
+            user = accounts.user_for_token(db_session(), auth.get("token"))
             if user is None:
                 raise ConnectionRefusedError("unauthorized: the token is unknown, expired or revoked")
         if user is None and auth.get("wall") is not True:

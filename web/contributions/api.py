@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import g, jsonify, request
 from sqlalchemy import select
 
-from community import access, services
+from community import access, contributions, queue
 from community.db import as_utc, is_row_id
 from community.errors import Forbidden, InvalidInput, NotFound
 from community.evidence import MAX_EVIDENCE_BYTES, StoredEvidence, discard, store_evidence
@@ -78,7 +78,7 @@ def _submission() -> tuple[dict, StoredEvidence | None]:
 def submit(task_id: int):
     data, stored = _submission()
     try:
-        contribution_id = run_use_case(lambda uow: services.submit_contribution(
+        contribution_id = run_use_case(lambda uow: contributions.submit_contribution(
             uow,
             member_id=g.api_user.id,
             task_id=task_id,
@@ -132,7 +132,7 @@ def approve(contribution_id: int):
     data = json_body()
     entry_ids, state = _decision(
         contribution_id,
-        services.approve_contribution,
+        contributions.approve_contribution,
         validator_id=g.api_user.id,
         comment=data.get("comment"),
         level=data.get("level"),
@@ -146,7 +146,8 @@ def approve(contribution_id: int):
 def reject(contribution_id: int):
     data = json_body()
     _, state = _decision(
-        contribution_id, services.reject_contribution, validator_id=g.api_user.id, comment=data.get("comment")
+        contribution_id, contributions.reject_contribution, validator_id=g.api_user.id,
+        comment=data.get("comment"),
     )
     return jsonify(id=contribution_id, state=state)
 
@@ -156,7 +157,8 @@ def reject(contribution_id: int):
 def request_changes(contribution_id: int):
     data = json_body()
     _, state = _decision(
-        contribution_id, services.request_changes, validator_id=g.api_user.id, comment=data.get("comment")
+        contribution_id, contributions.request_changes, validator_id=g.api_user.id,
+        comment=data.get("comment"),
     )
     return jsonify(id=contribution_id, state=state)
 
@@ -167,7 +169,7 @@ def resubmit(contribution_id: int):
     data = json_body()
     _, state = _decision(
         contribution_id,
-        services.resubmit_contribution,
+        contributions.resubmit_contribution,
         member_id=g.api_user.id,
         text=data.get("text"),
         evidence_url=data.get("evidence_url"),
@@ -180,7 +182,8 @@ def resubmit(contribution_id: int):
 def revoke(contribution_id: int):
     data = json_body()
     entry_ids, state = _decision(
-        contribution_id, services.revoke_contribution, validator_id=g.api_user.id, comment=data.get("comment")
+        contribution_id, contributions.revoke_contribution, validator_id=g.api_user.id,
+        comment=data.get("comment"),
     )
     return jsonify(id=contribution_id, state=state, ledger_entry_ids=entry_ids)
 
@@ -190,7 +193,7 @@ def revoke(contribution_id: int):
 def appeal(contribution_id: int):
     data = json_body()
     _, state = _decision(
-        contribution_id, services.appeal_contribution, member_id=g.api_user.id, reason=data.get("reason")
+        contribution_id, contributions.appeal_contribution, member_id=g.api_user.id, reason=data.get("reason")
     )
     return jsonify(id=contribution_id, state=state)
 
@@ -208,10 +211,10 @@ def _int_arg(name: str) -> int | None:
 @token_required
 def validation_queue():
     session = db_session()
-    items = services.validation_queue(
+    items = queue.validation_queue(
         session, g.api_user, process_id=_int_arg("process_id"), task_id=_int_arg("task_id")
     )
-    stats = services.queue_stats(session, items)
+    stats = queue.queue_stats(session, items)
     return jsonify(
         items=[_contribution_json(c) for c in items],
         counts=stats.counts,

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from community import access, services
+from community import access, contributions, queue
 from community.db import is_row_id
 from community.errors import DomainError, Forbidden, NotFound
 from community.evidence import MAX_EVIDENCE_BYTES, discard, evidence_path, store_evidence
@@ -64,7 +64,7 @@ def _submit(form: ContributionForm, task_id: int):
         return status_of(exc)
 
     return run_use_case(
-        lambda uow: services.submit_contribution(
+        lambda uow: contributions.submit_contribution(
             uow,
             member_id=current_user.id,
             task_id=task_id,
@@ -207,7 +207,7 @@ def resubmit(contribution_id: int):
         contribution_id,
         form,
         "resubmit_form",
-        lambda uow: services.resubmit_contribution(
+        lambda uow: contributions.resubmit_contribution(
             uow,
             member_id=current_user.id,
             contribution_id=contribution_id,
@@ -226,7 +226,7 @@ def appeal(contribution_id: int):
         contribution_id,
         form,
         "appeal_form",
-        lambda uow: services.appeal_contribution(
+        lambda uow: contributions.appeal_contribution(
             uow, member_id=current_user.id, contribution_id=contribution_id, reason=form.reason.data
         ),
         _("Your appeal is with the city staff: a different member of staff will decide it."),
@@ -242,7 +242,7 @@ def revoke(contribution_id: int):
         return _detail(contribution, 400, revoke_form=form)
 
     return run_use_case(
-        lambda uow: services.revoke_contribution(
+        lambda uow: contributions.revoke_contribution(
             uow, validator_id=current_user.id, contribution_id=contribution_id, comment=form.comment.data
         ),
         done=_("Contribution %(id)s revoked; its points are taken back.", id=contribution_id),
@@ -308,8 +308,8 @@ def _queue_filters(session: Session) -> tuple[dict, list[Process], list[Task], s
 def _queue_page(status: int = 200, error: str | None = None, failed: int | None = None):
     session = db_session()
     filters, process_choices, task_choices, filter_error = _queue_filters(session)
-    items = services.validation_queue(session, current_user, **filters)
-    levels = {c.id: c.level or services.default_level(session, c) for c in items}
+    items = queue.validation_queue(session, current_user, **filters)
+    levels = {c.id: c.level or contributions.default_level(session, c) for c in items}
     staff_ids = {i for c in items for i in (c.first_approver_id, c.decided_by_id) if i is not None}
     names = dict(
         session.execute(select(User.id, User.display_name).where(User.id.in_(staff_ids or [-1]))).all()
@@ -317,7 +317,7 @@ def _queue_page(status: int = 200, error: str | None = None, failed: int | None 
     return render_template(
         "validation.html",
         contributions=items,
-        stats=services.queue_stats(session, items),
+        stats=queue.queue_stats(session, items),
         levels=levels,
         names=names,
         form=DecisionForm(formdata=None),
@@ -360,7 +360,7 @@ def decide(contribution_id: int, decision: str):
 
 def _decide(uow, contribution_id: int, decision: str, form: DecisionForm) -> None:
     if decision == "approve":
-        services.approve_contribution(
+        contributions.approve_contribution(
             uow,
             validator_id=current_user.id,
             contribution_id=contribution_id,
@@ -369,11 +369,11 @@ def _decide(uow, contribution_id: int, decision: str, form: DecisionForm) -> Non
             policy=contribution_policy(),
         )
     elif decision == "reject":
-        services.reject_contribution(
+        contributions.reject_contribution(
             uow, validator_id=current_user.id, contribution_id=contribution_id, comment=form.comment.data
         )
     else:
-        services.request_changes(
+        contributions.request_changes(
             uow, validator_id=current_user.id, contribution_id=contribution_id, comment=form.comment.data
         )
 

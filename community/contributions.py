@@ -1,41 +1,35 @@
-"""Use cases of the community side. Each takes a unit of work, checks roles and
-ownership itself (never trusting the caller to have done it), and commits once."""
+"""Contributions and their validation: submitting, approving (with the four-eyes rule),
+rejecting, asking for changes, resubmitting, appealing and revoking. Each use case takes a
+unit of work, checks roles and ownership itself and commits once; points are the business
+of the handlers of ``ContributionApproved`` and ``ContributionRevoked`` (rewards)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
-import secrets
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from community import access
-from community.db import UnitOfWork, as_utc, utcnow
-from community.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
+from community.db import UnitOfWork, utcnow
+from community.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from community.events import (
     ContributionApproved,
     ContributionRejected,
     ContributionRevoked,
     ContributionSubmitted,
-    MemberRegistered,
 )
 from community.evidence import StoredEvidence
-from community.i18n import LANGUAGES, N_, Msg
+from community.i18n import N_, Msg
 from community.models import (
     LEVELS,
-    ApiToken,
     Contribution,
     ContributionState,
     ContributionTransition,
     Permission,
-    Role,
     Task,
     User,
 )
@@ -45,130 +39,8 @@ from community.registry import Registry
 from community.validation import get_row, web_url
 from community.validation import text as checked_text
 
-# argon2id at the OWASP minimum (19 MiB, t=2, p=1): ~34 ms here, a quarter of scrypt's.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-_DUMMY_HASH = _hasher.hash("kopa-timing-equaliser")
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-MIN_PASSWORD = 10
 MAX_TEXT = 10_000
-TOKEN_TTL = dt.timedelta(days=30)
 
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-# --- accounts -------------------------------------------------------------------------
-
-
-def register_member(
-    uow: UnitOfWork,
-    *,
-    email: object,
-    display_name: object,
-    password: object,
-    role: Role = Role.MEMBER,
-) -> int:
-    """A new account; what other packages keep per member (the custodial wallet) is made by
-    their handlers of ``MemberRegistered``, in the same transaction."""
-    email = checked_text(email, "email", 254).lower()
-    if not EMAIL_RE.match(email):
-        raise InvalidInput("email is not a valid address")
-    name = checked_text(display_name, "display name", 80)
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise InvalidInput(N_("password must have at least %(min_password)s characters",
-                              min_password=MIN_PASSWORD))
-    if len(password) > 256:
-        raise InvalidInput("password is longer than 256 characters")
-    with uow:
-        session = uow.session
-        if session.scalar(select(User.id).where(User.email == email)) is not None:
-            raise Conflict("an account with this email already exists")
-        user = User(email=email, display_name=name, password_hash=hash_password(password), role=role)
-        session.add(user)
-        session.flush()
-        uow.publish(MemberRegistered(user.id))
-        uow.commit()
-        return user.id
-
-
-def authenticate(session: Session, email: object, password: object) -> User:
-    """The same work is done for unknown accounts so timing does not reveal them."""
-    if not isinstance(email, str) or not isinstance(password, str):
-        raise InvalidInput("email and password are required")
-    user = session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        raise Unauthorized("wrong email or password") from None
-    if user is None or not user.active:
-        raise Unauthorized("wrong email or password")
-    return user
-
-
-def end_sessions(uow: UnitOfWork, user_id: int) -> None:
-    """Logout: every page session of the member ends, on every device, including copies of
-    the session cookie (they are signed, not stored, so the epoch in them is what expires)."""
-    with uow:
-        user = get_row(uow.session, User, user_id, "user")
-        user.session_epoch += 1
-        uow.commit()
-
-
-def issue_api_token(uow: UnitOfWork, user_id: int) -> str:
-    token = secrets.token_urlsafe(32)
-    with uow:
-        uow.session.add(
-            ApiToken(
-                user_id=user_id,
-                token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                expires_at=utcnow() + TOKEN_TTL,
-            )
-        )
-        uow.commit()
-    return token
-
-
-def user_for_token(session: Session, token: object) -> User | None:
-    if not isinstance(token, str) or not token or len(token) > 200:
-        return None
-    row = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == hashlib.sha256(token.encode()).hexdigest())
-    ).one_or_none()
-    if row is None or row.revoked_at is not None or as_utc(row.expires_at) < utcnow():
-        return None
-    return row.user if row.user.active else None
-
-
-def set_role(uow: UnitOfWork, *, actor_id: int, user_id: object, role: object) -> None:
-    if role not in {r.value for r in Role}:
-        raise InvalidInput(N_("role must be one of %(values)s", values=', '.join(r.value for r in Role)))
-    with uow:
-        session = uow.session
-        actor = get_row(session, User, actor_id, "user")
-        if not actor.is_admin:
-            raise Forbidden("only admins assign roles")
-        user = get_row(session, User, user_id, "user")
-        if user.id == actor.id and role != Role.ADMIN:
-            admins = session.scalar(select(func.count()).where(User.role == Role.ADMIN.value))
-            if admins <= 1:
-                raise Conflict("the last admin cannot give up the admin role")
-        user.role = str(role)
-        uow.commit()
-
-
-def set_locale(uow: UnitOfWork, *, user_id: int, locale: object) -> None:
-    """The language a member reads pages and e-mail in; None leaves it to their browser."""
-    if locale is not None and locale not in LANGUAGES:
-        raise InvalidInput(N_("language must be one of %(languages)s", languages=", ".join(LANGUAGES)))
-    with uow:
-        user = get_row(uow.session, User, user_id, "user")
-        user.locale = locale
-        uow.commit()
-
-
-# --- contributions --------------------------------------------------------------------
-#
 # pending ─approve─▶ approved ─revoke─▶ revoked
 #    │  └approve (above the four-eyes threshold)▶ awaiting_second_approval ─approve (another)─▶ approved
 #    ├─reject─▶ rejected ─appeal (once)─▶ appealed ─approve/reject (not the first rejecter)─▶ …
@@ -554,59 +426,3 @@ def revoke_contribution(
         )
         uow.commit()
         return [entry_id for ids in written for entry_id in ids]
-
-
-# --- validators' queue ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QueueStats:
-    counts: dict[str, int]
-    median_hours_to_validate: float | None
-
-
-def validation_queue(
-    session: Session,
-    user: User,
-    *,
-    process_id: int | None = None,
-    task_id: int | None = None,
-    limit: int = 200,
-) -> list[Contribution]:
-    """What this member of staff may decide, oldest first."""
-    if not user.is_staff:
-        raise Forbidden("only staff validate contributions")
-    query = (
-        select(Contribution)
-        .join(Task)
-        .where(Contribution.state.in_([s.value for s in DECIDABLE]))
-        .order_by(Contribution.created_at, Contribution.id)
-    )
-    managed = access.managed_process_ids(session, user)
-    if managed is not None:
-        query = query.where(Task.process_id.in_(managed or [-1]))
-    if process_id is not None:
-        query = query.where(Task.process_id == process_id)
-    if task_id is not None:
-        query = query.where(Contribution.task_id == task_id)
-    rows = session.scalars(query.limit(limit * 2)).all()
-    return [
-        c
-        for c in rows
-        if access.can(session, user, Permission.MANAGE, access.path_of_task(session, c.task))
-        and user.id not in c.member_ids
-    ][:limit]
-
-
-def queue_stats(session: Session, items: list[Contribution], *, days: int = 90) -> QueueStats:
-    counts: dict[str, int] = {}
-    for item in items:
-        counts[item.state] = counts.get(item.state, 0) + 1
-    since = utcnow() - dt.timedelta(days=days)
-    decided = session.execute(
-        select(Contribution.created_at, Contribution.decided_at).where(
-            Contribution.decided_at.is_not(None), Contribution.decided_at >= since
-        )
-    ).all()
-    hours = sorted((as_utc(d) - as_utc(c)).total_seconds() / 3600 for c, d in decided)
-    return QueueStats(counts, round(statistics.median(hours), 2) if hours else None)
