@@ -60,7 +60,8 @@ from community.poll_models import Poll, PollAnswer, PollOption
 from rewards import catalogue
 from rewards.audit import append_action
 from rewards.audit_models import AuditEpoch, AuditLogRow, Erasure
-from rewards.boards import BoardFreeze, BoardsChanged, BoardTotal, ProcessBoardTotal
+from rewards.board_models import BoardFreeze, BoardTotal, ProcessBoardTotal
+from rewards.boards import BoardsChanged
 from rewards.loyalty_models import BadgeAward, BadgeLevel, CatalogueItem, Redemption
 from rewards.models import LedgerEntry, OutboxItem, Wallet
 from rewards.rule_models import RuleVersion, ScoringEvent, ScoringRule
