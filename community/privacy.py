@@ -58,7 +58,7 @@ from community.models import (
 from community.notifications import Notification, NotificationDigest, NotificationPreference
 from community.poll_models import Poll, PollAnswer, PollOption
 from rewards import catalogue
-from rewards.audit import append_action
+from rewards.audit.actions import append_action
 from rewards.audit_models import AuditEpoch, AuditLogRow, Erasure
 from rewards.board_models import BoardFreeze, BoardTotal, ProcessBoardTotal
 from rewards.boards import BoardsChanged

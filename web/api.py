@@ -532,7 +532,7 @@ def leaderboard():
 def ledger():
     """All entries newest first as {items, next} for auditors and staff; members get their
     own. ``?member=`` filters (members: only themselves); ``?before=`` is the page cursor."""
-    from rewards.audit import ledger_page
+    from rewards.audit.explorer import ledger_page
 
     args = request.args
 

@@ -28,7 +28,19 @@ from flask_login import current_user
 
 from community.errors import DomainError, Forbidden
 from community.models import User
-from rewards import audit
+from rewards.audit.access import require_auditor
+from rewards.audit.actions import (
+    LOG_ROLES,
+    append_action,
+    audit_log_actions,
+    audit_log_search,
+    verify_audit_log,
+)
+from rewards.audit.epochs import close_epoch as close_audit_epoch
+from rewards.audit.epochs import list_epochs
+from rewards.audit.explorer import STATES, ledger_page, parse_day
+from rewards.audit.exports import export_files, export_manifest, export_rows, log_export
+from rewards.audit.validators import validator_stats
 from web import chain_reader, database, db_session, unit_of_work, vault
 from web.portal import _requires
 
@@ -64,7 +76,7 @@ def close_epoch_when_due() -> None:
         return
     _last_due_check[0] = now
     try:
-        audit.close_epoch(unit_of_work(), actor_id=None, only_if_due=True)
+        close_audit_epoch(unit_of_work(), actor_id=None, only_if_due=True)
     except Exception:
         log.exception("could not close the due ledger epoch")
 
@@ -83,7 +95,7 @@ def record_action(response):
             return response
         with unit_of_work() as uow:
             actor = uow.session.get(User, user.id)
-            audit.append_action(
+            append_action(
                 uow.session, actor, f"{request.method} {request.url_rule.rule}", request.path,
                 {"endpoint": request.endpoint, "args": request.view_args or {},
                  "status": response.status_code},
@@ -107,8 +119,8 @@ def _filters() -> dict:
     return {
         "member": row_id("member"), "process": row_id("process"), "validator": row_id("validator"),
         "state": args.get("state") or None,
-        "since": audit.parse_day(args.get("from"), "from"),
-        "until": audit.parse_day(args.get("until"), "until"),
+        "since": parse_day(args.get("from"), "from"),
+        "until": parse_day(args.get("until"), "until"),
         "search": args.get("q") or None, "tx_hash": args.get("tx") or None, "before": row_id("before"),
         "limit": row_id("limit") if isinstance(row_id("limit"), int) else 50,
     }
@@ -120,11 +132,11 @@ def ledger():
     error = None
     page = {"items": [], "next": None}
     try:
-        page = audit.ledger_page(db_session(), current_user, **_filters())
+        page = ledger_page(db_session(), current_user, **_filters())
     except DomainError as exc:
         error = str(exc)
     return render_template("audit/ledger.html", page=page, error=error, args=request.args,
-                           states=audit.STATES)
+                           states=STATES)
 
 
 @bp.get("/reconciliation")
@@ -143,13 +155,13 @@ def audit_report() -> dict:
 @bp.get("/validators")
 @auditor_required
 def validators():
-    return render_template("audit/validators.html", stats=audit.validator_stats(db_session(), current_user))
+    return render_template("audit/validators.html", stats=validator_stats(db_session(), current_user))
 
 
 @bp.get("/epochs")
 @auditor_required
 def epochs():
-    return render_template("audit/epochs.html", epochs=audit.list_epochs(db_session(), current_user))
+    return render_template("audit/epochs.html", epochs=list_epochs(db_session(), current_user))
 
 
 @bp.post("/epochs")
@@ -158,7 +170,7 @@ def close_epoch():
     from flask import flash, redirect, url_for
 
     try:
-        result = audit.close_epoch(unit_of_work(), actor_id=current_user.id)
+        result = close_audit_epoch(unit_of_work(), actor_id=current_user.id)
         flash(_("Epoch %(epoch)s closed with %(count)s entries; anchoring is queued.", epoch=result["epoch"],
                 count=result["entry_count"]))
     except Forbidden:
@@ -176,7 +188,7 @@ def log_filters(args) -> dict:
         return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else (raw or None)
 
     until_raw = (args.get("until") or "").strip()
-    until = audit.parse_day(until_raw, "until")
+    until = parse_day(until_raw, "until")
     if until is not None and len(until_raw) == 10:
         until += dt.timedelta(days=1)
     limit = (args.get("limit") or "").strip()
@@ -184,7 +196,7 @@ def log_filters(args) -> dict:
         "actor": row_id("actor"), "role": (args.get("role") or "").strip() or None,
         "action": (args.get("action") or "").strip() or None,
         "subject": (args.get("subject") or "").strip() or None,
-        "since": audit.parse_day((args.get("from") or "").strip(), "from"), "until": until,
+        "since": parse_day((args.get("from") or "").strip(), "from"), "until": until,
         "before": row_id("before"),
         "limit": int(limit) if limit.isascii() and limit.isdigit() and len(limit) < 6 else 50,
     }
@@ -198,13 +210,13 @@ def audit_log():
     error, status = None, 200
     page = {"items": [], "next": None}
     try:
-        page = audit.audit_log_search(session, current_user, **log_filters(request.args))
+        page = audit_log_search(session, current_user, **log_filters(request.args))
     except DomainError as exc:
         error, status = str(exc), 400
     keep = {k: v for k, v in request.args.items() if k not in ("before",) and v}
     return render_template("audit/log.html", page=page, error=error, args=request.args, keep=keep,
-                           roles=audit.LOG_ROLES, actions=audit.audit_log_actions(session),
-                           problems=audit.verify_audit_log(session)), status
+                           roles=LOG_ROLES, actions=audit_log_actions(session),
+                           problems=verify_audit_log(session)), status
 
 
 @bp.get("/exports")
@@ -218,16 +230,16 @@ def build_export(viewer_id: int, since_raw: str | None, until_raw: str | None) -
     from rewards.chain.audit import chain_facts, platform_address, sign_manifest
 
     session = db_session()
-    audit.require_auditor(session, viewer_id)
-    since, until = audit.parse_day(since_raw, "from"), audit.parse_day(until_raw, "until")
-    rows = audit.export_rows(session, since, until)
-    files = audit.export_files(rows)
+    require_auditor(session, viewer_id)
+    since, until = parse_day(since_raw, "from"), parse_day(until_raw, "until")
+    rows = export_rows(session, since, until)
+    files = export_files(rows)
     with database().write_sessions() as write:
         signer = platform_address(write, vault())
-        manifest = audit.export_manifest(files, since=since, until=until, rows=rows,
+        manifest = export_manifest(files, since=since, until=until, rows=rows,
                                          chain=chain_facts(session, chain_reader().w3), signer=signer)
         _, signature = sign_manifest(write, vault(), manifest)
-    audit.log_export(unit_of_work(), viewer_id, manifest, signature)
+    log_export(unit_of_work(), viewer_id, manifest, signature)
     return {"files": files, "manifest": manifest, "signature": signature, "signer": signer}
 
 
@@ -277,7 +289,7 @@ def reconcile_command(as_json: bool) -> None:
 def verify_audit_log_command() -> None:
     """Walk the hash-chained audit log; exit 1 if any row was altered, deleted or reordered."""
     with database().read_sessions() as session:
-        problems = audit.verify_audit_log(session)
+        problems = verify_audit_log(session)
     for problem in problems:
         click.echo(f"BROKEN {problem}")
     if problems:
@@ -291,7 +303,7 @@ def verify_audit_log_command() -> None:
 def close_epoch_command(if_due: bool) -> None:
     """Close the open ledger epoch and queue its root for anchoring."""
     try:
-        result = audit.close_epoch(database().unit_of_work(), actor_id=None, only_if_due=if_due)
+        result = close_audit_epoch(database().unit_of_work(), actor_id=None, only_if_due=if_due)
     except DomainError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("no epoch due" if result is None else f"epoch {result['epoch']} closed: {result}")

@@ -7,7 +7,10 @@ from flask import Blueprint, g, jsonify, request
 
 from community import privacy
 from community.errors import Forbidden
-from rewards import audit
+from rewards.audit.actions import audit_log_search, verify_audit_log
+from rewards.audit.epochs import close_epoch as close_audit_epoch
+from rewards.audit.epochs import entry_proof, list_epochs
+from rewards.audit.validators import validator_stats
 from web import bus, db_session, evidence_root, unit_of_work
 from web.api import token_required
 from web.audit import audit_report, build_export, log_filters
@@ -31,34 +34,34 @@ def reconciliation():
 @bp.get("/audit/epochs")
 @token_required
 def epochs():
-    return jsonify(audit.list_epochs(db_session(), g.api_user))
+    return jsonify(list_epochs(db_session(), g.api_user))
 
 
 @bp.post("/audit/epochs")
 @token_required
 def close_epoch():
-    result = audit.close_epoch(unit_of_work(), actor_id=g.api_user.id)
+    result = close_audit_epoch(unit_of_work(), actor_id=g.api_user.id)
     return jsonify(result), 201
 
 
 @bp.get("/ledger/<int:entry_id>/proof")
 @token_required
 def proof(entry_id: int):
-    return jsonify(audit.entry_proof(db_session(), g.api_user, entry_id))
+    return jsonify(entry_proof(db_session(), g.api_user, entry_id))
 
 
 @bp.get("/audit/validators")
 @token_required
 def validators():
-    return jsonify(audit.validator_stats(db_session(), g.api_user))
+    return jsonify(validator_stats(db_session(), g.api_user))
 
 
 @bp.get("/audit/log")
 @token_required
 def audit_log():
     session = db_session()
-    page = audit.audit_log_search(session, g.api_user, **log_filters(request.args))
-    return jsonify(items=page["items"], next=page["next"], problems=audit.verify_audit_log(session))
+    page = audit_log_search(session, g.api_user, **log_filters(request.args))
+    return jsonify(items=page["items"], next=page["next"], problems=verify_audit_log(session))
 
 
 @bp.get("/audit/export")
