@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from community.db import utcnow
 from community.i18n import N_
+from rewards import loyalty
 from rewards.formula import Formula, FormulaError, parse, round_half_up
 from rewards.ledger import lock_wallet
-from rewards.loyalty import member_tier
 from rewards.models import LedgerEntry
 from rewards.rule_models import RuleVersion, ScoringEvent, ScoringRule
 from rewards.rules.definitions import Definition, is_number
@@ -173,7 +173,7 @@ def score(
 
 
 def _tier_name(session: Session, member_id: int) -> str | None:
-    tier = member_tier(session, member_id)
+    tier = loyalty.member_tier(session, member_id)
     return tier.name if tier is not None else None
 
 
