@@ -247,7 +247,7 @@ def test_an_anchor_sent_before_a_crash_is_recorded_from_its_log_not_sent_again(d
     s = Setup(db, vault, community, anvil)
     closed = close_epoch(db.unit_of_work(), actor_id=s.admin)
     crashing = Relay(db, s.w3, s.minter)
-    monkeypatch.setattr(crashing, "_mark_done", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
+    monkeypatch.setattr(crashing.book, "mark_done", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
     with pytest.raises(SystemExit):
         crashing.run_once()
     with db.read_sessions() as session:
