@@ -89,6 +89,19 @@ def ledger_page(
         raise NotFound(N_("member %(member)s not found", member=member))
     if not isinstance(limit, int) or not 1 <= limit <= 500:
         raise InvalidInput("limit must be between 1 and 500")
+    query = _ledger_query(member=member, process=process, validator=validator, state=state, since=since,
+                          until=until, search=search, tx_hash=tx_hash, before=before)
+    rows = session.scalars(query.order_by(LedgerEntry.id.desc()).limit(limit + 1)).all()
+    wallets = dict(session.execute(select(Wallet.user_id, Wallet.address)).all())
+    items = [entry_json(session, e, wallets) for e in rows[:limit]]
+    return {"items": items, "next": rows[limit - 1].id if len(rows) > limit else None}
+
+
+def _ledger_query(
+    *, member: object, process: object, validator: object, state: str | None, since: dt.datetime | None,
+    until: dt.datetime | None, search: str | None, tx_hash: str | None, before: object,
+):
+    """The explorer's filters as one query over entries and their outbox rows."""
     query = select(LedgerEntry).outerjoin(OutboxItem, OutboxItem.ledger_entry_id == LedgerEntry.id)
     if member is not None:
         query = query.where(LedgerEntry.member_id == member)
@@ -128,10 +141,7 @@ def ledger_page(
         if not is_row_id(before):
             raise InvalidInput("before must be an entry id")
         query = query.where(LedgerEntry.id < before)
-    rows = session.scalars(query.order_by(LedgerEntry.id.desc()).limit(limit + 1)).all()
-    wallets = dict(session.execute(select(Wallet.user_id, Wallet.address)).all())
-    items = [entry_json(session, e, wallets) for e in rows[:limit]]
-    return {"items": items, "next": rows[limit - 1].id if len(rows) > limit else None}
+    return query
 
 
 def parse_day(raw: str | None, what: str) -> dt.datetime | None:
