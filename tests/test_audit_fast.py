@@ -185,7 +185,7 @@ def _ledger_and_log(db, community) -> tuple[dict, int]:
         actor = session.get(User, admin)
         for i in range(250):
             append_action(session, rng.choice([actor, None]), rng.choice(DB_STRINGS[1:])[:80],
-                                f"subject {i} {rng.choice(DB_STRINGS)}"[:200],
+                          f"subject {i} {rng.choice(DB_STRINGS)}"[:200],
                                 {"n": i, "text": rng.choice(DB_STRINGS), "nested": {"b": [1, None, "ü"]}})
         session.commit()
     epoch = close_epoch(db.unit_of_work(), actor_id=admin)

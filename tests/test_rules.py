@@ -45,7 +45,7 @@ def people(community):
 
 def save(db, people, rule_id, data, publish=True):
     return save_rule(db.unit_of_work(), actor_id=people.admin, rule_id=rule_id, data=data,
-                           publish=publish)
+                     publish=publish)
 
 
 def entries_of(db, member_id):
@@ -459,7 +459,7 @@ def test_import_errors_name_the_rule_and_field_and_write_nothing(db, people, tex
 def test_import_needs_an_admin(db, people):
     with pytest.raises(Forbidden):
         import_rules(db.unit_of_work(), actor_id=people.staff,
-                           text="rules:\n- {id: a, title: A, event: poll_answered, formula: points}\n")
+                     text="rules:\n- {id: a, title: A, event: poll_answered, formula: points}\n")
 
 
 # --- dimension totals ---------------------------------------------------------------------------

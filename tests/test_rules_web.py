@@ -163,7 +163,7 @@ def test_openapi_lists_the_rules_paths(client):
 def test_pages_render_for_admin_and_members_are_refused(app, client, auth, people):
     db = db_of(app)
     save_rule(db.unit_of_work(), actor_id=people.admin, rule_id="poll-points",
-                    data=definition(scoring.POLL_ANSWERED, "points", title="Poll answers"), publish=True)
+              data=definition(scoring.POLL_ANSWERED, "points", title="Poll answers"), publish=True)
     auth.login(people.email(people.member))
     assert client.get("/admin/rules").status_code == 403
     assert client.get("/admin/rules/new").status_code == 403

@@ -237,7 +237,7 @@ def build_export(viewer_id: int, since_raw: str | None, until_raw: str | None) -
     with database().write_sessions() as write:
         signer = platform_address(write, vault())
         manifest = export_manifest(files, since=since, until=until, rows=rows,
-                                         chain=chain_facts(session, chain_reader().w3), signer=signer)
+                                   chain=chain_facts(session, chain_reader().w3), signer=signer)
         _, signature = sign_manifest(write, vault(), manifest)
     log_export(unit_of_work(), viewer_id, manifest, signature)
     return {"files": files, "manifest": manifest, "signature": signature, "signer": signer}

@@ -62,7 +62,7 @@ def _save(form: RuleForm, rule_id: str, *, creating: bool) -> tuple[str, int] | 
         return None
     try:
         return save_rule(unit_of_work(), actor_id=current_user.id, rule_id=rule_id,
-                               data=form.definition(), new=creating)
+                         data=form.definition(), new=creating)
     except DomainError as exc:
         _show_error(form, exc)
         return None
@@ -151,7 +151,7 @@ def import_document():
     name = (upload.filename or "") if upload else ""
     try:
         result = import_rules(unit_of_work(), actor_id=current_user.id, text=text,
-                                    fmt="json" if name.endswith(".json") else None)
+                              fmt="json" if name.endswith(".json") else None)
     except DomainError as exc:
         flash(_("Nothing was imported: %(reason)s", reason=exc.message), "error")
     else:
