@@ -6,7 +6,7 @@ import booking.models  # noqa: F401
 import community.models
 import community.poll_models  # noqa: F401
 import rewards.audit_models
-import rewards.boards
+import rewards.board_models
 import rewards.loyalty_models
 import rewards.models
 import rewards.rule_models  # noqa: F401

@@ -14,9 +14,10 @@ from community.events import MemberErased
 from community.models import User
 from community.privacy import ERASED_REASON, ErasureStep, Part, erased_name, plain
 from rewards import catalogue
-from rewards.audit import append_action
+from rewards.audit.actions import append_action
 from rewards.audit_models import AuditEpoch, AuditLogRow
-from rewards.boards import BoardFreeze, BoardsChanged, BoardTotal, ProcessBoardTotal
+from rewards.board_models import BoardFreeze, BoardTotal, ProcessBoardTotal
+from rewards.boards import BoardsChanged
 from rewards.loyalty_models import BadgeAward, BadgeLevel, CatalogueItem, Redemption
 from rewards.models import LedgerEntry, OutboxItem, Wallet
 from rewards.rule_models import RuleVersion, ScoringEvent, ScoringRule

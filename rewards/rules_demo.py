@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from community.db import Database
-from rewards import rules
 from rewards.rule_models import ScoringRule
+from rewards.rules.service import save_rule
 from rewards.scoring import BOOKING_CHECKED_IN, CONTRIBUTION_APPROVED, POLL_ANSWERED, STREAK_REACHED
 
 DEMO_RULES = {
@@ -39,4 +39,4 @@ def seed_rules(db: Database, ids: dict[str, int]) -> None:
             return
     admin = ids["admin@kopa.local"]
     for rule_id, data in DEMO_RULES.items():
-        rules.save_rule(db.unit_of_work(), actor_id=admin, rule_id=rule_id, data=data, publish=True)
+        save_rule(db.unit_of_work(), actor_id=admin, rule_id=rule_id, data=data, publish=True)

@@ -2,36 +2,37 @@
 
 Features describe an event (its kind, named numeric inputs, the context rules may match on)
 and a default award; the rules engine decides what is actually awarded. Each award names the
-rule id and version that produced it, and that is what the ledger records.
+rule id and version that produced it, and that is what the ledger records. The event kinds
+and ``Award`` live in ``rewards.rules.events`` (below the engine); features name them here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from rewards.badges import award_badges
 from rewards.ledger import record_entry
 from rewards.models import LedgerEntry
+from rewards.rules.engine import evaluate, record_event, with_tier
+from rewards.rules.events import (  # the event vocabulary features name through this module
+    BOOKING_CHECKED_IN,
+    CONTRIBUTION_APPROVED,
+    EVENT_KINDS,
+    POLL_ANSWERED,
+    STREAK_REACHED,
+    Award,
+)
 
-# Event kinds rules can match.
-CONTRIBUTION_APPROVED = "contribution_approved"
-POLL_ANSWERED = "poll_answered"
-BOOKING_CHECKED_IN = "booking_checked_in"
-STREAK_REACHED = "streak_reached"
-EVENT_KINDS = (CONTRIBUTION_APPROVED, POLL_ANSWERED, BOOKING_CHECKED_IN, STREAK_REACHED)
+__all__ = [
+    "BOOKING_CHECKED_IN", "CONTRIBUTION_APPROVED", "DEFAULT_CONTRIBUTION_RULE", "EVENT_KINDS",
+    "LEVEL_FACTORS", "POLL_ANSWERED", "STREAK_REACHED", "Award", "awards_for", "contribution_awards",
+    "record_awards",
+]
 
 LEVEL_FACTORS = {"low": 1, "average": 2, "high": 3}
 DEFAULT_CONTRIBUTION_RULE = ("complexity-x-level", 1)
-
-
-@dataclass(frozen=True)
-class Award:
-    points: int
-    dimension: str
-    rule_id: str
-    rule_version: int
 
 
 def awards_for(
@@ -48,16 +49,14 @@ def awards_for(
     one, the feature's default applies. Zero-point awards are dropped (the ledger holds no
     empty rows). ``record=False`` for a what-if (e.g. a proposal shown before approval): the
     event is then not kept in the history that rule previews replay."""
-    from rewards import rules  # the engine is optional at import time of this module
-
-    context = rules.with_tier(session, member_id, context)  # recorded as it was at the time
-    awards = rules.evaluate(session, event, member_id=member_id, inputs=inputs, context=context)
+    context = with_tier(session, member_id, context)  # recorded as it was at the time
+    awards = evaluate(session, event, member_id=member_id, inputs=inputs, context=context)
     if awards is None:
         awards = [default] if default is not None else []
     awards = [a for a in awards if a.points != 0]
     if record:
-        rules.record_event(session, event, member_id=member_id, inputs=inputs, context=context,
-                           default=default, awards=awards)  # the history previews replay
+        record_event(session, event, member_id=member_id, inputs=inputs, context=context,
+                     default=default, awards=awards)  # the history previews replay
     return awards
 
 
@@ -90,8 +89,6 @@ def record_awards(
 ) -> list[LedgerEntry]:
     """One ledger entry (and mint) per award; the source key makes a replay award nothing.
     Badges the new points earn are awarded in the same transaction."""
-    from rewards.badges import award_badges  # badges read the ledger this module writes
-
     entries = []
     for award in awards:
         key = source_key if len(awards) == 1 else f"{source_key}:{award.rule_id}"

@@ -25,6 +25,7 @@ from community.db import as_utc, utcnow
 from community.errors import InvalidInput, NotFound
 from community.i18n import N_
 from community.models import Membership, Process, Team, TeamMember, User
+from rewards.board_models import BoardTotal, ProcessBoardTotal, freeze_of
 from rewards.ledger import SPENDING
 
 PERIODS = ("week", "month", "all", "last_week", "last_month")
@@ -172,7 +173,6 @@ def bucket_of(period: str, now: dt.datetime) -> str:
 def _member_totals(key: BoardKey, now: dt.datetime):
     """(table, filters) holding a member board's sums: the trigger-kept ``board_totals``
     (community, and a team's members) or ``process_board_totals`` (a process)."""
-    from rewards.boards import BoardTotal, ProcessBoardTotal
 
     kind, _, raw = key.scope.partition(":")
     table = ProcessBoardTotal if kind == "process" else BoardTotal
@@ -191,7 +191,6 @@ def compute_rows(
     """The board's rows (id, name, points, opted out), best first; ties to the earlier last
     entry. Every board reads sums the ledger's insert triggers keep (migrations 0010, 0012),
     never the ledger itself."""
-    from rewards.boards import BoardTotal
 
     now = now or utcnow()
     if key.scope == "teams":
@@ -227,7 +226,6 @@ def _ranked(session: Session, query, total, last_entry, limit: int | None) -> li
 
 def compute_board(session: Session, key: BoardKey, now: dt.datetime | None = None) -> Board:
     """The public top N of a board (what is cached and pushed), with its freeze if any."""
-    from rewards.boards import freeze_of
 
     title, public, _ = _scope_target(session, key.scope)
     rows = tuple(compute_rows(session, key, now, limit=TOP_N, public_only=True))

@@ -17,6 +17,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from community.db import as_utc, utcnow
+from community.models import TeamMember
 from rewards.ledger import SPENDING
 from rewards.models import LedgerEntry
 
@@ -96,8 +97,6 @@ def member_totals(session: Session, member_id: int, *, at: dt.datetime | None = 
 def team_totals(session: Session, team_id: int, *, at: dt.datetime | None = None) -> Totals:
     """A team's points: the sum of its current members' points (a member who leaves takes
     their points along; one who joins brings theirs)."""
-    from community.models import TeamMember  # arrives with teams (issue #3)
-
     at = at or utcnow()
     query = (
         select(LedgerEntry.dimension, *_period_sums(at))

@@ -16,9 +16,13 @@ import pytest
 from eth_account import Account
 from sqlalchemy import select, text
 
+from community.errors import Conflict, Forbidden
 from community.models import Role, User
-from rewards import audit, merkle
-from rewards.audit_models import AuditEpochEntry
+from rewards import merkle
+from rewards.audit.actions import GENESIS, audit_log_page, chain_hash, verify_audit_log, verify_chain
+from rewards.audit.epochs import close_epoch, entry_proof
+from rewards.audit.erasure import erase_member
+from rewards.audit_models import AuditEpochEntry, AuditLogRow
 from rewards.chain.audit import reconcile
 from rewards.chain.client import anchor_contract, credits_contract
 from rewards.chain.deploy import ANCHOR, recorded_deployment
@@ -64,13 +68,13 @@ class Setup:
             return recorded_deployment(session, self.w3.eth.chain_id, ANCHOR).address
 
     def close_and_anchor(self) -> dict:
-        result = audit.close_epoch(self.db.unit_of_work(), actor_id=self.admin)
+        result = close_epoch(self.db.unit_of_work(), actor_id=self.admin)
         drain(self.relay)
         return result
 
     def proof(self, entry_id: int, viewer: int | None = None) -> dict:
         with self.db.read_sessions() as session:
-            return audit.entry_proof(session, session.get(User, viewer or self.staff), entry_id)
+            return entry_proof(session, session.get(User, viewer or self.staff), entry_id)
 
 
 def tamper_points(db, entry_id: int, points: int) -> None:
@@ -103,19 +107,19 @@ def test_reconciliation_anchoring_proofs_and_an_altered_row(db, vault, community
 
     # Proofs wait for the anchor: 409 in the open epoch and while the root is queued.
     first = s.entry_ids()[0]
-    with pytest.raises(audit.Conflict):
+    with pytest.raises(Conflict):
         s.proof(first)
-    closed = audit.close_epoch(db.unit_of_work(), actor_id=s.admin)
+    closed = close_epoch(db.unit_of_work(), actor_id=s.admin)
     assert closed["entry_count"] == 6
-    with pytest.raises(audit.Conflict, match="not anchored"):
+    with pytest.raises(Conflict, match="not anchored"):
         s.proof(first)
-    with pytest.raises(audit.Forbidden):
-        audit.close_epoch(db.unit_of_work(), actor_id=s.staff)
+    with pytest.raises(Forbidden):
+        close_epoch(db.unit_of_work(), actor_id=s.staff)
     drain(s.relay)
     anchor = anchor_contract(s.w3, s.anchor_address())
     assert "0x" + bytes(anchor.functions.rootOf(closed["epoch"]).call()).hex() == closed["root"]
-    with pytest.raises(audit.Conflict, match="nothing to anchor"):
-        audit.close_epoch(db.unit_of_work(), actor_id=s.admin)
+    with pytest.raises(Conflict, match="nothing to anchor"):
+        close_epoch(db.unit_of_work(), actor_id=s.admin)
 
     # Random entries verify, in-process and with the standalone script against rootOf.
     rng = random.Random(7)
@@ -138,7 +142,7 @@ def test_reconciliation_anchoring_proofs_and_an_altered_row(db, vault, community
         own = session.scalars(select(LedgerEntry.id).where(LedgerEntry.member_id == s.members[0])).first()
         other = session.scalars(select(LedgerEntry.id).where(LedgerEntry.member_id == s.members[1])).first()
     assert s.proof(own, viewer=s.members[0])["entry"]["id"] == own
-    with pytest.raises(audit.Forbidden):
+    with pytest.raises(Forbidden):
         s.proof(other, viewer=s.members[0])
 
     # The attacker changes one delivered row: 20 points become 200.
@@ -209,15 +213,15 @@ def test_erasure_keeps_proofs_and_reconciliation_valid(db, vault, community, anv
     s.close_and_anchor()
     gone = s.members[2]
     email = community.email_of(gone)
-    with pytest.raises(audit.Forbidden):
-        audit.erase_member(db.unit_of_work(), admin_id=s.staff, member_id=gone)
-    audit.erase_member(db.unit_of_work(), admin_id=s.admin, member_id=gone)
+    with pytest.raises(Forbidden):
+        erase_member(db.unit_of_work(), admin_id=s.staff, member_id=gone)
+    erase_member(db.unit_of_work(), admin_id=s.admin, member_id=gone)
     with db.read_sessions() as session:
         user = session.get(User, gone)
         assert user.email != email and "erased" in user.display_name and not user.active
         assert session.scalars(select(Wallet).where(Wallet.user_id == gone)).one().encrypted_key == b""
         entry_id = session.scalars(select(LedgerEntry.id).where(LedgerEntry.member_id == gone)).first()
-        assert audit.verify_audit_log(session) == []
+        assert verify_audit_log(session) == []
     assert s.report()["ok"]
     done = verify_with_script(s.proof(entry_id), tmp_path, s.rpc, s.anchor_address())
     assert done.returncode == 0, done.stdout
@@ -241,9 +245,9 @@ def test_late_committed_entries_land_in_the_next_epoch(db, vault, community, anv
 def test_an_anchor_sent_before_a_crash_is_recorded_from_its_log_not_sent_again(db, vault, community, anvil,
                                                                               monkeypatch):
     s = Setup(db, vault, community, anvil)
-    closed = audit.close_epoch(db.unit_of_work(), actor_id=s.admin)
+    closed = close_epoch(db.unit_of_work(), actor_id=s.admin)
     crashing = Relay(db, s.w3, s.minter)
-    monkeypatch.setattr(crashing, "_mark_done", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
+    monkeypatch.setattr(crashing.book, "mark_done", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
     with pytest.raises(SystemExit):
         crashing.run_once()
     with db.read_sessions() as session:
@@ -266,12 +270,12 @@ def test_an_anchor_sent_before_a_crash_is_recorded_from_its_log_not_sent_again(d
 
 
 def _log_rows(n: int) -> tuple[list[dict], str]:
-    rows, prev = [], audit.GENESIS
+    rows, prev = [], GENESIS
     for i in range(1, n + 1):
         row = {"id": i, "seq": i, "at": f"2026-01-01T00:00:{i % 60:02d}.000000Z", "actor_id": i % 4,
                "actor_role": "staff", "action": f"POST /x/{i}", "subject": f"/x/{i}", "detail": "{}",
                "prev_hash": prev}
-        row["hash"] = audit.chain_hash(prev, row)
+        row["hash"] = chain_hash(prev, row)
         prev = row["hash"]
         rows.append(row)
     return rows, f"{n}:{prev}"
@@ -279,7 +283,7 @@ def _log_rows(n: int) -> tuple[list[dict], str]:
 
 def test_audit_log_verifier_detects_1000_random_mutations():
     rows, head = _log_rows(40)
-    assert audit.verify_chain(rows, head) == []
+    assert verify_chain(rows, head) == []
     rng = random.Random(2026)
     fields = ("at", "actor_id", "actor_role", "action", "subject", "detail", "seq", "prev_hash", "hash")
     kinds = {"tamper": 0, "delete": 0, "reorder": 0}
@@ -296,7 +300,7 @@ def test_audit_log_verifier_detects_1000_random_mutations():
         else:
             i, j = rng.sample(range(len(mutated)), 2)
             mutated[i], mutated[j] = mutated[j], mutated[i]
-        assert audit.verify_chain(mutated, head), (kind, mutated)
+        assert verify_chain(mutated, head), (kind, mutated)
     assert min(kinds.values()) > 250
 
 
@@ -317,8 +321,8 @@ def test_admin_actions_are_logged_and_the_cli_finds_a_broken_chain(app, client, 
     admin_headers = token_for(client, app_community, admin)
     assert client.post("/api/v1/audit/epochs", headers=admin_headers).status_code == 201
     with db.read_sessions() as session:
-        assert audit.verify_audit_log(session) == []
-        actions = [r["action"] for r in audit.audit_log_page(session, session.get(User, admin))][::-1]
+        assert verify_audit_log(session) == []
+        actions = [r["action"] for r in audit_log_page(session, session.get(User, admin))][::-1]
     assert actions == ["POST /api/v1/contributions/<int:contribution_id>/approve", "epoch.close"]
     runner = app.test_cli_runner()
     ok = runner.invoke(args=["kopa", "verify-audit-log"])
@@ -341,8 +345,8 @@ def test_a_role_change_in_the_portal_is_logged_with_its_admin(app, client, auth,
                            data={"role": "auditor", "csrf_token": auth.csrf("/admin/users")})
     assert response.status_code == 302
     with db.read_sessions() as session:
-        [row] = session.scalars(select(audit.AuditLogRow)).all()
-        assert audit.verify_audit_log(session) == []
+        [row] = session.scalars(select(AuditLogRow)).all()
+        assert verify_audit_log(session) == []
     assert (row.actor_id, row.actor_role) == (admin, "admin")
     assert row.action == "POST /admin/users/<int:user_id>/role"
     assert row.subject == f"/admin/users/{member}/role" and "auditor" not in row.detail  # no form bodies

@@ -15,7 +15,10 @@ from sqlalchemy import select, text
 
 from community.db import as_utc
 from community.models import Role, User
-from rewards import audit
+from rewards.audit.actions import GENESIS, HEAD_KEY, append_action, chain_hash, verify_audit_log
+from rewards.audit.canonical import LEAF_FIELDS, canonical_entry, canonical_leaf, ts
+from rewards.audit.epochs import close_epoch, epoch_leaves, epoch_root
+from rewards.audit.reconcile import ledger_side
 from rewards.audit_models import AuditEpochEntry, AuditLogRow
 from rewards.ledger import record_entry
 from rewards.models import LedgerEntry, Setting
@@ -63,9 +66,9 @@ def ref_chain_hash(prev_hash: str, row: dict) -> str:
 
 def ref_verify_audit_log(session) -> list[str]:
     """ORM rows, ``strftime`` timestamps, ``json.dumps`` and the verifier's loop as it was."""
-    head = session.get(Setting, audit.HEAD_KEY)
+    head = session.get(Setting, HEAD_KEY)
     head = head.value if head else None
-    problems, prev, expected, last = [], audit.GENESIS, 1, None
+    problems, prev, expected, last = [], GENESIS, 1, None
     for r in session.scalars(select(AuditLogRow).order_by(AuditLogRow.id)):
         row = {"id": r.id, "seq": r.seq, "at": ref_ts(r.at), "actor_id": r.actor_id,
                "actor_role": r.actor_role, "action": r.action, "subject": r.subject, "detail": r.detail,
@@ -129,7 +132,7 @@ def test_timestamps_are_strftimes():
         for _ in range(2000)
     ]
     for value in times:
-        assert audit._ts(value) == ref_ts(value), value
+        assert ts(value) == ref_ts(value), value
 
 
 @pytest.mark.parametrize("odd", [False, True])
@@ -142,9 +145,9 @@ def test_leaves_are_json_dumps_of_the_row(odd):
     for _ in range(3000):
         row = {name: _value(rng, kind, odd) for name, kind in kinds.items()}
         row["created_at"] = rng.choice(TIMES)
-        values = [row[name] for name in audit.LEAF_FIELDS]
+        values = [row[name] for name in LEAF_FIELDS]
         expected = ref_dumps({**row, "created_at": ref_ts(row["created_at"])})
-        assert audit.canonical_leaf(values) == expected, row
+        assert canonical_leaf(values) == expected, row
         fallbacks += any(type(v) in (bool, float) for v in values)
     assert (fallbacks > 300) == odd
 
@@ -157,8 +160,8 @@ def test_log_rows_hash_as_json_dumps(odd):
                "actor_id": _value(rng, "int?", odd), "actor_role": _value(rng, "str", odd),
                "action": _value(rng, "str", odd), "subject": _value(rng, "str", odd),
                "detail": _value(rng, "str", odd), "id": 1, "prev_hash": "x", "hash": "y"}
-        prev = rng.choice([audit.GENESIS, "ab" * 32, "ā"])
-        assert audit.chain_hash(prev, row) == ref_chain_hash(prev, row), row
+        prev = rng.choice([GENESIS, "ab" * 32, "ā"])
+        assert chain_hash(prev, row) == ref_chain_hash(prev, row), row
 
 
 # --- the database paths against the reference ------------------------------------------------
@@ -181,11 +184,11 @@ def _ledger_and_log(db, community) -> tuple[dict, int]:
     with db.write_sessions() as session:
         actor = session.get(User, admin)
         for i in range(250):
-            audit.append_action(session, rng.choice([actor, None]), rng.choice(DB_STRINGS[1:])[:80],
-                                f"subject {i} {rng.choice(DB_STRINGS)}"[:200],
+            append_action(session, rng.choice([actor, None]), rng.choice(DB_STRINGS[1:])[:80],
+                          f"subject {i} {rng.choice(DB_STRINGS)}"[:200],
                                 {"n": i, "text": rng.choice(DB_STRINGS), "nested": {"b": [1, None, "ü"]}})
         session.commit()
-    epoch = audit.close_epoch(db.unit_of_work(), actor_id=admin)
+    epoch = close_epoch(db.unit_of_work(), actor_id=admin)
     return epoch, admin
 
 
@@ -204,14 +207,14 @@ def test_roots_and_chain_verdicts_equal_the_reference(db, community):
     assert epoch["entry_count"] == 300
 
     with db.read_sessions() as session:
-        leaves = audit.epoch_leaves(session, epoch["epoch"])
+        leaves = epoch_leaves(session, epoch["epoch"])
         assert leaves == ref_epoch_leaves(session, epoch["epoch"])
-        assert "0x" + ref_tree_head(leaves).hex() == epoch["root"] == audit.epoch_root(leaves)
+        assert "0x" + ref_tree_head(leaves).hex() == epoch["root"] == epoch_root(leaves)
         entries = session.scalars(select(LedgerEntry).order_by(LedgerEntry.id))
-        assert [audit.canonical_entry(e) for e in entries] == leaves
-        [side] = audit.ledger_side(session)["epochs"]
+        assert [canonical_entry(e) for e in entries] == leaves
+        [side] = ledger_side(session)["epochs"]
         assert side["recomputed_root"] == epoch["root"] and len(side["entry_ids"]) == 300
-        assert audit.verify_audit_log(session) == ref_verify_audit_log(session) == []
+        assert verify_audit_log(session) == ref_verify_audit_log(session) == []
         seqs = session.scalar(select(AuditLogRow.seq).order_by(AuditLogRow.seq.desc()).limit(1))
     assert seqs == 251  # 250 actions and the epoch's close
 
@@ -226,7 +229,7 @@ def test_roots_and_chain_verdicts_equal_the_reference(db, community):
     ]:
         _tamper(db, sql, **params)
         with db.read_sessions() as session:
-            found = audit.verify_audit_log(session)
+            found = verify_audit_log(session)
             assert found == ref_verify_audit_log(session), sql
         assert found, sql
 
@@ -236,11 +239,11 @@ def test_roots_and_chain_verdicts_equal_the_reference(db, community):
     _tamper(db, "UPDATE ledger_entries SET cause = :c WHERE id = (SELECT MAX(id) FROM ledger_entries)",
             c='tampered "ā"')
     with db.read_sessions() as session:
-        leaves = audit.epoch_leaves(session, epoch["epoch"])
+        leaves = epoch_leaves(session, epoch["epoch"])
         assert leaves == ref_epoch_leaves(session, epoch["epoch"])
-        recomputed = audit.epoch_root(leaves)
+        recomputed = epoch_root(leaves)
         assert recomputed == "0x" + ref_tree_head(leaves).hex() != epoch["root"]
-        [side] = audit.ledger_side(session)["epochs"]
+        [side] = ledger_side(session)["epochs"]
         assert side["recomputed_root"] == recomputed
 
 

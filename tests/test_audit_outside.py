@@ -20,11 +20,13 @@ from sqlalchemy import select
 
 from community.demo import seed_demo
 from community.models import Role, User
-from rewards import audit
+from rewards.audit.actions import verify_audit_log
+from rewards.audit.epochs import close_epoch
+from rewards.audit.validators import validator_stats
 from rewards.audit_models import AuditLogRow
 from rewards.chain.anvil import foundry_binary
 from rewards.chain.relay import Relay
-from rewards.models import Wallet
+from rewards.models import LedgerEntry, OutboxItem, Wallet
 from tests.conftest import SECRET, deploy_for
 from tests.test_relay import drain
 from tests.test_web import token_for
@@ -106,11 +108,11 @@ def test_seeded_run_puts_no_email_or_name_on_chain(sqlite_url, vault, anvil):
         assert seed_demo(db)
         with db.read_sessions() as session:
             admin = session.scalars(select(User.id).where(User.role == "admin")).first()
-        audit.close_epoch(db.unit_of_work(), actor_id=admin)
+        close_epoch(db.unit_of_work(), actor_id=admin)
         drain(Relay(db, w3, minter))
         with db.read_sessions() as session:
             people = session.execute(select(User.email, User.display_name)).all()
-            kinds = {r.kind for r in session.scalars(select(audit.OutboxItem)) if r.status == "done"}
+            kinds = {r.kind for r in session.scalars(select(OutboxItem)) if r.status == "done"}
         assert {"mint", "anchor"} <= kinds
         needles = set()
         for email, name in people:
@@ -194,7 +196,7 @@ def test_export_signature_and_log(chain_app, client, app_community, auth):
 
         assert signer == export["signer"] == minter_account(session, app_community.vault).address
         logged = session.scalars(select(AuditLogRow).where(AuditLogRow.action == "ledger.export")).all()
-        assert audit.verify_audit_log(session) == []
+        assert verify_audit_log(session) == []
     manifest = json.loads(export["manifest"])
     assert manifest["entry_count"] == 3 and len(logged) == 1 and logged[0].actor_id == people["auditor"]
     assert json.loads(logged[0].detail)["files"] == manifest["files"]
@@ -220,8 +222,8 @@ def test_audit_pages_for_auditors_only(chain_app, client, app_community, auth):
     recon = client.get("/audit/reconciliation").get_data(as_text=True)
     assert "Ledger and chain agree" in recon
     with chain_app["db"].read_sessions() as session:
-        tx_hash = session.scalars(select(audit.OutboxItem.tx_hash).where(
-            audit.OutboxItem.kind == "mint")).first()
+        tx_hash = session.scalars(select(OutboxItem.tx_hash).where(
+            OutboxItem.kind == "mint")).first()
     carried = client.get(f"/audit/?tx={tx_hash}").get_data(as_text=True)
     assert f"Entries carried by transaction <code>{tx_hash}</code>" in carried
     assert "No entries match" not in carried
@@ -232,7 +234,7 @@ def test_audit_pages_for_auditors_only(chain_app, client, app_community, auth):
     from tests.test_audit import tamper_points
 
     with chain_app["db"].read_sessions() as session:
-        entry_id = session.scalars(select(audit.LedgerEntry.id)).first()
+        entry_id = session.scalars(select(LedgerEntry.id)).first()
     tamper_points(chain_app["db"], entry_id, 999)
     recon = client.get("/audit/reconciliation").get_data(as_text=True)
     assert "mismatch(es) found" in recon and f"before={entry_id + 1}" in recon
@@ -250,7 +252,7 @@ def test_validator_statistics_flag_team_mates(db, community):
         community.approved(mate, staff, community.task(staff, complexity=20))
     community.approved(stranger, staff, community.task(staff, complexity=20))
     with db.read_sessions() as session:
-        [stats] = audit.validator_stats(session, session.get(User, staff))
+        [stats] = validator_stats(session, session.get(User, staff))
     assert stats["approvals"] == 4 and stats["approval_rate"] == 1.0
     assert stats["median_seconds_to_validate"] is not None and stats["self_dealing"]
     assert stats["team_mate_approvals"] == [{"member_id": mate, "approvals": 3, "flagged": True}]
@@ -290,7 +292,7 @@ def test_validator_statistics_count_four_eyes_overrides(db, community):
     contributions.reject_contribution(db.unit_of_work(), validator_id=second, contribution_id=cid,
                                       comment="the photo shows another courtyard")
     with db.read_sessions() as session:
-        stats = {s["validator_id"]: s for s in audit.validator_stats(session, session.get(User, first))}
+        stats = {s["validator_id"]: s for s in validator_stats(session, session.get(User, first))}
     assert stats[first]["first_approvals"] == 1 and stats[first]["overrides_received"] == 1
     assert stats[second]["rejections"] == 1 and stats[second]["overrides_made"] == 1
     assert stats[second]["approval_rate"] == 0.0 and stats[first]["approval_rate"] == 1.0

@@ -270,7 +270,7 @@ def test_trigger_kept_totals_equal_the_ledger_sums(db, community, people):
     """board_totals (migration 0010) against a direct sum over the ledger, revocation included."""
     from sqlalchemy import func, select
 
-    from rewards.boards import BoardTotal
+    from rewards.board_models import BoardTotal
     from rewards.models import LedgerEntry
 
     staff = people["staff"]
@@ -303,7 +303,7 @@ def test_trigger_kept_process_totals_equal_the_ledger_sums(db, community, people
     from sqlalchemy import func, select
 
     from community.models import Contribution, Task
-    from rewards.boards import ProcessBoardTotal
+    from rewards.board_models import ProcessBoardTotal
     from rewards.models import LedgerEntry
 
     staff = people["staff"]

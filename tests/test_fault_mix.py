@@ -40,8 +40,11 @@ from community.errors import InsufficientCredits
 from community.models import Role
 from rewards import catalogue
 from rewards.chain.anvil import Anvil
+from rewards.chain.bookkeeping import Bookkeeper
 from rewards.chain.client import ChainError, connect, credits_contract
-from rewards.chain.relay import TRANSIENT, BurnLane, MintLane, MintReverted, Relay
+from rewards.chain.lanes import BurnLane, MintLane
+from rewards.chain.pipeline import BatchPipeline, MintReverted
+from rewards.chain.relay import TRANSIENT, Relay
 from rewards.chain.transactions import fee_fields, wait
 from rewards.ledger import credits_total, spendable_credits
 from rewards.loyalty_models import Redemption
@@ -101,6 +104,36 @@ class Faults:
             self.sent[tx_hash] = refs
 
 
+class FaultyPipeline(BatchPipeline):
+    """The real pipeline, noting every batch it broadcasts."""
+
+    def send(self, lane, rows):
+        self.relay._batch = [r.ref for r in rows]
+        super().send(lane, rows)
+        self.relay.delivered_batches.put((lane.kind, [r.id for r in rows]))
+
+
+class FaultyBookkeeper(Bookkeeper):
+    """The real bookkeeping with two death points, counting re-queued and re-recorded rows."""
+
+    def requeue(self, lane, lost):
+        with self.relay.faults.lock:
+            self.relay.faults.requeued += len(lost)
+        super().requeue(lane, lost)
+
+    def rerecord(self, lane, rows):
+        with self.relay.faults.lock:
+            self.relay.faults.rerecorded += len(rows)
+        super().rerecord(lane, rows)
+
+    def mark_done(self, lane, rows, found):
+        if rows:
+            self.relay.faults.maybe_kill("after_send")  # on chain (or found there), not recorded
+        super().mark_done(lane, rows, found)
+        if rows:
+            self.relay.faults.maybe_kill("after_record")
+
+
 class FaultyRelay(Relay):
     """The real relay with three death points and a note of every batch it broadcasts."""
 
@@ -109,6 +142,8 @@ class FaultyRelay(Relay):
         self.faults = faults
         self.delivered_batches = delivered
         self._batch: list[str] = []
+        self.pipeline = FaultyPipeline(self)
+        self.book = FaultyBookkeeper(self)
         real_send = self.w3.eth.send_raw_transaction
 
         def send_raw_transaction(raw):
@@ -118,28 +153,6 @@ class FaultyRelay(Relay):
             return tx_hash
 
         self.w3.eth.send_raw_transaction = send_raw_transaction
-
-    def _send(self, lane, rows):
-        self._batch = [r.ref for r in rows]
-        super()._send(lane, rows)
-        self.delivered_batches.put((lane.kind, [r.id for r in rows]))
-
-    def _requeue(self, lane, lost):
-        with self.faults.lock:
-            self.faults.requeued += len(lost)
-        super()._requeue(lane, lost)
-
-    def _rerecord(self, lane, rows):
-        with self.faults.lock:
-            self.faults.rerecorded += len(rows)
-        super()._rerecord(lane, rows)
-
-    def _mark_done(self, lane, rows, found):
-        if rows:
-            self.faults.maybe_kill("after_send")  # on chain (or found there), not recorded
-        super()._mark_done(lane, rows, found)
-        if rows:
-            self.faults.maybe_kill("after_record")
 
 
 class Resender:
@@ -395,7 +408,7 @@ def test_exactly_once_with_a_mix_of_500_operations_under_faults(tmp_path, databa
         # Nothing lost: a last full verification by a fresh relay re-queues nothing.
         check = Relay(db, connect(node.url), minter)
         check.prepare()
-        assert check.verify_recent() == 0
+        assert check.reorgs.verify_recent() == 0
 
         # --- the chain against the database ----------------------------------------------------
         with db.read_sessions() as session:

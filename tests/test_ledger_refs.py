@@ -145,7 +145,7 @@ def ref_steps() -> str:
 def test_docs_auditing_ref_steps_lead_from_an_event_to_its_entry(sqlite_url, vault, anvil, tmp_path):
     """The auditor's steps run literally with `cast`: a ref taken from a RewardMinted event
     names its entry's row in a real export, and every ref of the export is checked."""
-    from rewards import audit
+    from rewards.audit.exports import export_files, export_rows
     from rewards.chain.anvil import foundry_binary
     from rewards.chain.relay import Relay
     from tests.conftest import Community, deploy_for
@@ -174,7 +174,7 @@ def test_docs_auditing_ref_steps_lead_from_an_event_to_its_entry(sqlite_url, vau
         refs = ["0x" + bytes(ev["args"]["ref"]).hex() for ev in events]
         assert refs == [ref for _, ref in written], "the relay delivered the dense refs in order"
         with db.read_sessions() as session:
-            files = audit.export_files(audit.export_rows(session, None, None))
+            files = export_files(export_rows(session, None, None))
         (tmp_path / "ledger.csv").write_bytes(files["ledger.csv"])
     finally:
         db.dispose()

@@ -14,7 +14,8 @@ from community.models import Role
 from rewards import badges
 from rewards.badges import award_badges, member_metrics
 from rewards.chain.client import badges_contract
-from rewards.chain.relay import BadgeLane, Relay
+from rewards.chain.lanes import BadgeLane
+from rewards.chain.relay import Relay
 from rewards.chain.transactions import send_signed, wait
 from rewards.ledger import points_total
 from rewards.loyalty_models import BadgeAward
@@ -67,14 +68,14 @@ def test_badge_minted_once_soulbound_and_kept_after_revocation(db, vault, commun
     community.approved(other, staff, task)
     award(db, other)
     crashing = Relay(db, chain.w3, chain.minter)
-    record = crashing._mark_done
+    record = crashing.book.mark_done
 
     def killed_before_recording_badges(lane, rows, found):
         if lane.kind == "badge":
             raise SystemExit("killed")
         record(lane, rows, found)
 
-    monkeypatch.setattr(crashing, "_mark_done", killed_before_recording_badges)
+    monkeypatch.setattr(crashing.book, "mark_done", killed_before_recording_badges)
     with pytest.raises(SystemExit):
         crashing.run_once()
     with db.read_sessions() as session:

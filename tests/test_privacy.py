@@ -28,7 +28,10 @@ from community.notifications import Notification, NotificationPreference, notify
 from community.poll_models import PollAnswer, PollOption
 from community.polls import editing, kiosks, voting
 from community.processes import building, joining, permissions, resources, success_stories, teamwork
-from rewards import audit, boards, catalogue
+from rewards import boards, catalogue
+from rewards.audit.actions import verify_audit_log
+from rewards.audit.canonical import canonical_entry
+from rewards.audit.epochs import close_epoch
 from rewards.audit_models import AuditLogRow
 from rewards.badges import save_badge
 from rewards.loyalty_models import Redemption
@@ -142,7 +145,7 @@ class World:
         with db.write_sessions() as session, session.begin():
             notify(session, m, "test", f"Hello {NAME}, your herbs look great")
         notifications.set_preferences(uow(), user_id=m, changes={"points_minted": {"mode": "digest"}})
-        audit.close_epoch(uow(), actor_id=admin)
+        close_epoch(uow(), actor_id=admin)
 
     def export(self, viewer: int | None = None) -> dict:
         with self.db.read_sessions() as session:
@@ -281,7 +284,7 @@ def _database_text(db) -> str:
 def _ledger(db) -> list[bytes]:
     with db.read_sessions() as session:
         entries = session.scalars(select(LedgerEntry).order_by(LedgerEntry.id))
-        return [audit.canonical_entry(e) for e in entries]
+        return [canonical_entry(e) for e in entries]
 
 
 def test_erasure_removes_personal_data_and_keeps_ledger_and_audit_chain(db, community, tmp_path):
@@ -338,7 +341,7 @@ def test_erasure_removes_personal_data_and_keeps_ledger_and_audit_chain(db, comm
         assert session.scalars(select(ProcessApplication.message)
                                .where(ProcessApplication.user_id == w.member)).one() == ""
         # The audit chain verifies and says who erased whom, pseudonymously.
-        assert audit.verify_audit_log(session) == []
+        assert verify_audit_log(session) == []
         last = session.scalars(select(AuditLogRow).order_by(AuditLogRow.id.desc()).limit(1)).one()
         assert (last.action, last.subject, last.actor_id, last.actor_role) == (
             "member.erase", f"user {w.member}", w.member, "member")
@@ -391,7 +394,7 @@ def test_admin_erasure_is_for_admins_only_and_logged(db, community):
             "member.erase", f"user {staff}", admin, "admin")
         assert json.loads(row.detail)["by"] == "admin"
         assert not session.get(User, staff).is_staff and session.get(User, member).active
-        assert audit.verify_audit_log(session) == []
+        assert verify_audit_log(session) == []
 
 
 @pytest.mark.chain
@@ -414,7 +417,7 @@ def test_erasure_keeps_reconciliation_with_the_chain(db, vault, community, anvil
         assert session.get(Redemption, open_redemption).state == "cancelled"
         assert session.get(Redemption, handed_over).state == "fulfilled"
         report = reconcile(session, chain.w3)
-        assert audit.verify_audit_log(session) == []
+        assert verify_audit_log(session) == []
     assert report["ok"], report["mismatches"]
     [holder] = [h for h in report["holders"] if h["member_id"] == member]
     assert holder["ledger_total"] == holder["balance"] == 40 - 3  # the fulfilled one stays spent
@@ -526,7 +529,7 @@ def test_api_erase_checks_the_password_and_touches_only_the_caller(papp, people)
         assert session.get(User, people["other"]).active and not session.get(User, people["member"]).active
         actions = [r.action for r in session.scalars(select(AuditLogRow).order_by(AuditLogRow.id))]
         assert actions.count("member.erase") == 1 and not any(a.startswith("DELETE") for a in actions)
-        assert audit.verify_audit_log(session) == []
+        assert verify_audit_log(session) == []
 
 
 def test_admin_erases_from_the_users_page_and_it_is_logged_once(papp, people):

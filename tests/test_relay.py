@@ -69,7 +69,7 @@ def test_crash_after_send_before_record(db, vault, community, anvil, monkeypatch
     w3, minter, token, block = deploy_for(db, vault, anvil.url)
     approvals(community, 4)
     crashing = Relay(db, w3, minter)
-    monkeypatch.setattr(crashing, "_mark_done", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
+    monkeypatch.setattr(crashing.book, "mark_done", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
     with pytest.raises(SystemExit):
         crashing.run_once()
     with db.read_sessions() as session:
@@ -254,7 +254,7 @@ def test_a_reorg_requeues_what_it_dropped_and_the_relay_mints_it_again_once(db, 
         assert sum(minted_ref_counts(node.url, token, block).values()) == 6
         anvil_reorg(node.url, 2)
         assert sum(minted_ref_counts(node.url, token, block).values()) == 2, "two batches dropped"
-        assert relay.watch() == 4
+        assert relay.reorgs.watch() == 4
         with db.read_sessions() as session:
             rows = session.scalars(select(OutboxItem)).all()
             assert sorted(r.status for r in rows) == ["done"] * 2 + ["pending"] * 4
@@ -269,7 +269,7 @@ def test_rows_another_relay_minted_again_after_a_reorg_are_re_recorded(db, vault
     second relay that does not record) mints the same refs anew in another block. The watch
     finds the recorded transaction gone but the refs minted, and records the new place."""
     from rewards.chain.client import credits_contract
-    from rewards.chain.relay import MintLane
+    from rewards.chain.lanes import MintLane
     from rewards.chain.transactions import fee_fields, send_signed, wait
     from tests.chainutil import anvil_reorg
 
@@ -288,7 +288,7 @@ def test_rows_another_relay_minted_again_after_a_reorg_are_re_recorded(db, vault
         tx = MintLane(other).batch_call(rows).build_transaction({"from": minter.address, **fee_fields(w3)})
         assert wait(w3, send_signed(w3, minter, tx, gas=400_000))["status"] == 1
         assert _recorded(db) == before, "the database still points at the dropped transaction"
-        assert first.watch() == 0, "nothing lost: the refs are minted"
+        assert first.reorgs.watch() == 0, "nothing lost: the refs are minted"
         after = _recorded(db)
         assert after == _canonical(w3, token, block) and after != before
         assert_exactly_once(db, node.url, token, block)

@@ -10,6 +10,7 @@ from web3.exceptions import TimeExhausted
 
 from rewards.chain.anvil import Anvil
 from rewards.chain.client import rpc
+from rewards.chain.pipeline import BatchPipeline
 from rewards.chain.relay import Relay
 from rewards.models import OutboxItem
 from tests.chainutil import anvil_reorg, minted_ref_counts
@@ -34,13 +35,13 @@ def test_one_pass_sends_its_batches_with_consecutive_local_nonces(db, vault, com
     before = _nonce(w3, minter.address)
     relay = Relay(db, w3, minter, batch_size=2, in_flight=3, batches_per_pass=4)
     sent: list[tuple[int, str]] = []
-    real_send = relay._send
+    real_send = relay.pipeline.send
 
     def send(lane, rows):
         real_send(lane, rows)
-        sent.append((len(relay._sent), relay._sent[-1][2]))
+        sent.append((len(relay.pipeline.sent), relay.pipeline.sent[-1][2]))
 
-    relay._send = send
+    relay.pipeline.send = send
     assert relay.run_once() == 7
     assert [depth for depth, _ in sent] == [1, 2, 3, 3], "up to three batches sent, none recorded yet"
     assert _nonce(w3, minter.address) == before + 4 and len({h for _, h in sent}) == 4
@@ -53,11 +54,11 @@ def test_a_lost_receipt_with_the_next_batch_in_flight_is_recorded_from_the_chain
         db, vault, community, anvil, monkeypatch):
     """Batch k's receipt never arrives (a timeout) while batch k+1 is already sent: both stay
     `sent`, and the next pass finds both on chain and records them without sending again."""
-    import rewards.chain.relay as relay_module
+    import rewards.chain.pipeline as pipeline_module
 
     w3, minter, token, block = deploy_for(db, vault, anvil.url)
     approvals(community, 4)
-    real_wait = relay_module.wait_raw
+    real_wait = pipeline_module.wait_raw
     calls = []
 
     def wait_raw(*args, **kwargs):
@@ -66,7 +67,7 @@ def test_a_lost_receipt_with_the_next_batch_in_flight_is_recorded_from_the_chain
             raise TimeExhausted("no receipt (test)")
         return real_wait(*args, **kwargs)
 
-    monkeypatch.setattr(relay_module, "wait_raw", wait_raw)
+    monkeypatch.setattr(pipeline_module, "wait_raw", wait_raw)
     relay = Relay(db, w3, minter, batch_size=2)
     with pytest.raises(TimeExhausted):
         relay.run_once()
@@ -84,15 +85,20 @@ def test_a_reorg_under_batches_in_flight_loses_nothing_and_mints_nothing_twice(d
     blocks. k+1's receipt never comes; the next pass re-queues k (its recorded block is
     gone), finds k+1 and k+2 unminted, and the relay mints the six entries once each."""
 
-    class ReorgingRelay(Relay):
+    class ReorgingPipeline(BatchPipeline):
         settled = 0
 
-        def _settle(self):
+        def settle(self):
             self.settled += 1
             if self.settled == 2:  # k recorded; k+1 and k+2 in flight (mined, not recorded)
-                assert len(self._sent) == 2
+                assert len(self.sent) == 2
                 anvil_reorg(node.url, 3)
-            super()._settle()
+            super().settle()
+
+    class ReorgingRelay(Relay):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.pipeline = ReorgingPipeline(self)
 
     with Anvil() as node:
         w3, minter, token, block = deploy_for(db, vault, node.url)

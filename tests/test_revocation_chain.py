@@ -51,7 +51,7 @@ def test_revocation_burns_exactly_once_even_if_the_relay_is_killed(db, vault, co
 
     # Killed after the burn was broadcast and mined, before it was recorded.
     crashing = Relay(db, w3, minter)
-    monkeypatch.setattr(crashing, "_mark_done", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
+    monkeypatch.setattr(crashing.book, "mark_done", lambda *a: (_ for _ in ()).throw(SystemExit("killed")))
     with pytest.raises(SystemExit):
         crashing.run_once()
     with db.read_sessions() as session:

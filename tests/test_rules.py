@@ -10,13 +10,20 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from community.db import utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import Role, User
-from rewards import rules, scoring
+from rewards import scoring
 from rewards.formula import FormulaError
 from rewards.ledger import refund_credits
 from rewards.models import LedgerEntry
 from rewards.rule_models import RuleVersion, ScoringEvent
+from rewards.rules.definitions import RuleInvalid, validate_definition
+from rewards.rules.engine import current_ruleset
+from rewards.rules.replay import preview, replay
+from rewards.rules.service import preview_rule, publish_rule, save_rule
+from rewards.rules.transfer import export_rules, import_rules
+from rewards.rules.versions import get_rule, list_rules, rule_json
 from rewards.totals import member_totals, period_window, totals_by_member
 from tests.conftest import SECRET
 from tests.rules_helpers import approved, definition, ledger_points, score
@@ -39,8 +46,8 @@ def people(community):
 
 
 def save(db, people, rule_id, data, publish=True):
-    return rules.save_rule(db.unit_of_work(), actor_id=people.admin, rule_id=rule_id, data=data,
-                           publish=publish)
+    return save_rule(db.unit_of_work(), actor_id=people.admin, rule_id=rule_id, data=data,
+                     publish=publish)
 
 
 def entries_of(db, member_id):
@@ -76,8 +83,8 @@ def entries_of(db, member_id):
     ],
 )
 def test_invalid_definitions_name_the_field(data, field, words):
-    with pytest.raises(rules.RuleInvalid) as caught:
-        rules.validate_definition(data, where="rule 'x': ")
+    with pytest.raises(RuleInvalid) as caught:
+        validate_definition(data, where="rule 'x': ")
     assert caught.value.field == field
     assert words in caught.value.message
     assert caught.value.message.startswith("rule 'x': ")
@@ -85,13 +92,13 @@ def test_invalid_definitions_name_the_field(data, field, words):
 
 def test_formulas_are_checked_against_the_event_inputs_at_save_time():
     with pytest.raises(FormulaError) as caught:
-        rules.validate_definition(definition(POLL, "points * complexity"))
+        validate_definition(definition(POLL, "points * complexity"))
     assert caught.value.message == (
         "formula: unknown name 'complexity' (inputs here: points) at position 9"
     )
     with pytest.raises(FormulaError, match="formula: unexpected '\\)' at position 7"):
-        rules.validate_definition(definition(formula="level +)"))
-    ok = rules.validate_definition(definition(
+        validate_definition(definition(formula="level +)"))
+    ok = validate_definition(definition(
         BOOKING, " min(duration, 4) ", conditions={"group_id": 3, "tier": ["Gold", "Silver"]},
         cap={"period": "week", "points": 10}))
     assert ok.formula == "min(duration, 4)"
@@ -101,17 +108,17 @@ def test_formulas_are_checked_against_the_event_inputs_at_save_time():
 
 def test_only_admins_save_and_publish_and_ids_are_slugs(db, people):
     with pytest.raises(Forbidden):
-        rules.save_rule(db.unit_of_work(), actor_id=people.staff, rule_id="r", data=definition())
+        save_rule(db.unit_of_work(), actor_id=people.staff, rule_id="r", data=definition())
     with pytest.raises(InvalidInput, match="id: must be"):
         save(db, people, "Bad Id", definition())
     rid, version = save(db, people, "r", definition(), publish=False)
     assert (rid, version) == ("r", 1)
     with pytest.raises(Forbidden):
-        rules.publish_rule(db.unit_of_work(), actor_id=people.a, rule_id="r", version=1)
+        publish_rule(db.unit_of_work(), actor_id=people.a, rule_id="r", version=1)
     with pytest.raises(NotFound):
-        rules.publish_rule(db.unit_of_work(), actor_id=people.admin, rule_id="r", version=7)
+        publish_rule(db.unit_of_work(), actor_id=people.admin, rule_id="r", version=7)
     with pytest.raises(NotFound):
-        rules.publish_rule(db.unit_of_work(), actor_id=people.admin, rule_id="nope", version=1)
+        publish_rule(db.unit_of_work(), actor_id=people.admin, rule_id="nope", version=1)
     # Ids the ledger already uses for built-in defaults cannot be taken by a rule.
     score(db, POLL, people.a, {"points": 3}, default=scoring.Award(3, "participation", "poll-default", 1))
     with pytest.raises(Conflict, match="already names entries in the ledger"):
@@ -128,7 +135,7 @@ def test_a_change_affects_only_new_events_and_entries_keep_their_version(db, peo
     community.approved(people.a, people.staff, task, level="average")
     rid, v2 = save(db, people, "contrib", definition(formula="complexity * level * 3"), publish=False)
     community.approved(people.a, people.staff, task, level="average")  # a draft is not in force
-    rules.publish_rule(db.unit_of_work(), actor_id=people.admin, rule_id=rid, version=v2)
+    publish_rule(db.unit_of_work(), actor_id=people.admin, rule_id=rid, version=v2)
     community.approved(people.a, people.staff, task, level="average")
     assert entries_of(db, people.a) == [
         (40, scoring.DEFAULT_CONTRIBUTION_RULE[0], 1),
@@ -143,15 +150,15 @@ def test_a_change_affects_only_new_events_and_entries_keep_their_version(db, peo
             session.flush()
         session.rollback()
     with pytest.raises(Conflict, match="published before"):
-        rules.publish_rule(db.unit_of_work(), actor_id=people.admin, rule_id="contrib", version=1)
+        publish_rule(db.unit_of_work(), actor_id=people.admin, rule_id="contrib", version=1)
     _, v3 = save(db, people, "contrib", definition(formula="complexity"), publish=False)
     save(db, people, "contrib", definition(formula="level"))
     with pytest.raises(Conflict, match="older than the current version 4"):
-        rules.publish_rule(db.unit_of_work(), actor_id=people.admin, rule_id="contrib", version=v3)
+        publish_rule(db.unit_of_work(), actor_id=people.admin, rule_id="contrib", version=v3)
     with db.read_sessions() as session:
-        rule = rules.get_rule(session, "contrib")
+        rule = get_rule(session, "contrib")
         assert [v.status for v in rule.versions] == ["published", "published", "draft", "current"]
-        assert rules.rule_json(rule, drafts=False)["versions"][-1]["version"] == 4
+        assert rule_json(rule, drafts=False)["versions"][-1]["version"] == 4
 
 
 def test_every_scored_event_is_recorded_with_its_awards(db, people, community):
@@ -259,7 +266,7 @@ def test_caps_follow_calendar_periods_in_replays(db, people):
                               default_award=None, occurred_at=at)
               for at in (monday, monday + dt.timedelta(days=6), monday + dt.timedelta(days=7))]
     with db.read_sessions() as session:
-        result = rules.replay(session, events, rules.current_ruleset(session))
+        result = replay(session, events, current_ruleset(session))
     assert [[a.points for a in awards] for awards in result.awards] == [[10], [2], [10]]
     assert period_window("week", monday + dt.timedelta(days=6, hours=14)) == (
         dt.datetime(2026, 3, 2, tzinfo=dt.UTC), dt.datetime(2026, 3, 9, tzinfo=dt.UTC))
@@ -293,11 +300,11 @@ def test_preview_equals_what_publishing_then_awards_on_a_replay(db, people, comm
     _, v2 = save(db, people, "contrib", draft, publish=False)
 
     with db.read_sessions() as session:
-        report = rules.preview_rule(session, actor_id=people.staff, rule_id="contrib", version=v2)
-        unsaved = rules.preview_rule(session, actor_id=people.staff, rule_id="contrib", data=draft)
-        latest_draft = rules.preview_rule(session, actor_id=people.staff, rule_id="contrib")
+        report = preview_rule(session, actor_id=people.staff, rule_id="contrib", version=v2)
+        unsaved = preview_rule(session, actor_id=people.staff, rule_id="contrib", data=draft)
+        latest_draft = preview_rule(session, actor_id=people.staff, rule_id="contrib")
         with pytest.raises(Forbidden):
-            rules.preview_rule(session, actor_id=people.a, rule_id="contrib", version=v2)
+            preview_rule(session, actor_id=people.a, rule_id="contrib", version=v2)
     assert report.kinds == [CONTRIB]  # the poll events are not this rule's business
     assert report.events == 8
     # Nothing changed since the events: replaying the current version gives what was recorded.
@@ -315,11 +322,11 @@ def test_preview_equals_what_publishing_then_awards_on_a_replay(db, people, comm
     assert latest_draft.draft_version == v2
     assert report.as_dict()["total"]["delta"] == report.total_draft - report.total_current
 
-    rules.publish_rule(db.unit_of_work(), actor_id=people.admin, rule_id="contrib", version=v2)
+    publish_rule(db.unit_of_work(), actor_id=people.admin, rule_id="contrib", version=v2)
     with db.read_sessions() as session:
         events = session.scalars(select(ScoringEvent).where(ScoringEvent.kind == CONTRIB)
                                  .order_by(ScoringEvent.occurred_at, ScoringEvent.id)).all()
-        published = rules.replay(session, events, rules.current_ruleset(session))
+        published = replay(session, events, current_ruleset(session))
     assert dict(published.points) == {m.member_id: m.draft for m in report.members}
 
     # And through the live path: the same events, scored now for stand-in members with an
@@ -344,14 +351,14 @@ def test_preview_window_and_caps_count_history_before_it(db, people):
     _, v2 = save(db, people, "poll", definition(POLL, "points * 2", cap={"period": "month", "points": 10}),
                  publish=False)
     with db.read_sessions() as session:
-        later = rules.preview(session, "poll", v2, now=rules.utcnow() + dt.timedelta(days=91))
-        now = rules.preview(session, "poll", v2)
-        split = rules.preview(session, "poll", v2, days=0)
+        later = preview(session, "poll", v2, now=utcnow() + dt.timedelta(days=91))
+        now = preview(session, "poll", v2)
+        split = preview(session, "poll", v2, days=0)
     assert later.events == 0 and later.members == []
     assert (now.total_current, now.total_draft) == (10, 10)
     assert split.events == 0
     with db.read_sessions() as session, pytest.raises(NotFound):
-        rules.preview(session, "poll", 9)
+        preview(session, "poll", 9)
 
 
 # --- import / export ----------------------------------------------------------------------------
@@ -380,8 +387,8 @@ def test_export_then_import_round_trips(db, people, tmp_path):
     _seed_three(db, people)
     save(db, people, "contrib", definition(formula="complexity * level * 2", title="Contributions"))
     with db.read_sessions() as session:
-        exported = rules.export_rules(session, "yaml")
-        as_json = rules.export_rules(session, "json")
+        exported = export_rules(session, "yaml")
+        as_json = export_rules(session, "json")
     assert yaml.safe_load(exported) == yaml.safe_load(as_json)
     items = {i["id"]: i for i in yaml.safe_load(exported)["rules"]}
     assert items["contrib"]["version"] == 2 and items["contrib"]["published"] is True
@@ -389,7 +396,7 @@ def test_export_then_import_round_trips(db, people, tmp_path):
     assert items["checkin"]["cap"] == {"period": "week", "points": 20}
 
     # Importing what was exported changes nothing.
-    result = rules.import_rules(db.unit_of_work(), actor_id=people.admin, text=exported)
+    result = import_rules(db.unit_of_work(), actor_id=people.admin, text=exported)
     assert result.created == [] and sorted(result.unchanged) == ["checkin", "contrib", "draft-only"]
 
     # Into an empty database: the same rules come back, published as they were.
@@ -398,11 +405,11 @@ def test_export_then_import_round_trips(db, people, tmp_path):
     other = bootstrap.database(other_url, secret_key=SECRET)
     try:
         admin = Community(other, community_vault()).user(Role.ADMIN)
-        result = rules.import_rules(other.unit_of_work(), actor_id=admin, text=as_json, fmt="json")
+        result = import_rules(other.unit_of_work(), actor_id=admin, text=as_json, fmt="json")
         assert sorted(result.created) == [("checkin", 1), ("contrib", 1), ("draft-only", 1)]
         assert sorted(result.published) == [("checkin", 1), ("contrib", 1)]
         with other.read_sessions() as session:
-            assert _strip_versions(rules.export_rules(session)) == _strip_versions(exported)
+            assert _strip_versions(export_rules(session)) == _strip_versions(exported)
     finally:
         other.dispose()
 
@@ -410,7 +417,7 @@ def test_export_then_import_round_trips(db, people, tmp_path):
     items["checkin"]["formula"] = "duration"
     items["draft-only"]["published"] = True
     changed = yaml.safe_dump({"rules": list(items.values())})
-    result = rules.import_rules(db.unit_of_work(), actor_id=people.admin, text=changed)
+    result = import_rules(db.unit_of_work(), actor_id=people.admin, text=changed)
     assert result.created == [("checkin", 2)]
     assert sorted(result.published) == [("checkin", 2), ("draft-only", 1)]
     assert result.unchanged == ["contrib"]
@@ -444,16 +451,16 @@ def community_vault():
 )
 def test_import_errors_name_the_rule_and_field_and_write_nothing(db, people, text, words):
     with pytest.raises(InvalidInput) as caught:
-        rules.import_rules(db.unit_of_work(), actor_id=people.admin, text=text)
+        import_rules(db.unit_of_work(), actor_id=people.admin, text=text)
     assert words in caught.value.message
     with db.read_sessions() as session:
-        assert rules.list_rules(session) == []
+        assert list_rules(session) == []
 
 
 def test_import_needs_an_admin(db, people):
     with pytest.raises(Forbidden):
-        rules.import_rules(db.unit_of_work(), actor_id=people.staff,
-                           text="rules:\n- {id: a, title: A, event: poll_answered, formula: points}\n")
+        import_rules(db.unit_of_work(), actor_id=people.staff,
+                     text="rules:\n- {id: a, title: A, event: poll_answered, formula: points}\n")
 
 
 # --- dimension totals ---------------------------------------------------------------------------
@@ -516,7 +523,7 @@ def test_demo_rules_are_published_for_every_event_kind(db, people):
     seed_rules(db, {"admin@kopa.local": people.admin, admin_email: people.admin})
     seed_rules(db, {"admin@kopa.local": people.admin})  # once only
     with db.read_sessions() as session:
-        ruleset = rules.current_ruleset(session)
+        ruleset = current_ruleset(session)
     assert sorted(r.definition.event for r in ruleset.values()) == sorted(scoring.EVENT_KINDS)
     assert all(r.version == 1 for r in ruleset.values())
     # The demo contribution rule pays what the default would.

@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from community.models import Role
-from rewards import rules, scoring
+from rewards import scoring
+from rewards.rules.service import save_rule
+from rewards.rules.versions import get_rule
 from tests.conftest import PASSWORD
 from tests.rules_helpers import definition, score
 
@@ -160,8 +162,8 @@ def test_openapi_lists_the_rules_paths(client):
 
 def test_pages_render_for_admin_and_members_are_refused(app, client, auth, people):
     db = db_of(app)
-    rules.save_rule(db.unit_of_work(), actor_id=people.admin, rule_id="poll-points",
-                    data=definition(scoring.POLL_ANSWERED, "points", title="Poll answers"), publish=True)
+    save_rule(db.unit_of_work(), actor_id=people.admin, rule_id="poll-points",
+              data=definition(scoring.POLL_ANSWERED, "points", title="Poll answers"), publish=True)
     auth.login(people.email(people.member))
     assert client.get("/admin/rules").status_code == 403
     assert client.get("/admin/rules/new").status_code == 403
@@ -214,7 +216,7 @@ def test_new_rule_draft_preview_and_publish_through_the_pages(app, client, auth,
     published = client.post("/admin/rules/streaks/versions/1/publish", data={"csrf_token": token})
     assert published.status_code == 302
     with db.read_sessions() as session:
-        assert rules.get_rule(session, "streaks").current_version == 1
+        assert get_rule(session, "streaks").current_version == 1
     assert score(db, scoring.STREAK_REACHED, people.member, {"weeks": 1}) == [
         (5, "participation", "streaks", 1)]
 
@@ -233,7 +235,7 @@ def test_new_rule_draft_preview_and_publish_through_the_pages(app, client, auth,
                            data={"csrf_token": token, "document": yaml.safe_dump(document)})
     assert imported.status_code == 302
     with db.read_sessions() as session:
-        rule = rules.get_rule(session, "streaks")
+        rule = get_rule(session, "streaks")
         assert (rule.current_version, rule.latest.formula) == (3, "weeks * 7")
 
     # Staff may look and preview, not change.

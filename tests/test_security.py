@@ -47,11 +47,12 @@ from community.models import (
 from community.notifications import Notification
 from community.poll_models import Poll
 from community.processes import joining
-from rewards import catalogue, rules
+from rewards import catalogue
 from rewards.ledger import record_entry
 from rewards.loyalty_models import Badge, CatalogueItem, TierRow
 from rewards.models import LedgerEntry, OutboxItem
 from rewards.rule_models import ScoringRule
+from rewards.rules.service import export_for
 from tests.conftest import PASSWORD, SECRET, deploy_for
 from tests.conftest import _csrf_token as csrf_token_in
 from tests.servers import redis_up
@@ -271,7 +272,7 @@ def _seed(app) -> dict:
         feed = ics.feed_token(s, app.config["SECRET_KEY"], member)
         notification = _one(s, select(Notification.id).where(Notification.user_id == member)
                             .order_by(Notification.id))  # the approval told member1
-        rules_yaml = rules.export_for(s, actor_id=ids[ACCOUNTS["admin"]], fmt="yaml")
+        rules_yaml = export_for(s, actor_id=ids[ACCOUNTS["admin"]], fmt="yaml")
     return {
         "ids": ids,
         "rules_yaml": rules_yaml,

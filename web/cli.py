@@ -23,7 +23,8 @@ from community import accounts
 from community.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, seed_demo
 from community.errors import DomainError
 from community.models import Role
-from rewards import audit
+from rewards.audit.actions import verify_audit_log
+from rewards.audit.epochs import close_epoch
 from rewards.ledger import skip_entry_ids
 from web.accessors import database, vault
 from web.boards.live import relay_pushes
@@ -275,7 +276,7 @@ def reconcile_command(as_json: bool) -> None:
 def verify_audit_log_command() -> None:
     """Walk the hash-chained audit log; exit 1 if any row was altered, deleted or reordered."""
     with database().read_sessions() as session:
-        problems = audit.verify_audit_log(session)
+        problems = verify_audit_log(session)
     for problem in problems:
         click.echo(f"BROKEN {problem}")
     if problems:
@@ -288,7 +289,7 @@ def verify_audit_log_command() -> None:
 def close_epoch_command(if_due: bool) -> None:
     """Close the open ledger epoch and queue its root for anchoring."""
     try:
-        result = audit.close_epoch(database().unit_of_work(), actor_id=None, only_if_due=if_due)
+        result = close_epoch(database().unit_of_work(), actor_id=None, only_if_due=if_due)
     except DomainError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("no epoch due" if result is None else f"epoch {result['epoch']} closed: {result}")

@@ -10,7 +10,7 @@ from eth_account.messages import encode_defunct
 from sqlalchemy.orm import Session
 from web3 import Web3
 
-from rewards.audit import ledger_side
+from rewards.audit.reconcile import ledger_side
 from rewards.chain.client import artifact, rpc
 from rewards.chain.codec import decode_args, encode_call, event_codec
 from rewards.chain.deploy import ANCHOR, CREDITS, recorded_deployment

@@ -1,6 +1,6 @@
 """Benchmark: the auditor's checks at scale (#8).
 
-1. Verify a hash-chained audit log of ``--log-rows`` rows (``rewards.audit.verify_audit_log``)
+1. Verify a hash-chained audit log of ``--log-rows`` rows (``rewards.audit.actions.verify_audit_log``)
    and recompute the Merkle root of an epoch of ``--entries`` ledger entries from the
    database rows (``epoch_leaves`` + ``epoch_root``, as reconciliation does) and compare it
    with the recorded root. Target: both together <= 2 s for 100k. The best of ``--repeat``
@@ -12,7 +12,7 @@
    and the epoch anchored; only the reconcile step is timed. Target: <= 60 s for 10k.
 
 The data is made in bulk (users, wallets, ledger rows, outbox rows, audit-log rows hashed
-with ``rewards.audit.chain_hash``), but the first ledger entry comes from
+with ``rewards.audit.actions.chain_hash``), but the first ledger entry comes from
 ``rewards.ledger.record_entry``, the epoch from ``close_epoch`` and the last log row from
 ``append_action``, so the verifier checks bulk rows and domain rows in one chain. After
 timing, one altered log row must be reported: the verifier really verifies.
@@ -44,7 +44,8 @@ from web3 import Web3
 
 from community.db import Database
 from community.models import User
-from rewards import audit
+from rewards.audit.actions import GENESIS, HEAD_KEY, chain_hash, verify_audit_log
+from rewards.audit.epochs import close_epoch, epoch_leaves, epoch_root
 from rewards.audit_models import AuditEpoch, AuditLogRow
 from rewards.ledger import entry_ref, instance_id, record_entry
 from rewards.models import LedgerEntry, OutboxItem, OutboxStatus, Setting, Wallet
@@ -125,7 +126,7 @@ def _audit_log(db: Database, rows: int) -> None:
     """``rows`` log rows chained exactly as ``append_action`` chains them, and the head."""
     rng = random.Random(7)
     start = dt.datetime.now(dt.UTC) - dt.timedelta(days=30)
-    prev, out = audit.GENESIS, []
+    prev, out = GENESIS, []
     for seq in range(1, rows + 1):
         at = start + dt.timedelta(milliseconds=seq * 20)
         contribution = rng.randint(1, 50_000)
@@ -135,12 +136,12 @@ def _audit_log(db: Database, rows: int) -> None:
                "detail": json.dumps({"comment": "looks good", "level": rng.randint(1, 3), "path":
                                      f"/api/v1/contributions/{contribution}/approve"},
                                     sort_keys=True, separators=(",", ":"), ensure_ascii=True)}
-        digest = audit.chain_hash(prev, row)
+        digest = chain_hash(prev, row)
         out.append({**row, "at": at, "prev_hash": prev, "hash": digest})
         prev = digest
     _bulk(db, AuditLogRow.__table__, out)
     with db.write_sessions() as session:
-        session.merge(Setting(key=audit.HEAD_KEY, value=f"{rows}:{prev}"))
+        session.merge(Setting(key=HEAD_KEY, value=f"{rows}:{prev}"))
         session.commit()
 
 
@@ -161,7 +162,7 @@ def chain_and_merkle(args, tmp: str) -> float:
         note(f"generated {args.entries} ledger entries and {args.log_rows - 1} log rows in "
              f"{time.perf_counter() - t:.1f} s")
         t = time.perf_counter()
-        epoch = audit.close_epoch(db.unit_of_work(), actor_id=None)
+        epoch = close_epoch(db.unit_of_work(), actor_id=None)
         close_s = time.perf_counter() - t
         assert epoch["entry_count"] == args.entries, epoch
 
@@ -170,7 +171,7 @@ def chain_and_merkle(args, tmp: str) -> float:
         for _ in range(args.repeat):  # the best of --repeat runs: other work on the host only adds
             with db.read_sessions() as session:
                 t, c = time.perf_counter(), time.process_time()
-                problems = audit.verify_audit_log(session)
+                problems = verify_audit_log(session)
                 verify = (time.perf_counter() - t, time.process_time() - c)
                 rows = session.scalar(select(func.count()).select_from(AuditLogRow))
             if problems or rows != args.log_rows:
@@ -178,9 +179,9 @@ def chain_and_merkle(args, tmp: str) -> float:
 
             with db.read_sessions() as session:
                 t, c = time.perf_counter(), time.process_time()
-                leaves = audit.epoch_leaves(session, epoch["epoch"])
+                leaves = epoch_leaves(session, epoch["epoch"])
                 load_s = time.perf_counter() - t
-                root = audit.epoch_root(leaves)
+                root = epoch_root(leaves)
                 merkle = (time.perf_counter() - t, time.process_time() - c)
                 recorded = session.get(AuditEpoch, epoch["epoch"]).root
             if root != recorded or len(leaves) != args.entries:
@@ -195,7 +196,7 @@ def chain_and_merkle(args, tmp: str) -> float:
                             {"d": '{"comment":"altered"}', "s": args.log_rows // 2})
             session.commit()
         with db.read_sessions() as session:
-            caught = audit.verify_audit_log(session)
+            caught = verify_audit_log(session)
         if not caught:
             raise SystemExit("the verifier did not notice an altered row")
         db.dispose()
@@ -239,7 +240,7 @@ def reconcile_holders(args, tmp: str) -> float:
         while relay.run_once():
             pass
         mint_s = time.perf_counter() - t
-        audit.close_epoch(db.unit_of_work(), actor_id=None)
+        close_epoch(db.unit_of_work(), actor_id=None)
         while relay.run_once():  # the epoch's anchor
             pass
         with db.read_sessions() as session:

@@ -7,7 +7,11 @@ from flask import Blueprint, g, jsonify, request
 
 from community import privacy
 from community.errors import Forbidden
-from rewards import audit
+from rewards.audit.actions import audit_log_search, verify_audit_log
+from rewards.audit.epochs import close_epoch as close_audit_epoch
+from rewards.audit.epochs import entry_proof, list_epochs
+from rewards.audit.explorer import ledger_page
+from rewards.audit.validators import validator_stats
 from web import apiutil
 from web.accessors import db_session, evidence_root, unit_of_work
 from web.apiutil import decimal_id, token_required
@@ -35,7 +39,7 @@ def ledger():
         return (raw or None) if number is None else number
 
     return jsonify(
-        audit.ledger_page(
+        ledger_page(
             db_session(), g.api_user, member=number("member"), process=number("process"),
             validator=number("validator"), state=args.get("state") or None, search=args.get("q") or None,
             before=number("before"), limit=50 if number("limit") is None else number("limit"),
@@ -55,34 +59,34 @@ def reconciliation():
 @bp.get("/audit/epochs")
 @token_required
 def epochs():
-    return jsonify(audit.list_epochs(db_session(), g.api_user))
+    return jsonify(list_epochs(db_session(), g.api_user))
 
 
 @bp.post("/audit/epochs")
 @token_required
 def close_epoch():
-    result = audit.close_epoch(unit_of_work(), actor_id=g.api_user.id)
+    result = close_audit_epoch(unit_of_work(), actor_id=g.api_user.id)
     return jsonify(result), 201
 
 
 @bp.get("/ledger/<int:entry_id>/proof")
 @token_required
 def proof(entry_id: int):
-    return jsonify(audit.entry_proof(db_session(), g.api_user, entry_id))
+    return jsonify(entry_proof(db_session(), g.api_user, entry_id))
 
 
 @bp.get("/audit/validators")
 @token_required
 def validators():
-    return jsonify(audit.validator_stats(db_session(), g.api_user))
+    return jsonify(validator_stats(db_session(), g.api_user))
 
 
 @bp.get("/audit/log")
 @token_required
 def audit_log():
     session = db_session()
-    page = audit.audit_log_search(session, g.api_user, **log_filters(request.args))
-    return jsonify(items=page["items"], next=page["next"], problems=audit.verify_audit_log(session))
+    page = audit_log_search(session, g.api_user, **log_filters(request.args))
+    return jsonify(items=page["items"], next=page["next"], problems=verify_audit_log(session))
 
 
 @bp.get("/audit/export")

@@ -17,7 +17,8 @@ from flask import current_app, g, request
 from flask_login import current_user
 
 from community.models import User
-from rewards import audit
+from rewards.audit.actions import append_action
+from rewards.audit.epochs import close_epoch
 from web.accessors import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def close_epoch_when_due() -> None:
         return
     _last_due_check[0] = now
     try:
-        audit.close_epoch(unit_of_work(), actor_id=None, only_if_due=True)
+        close_epoch(unit_of_work(), actor_id=None, only_if_due=True)
     except Exception:
         log.exception("could not close the due ledger epoch")
 
@@ -68,7 +69,7 @@ def record_action(response):
             return response
         with unit_of_work() as uow:
             actor = uow.session.get(User, user.id)
-            audit.append_action(
+            append_action(
                 uow.session, actor, f"{request.method} {request.url_rule.rule}", request.path,
                 {"endpoint": request.endpoint, "args": request.view_args or {},
                  "status": response.status_code},

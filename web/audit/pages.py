@@ -13,7 +13,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from community.errors import DomainError, Forbidden
-from rewards import audit
+from rewards.audit.access import require_auditor
+from rewards.audit.actions import LOG_ROLES, audit_log_actions, audit_log_search, verify_audit_log
+from rewards.audit.epochs import close_epoch as close_audit_epoch
+from rewards.audit.epochs import list_epochs
+from rewards.audit.explorer import STATES, ledger_page, parse_day
+from rewards.audit.exports import export_files, export_manifest, export_rows, log_export
+from rewards.audit.validators import validator_stats
 from web.accessors import chain_reader, database, db_session, unit_of_work, vault
 from web.portal import requires
 
@@ -34,8 +40,8 @@ def _filters() -> dict:
     return {
         "member": row_id("member"), "process": row_id("process"), "validator": row_id("validator"),
         "state": args.get("state") or None,
-        "since": audit.parse_day(args.get("from"), "from"),
-        "until": audit.parse_day(args.get("until"), "until"),
+        "since": parse_day(args.get("from"), "from"),
+        "until": parse_day(args.get("until"), "until"),
         "search": args.get("q") or None, "tx_hash": args.get("tx") or None, "before": row_id("before"),
         "limit": row_id("limit") if isinstance(row_id("limit"), int) else 50,
     }
@@ -47,11 +53,11 @@ def ledger():
     error = None
     page = {"items": [], "next": None}
     try:
-        page = audit.ledger_page(db_session(), current_user, **_filters())
+        page = ledger_page(db_session(), current_user, **_filters())
     except DomainError as exc:
         error = str(exc)
     return render_template("audit/ledger.html", page=page, error=error, args=request.args,
-                           states=audit.STATES)
+                           states=STATES)
 
 
 @bp.get("/reconciliation")
@@ -70,20 +76,20 @@ def audit_report() -> dict:
 @bp.get("/validators")
 @auditor_required
 def validators():
-    return render_template("audit/validators.html", stats=audit.validator_stats(db_session(), current_user))
+    return render_template("audit/validators.html", stats=validator_stats(db_session(), current_user))
 
 
 @bp.get("/epochs")
 @auditor_required
 def epochs():
-    return render_template("audit/epochs.html", epochs=audit.list_epochs(db_session(), current_user))
+    return render_template("audit/epochs.html", epochs=list_epochs(db_session(), current_user))
 
 
 @bp.post("/epochs")
 @auditor_required
 def close_epoch():
     try:
-        result = audit.close_epoch(unit_of_work(), actor_id=current_user.id)
+        result = close_audit_epoch(unit_of_work(), actor_id=current_user.id)
         flash(_("Epoch %(epoch)s closed with %(count)s entries; anchoring is queued.", epoch=result["epoch"],
                 count=result["entry_count"]))
     except Forbidden:
@@ -101,7 +107,7 @@ def log_filters(args) -> dict:
         return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else (raw or None)
 
     until_raw = (args.get("until") or "").strip()
-    until = audit.parse_day(until_raw, "until")
+    until = parse_day(until_raw, "until")
     if until is not None and len(until_raw) == 10:
         until += dt.timedelta(days=1)
     limit = (args.get("limit") or "").strip()
@@ -109,7 +115,7 @@ def log_filters(args) -> dict:
         "actor": row_id("actor"), "role": (args.get("role") or "").strip() or None,
         "action": (args.get("action") or "").strip() or None,
         "subject": (args.get("subject") or "").strip() or None,
-        "since": audit.parse_day((args.get("from") or "").strip(), "from"), "until": until,
+        "since": parse_day((args.get("from") or "").strip(), "from"), "until": until,
         "before": row_id("before"),
         "limit": int(limit) if limit.isascii() and limit.isdigit() and len(limit) < 6 else 50,
     }
@@ -123,13 +129,13 @@ def audit_log():
     error, status = None, 200
     page = {"items": [], "next": None}
     try:
-        page = audit.audit_log_search(session, current_user, **log_filters(request.args))
+        page = audit_log_search(session, current_user, **log_filters(request.args))
     except DomainError as exc:
         error, status = str(exc), 400
     keep = {k: v for k, v in request.args.items() if k not in ("before",) and v}
     return render_template("audit/log.html", page=page, error=error, args=request.args, keep=keep,
-                           roles=audit.LOG_ROLES, actions=audit.audit_log_actions(session),
-                           problems=audit.verify_audit_log(session)), status
+                           roles=LOG_ROLES, actions=audit_log_actions(session),
+                           problems=verify_audit_log(session)), status
 
 
 @bp.get("/exports")
@@ -143,16 +149,16 @@ def build_export(viewer_id: int, since_raw: str | None, until_raw: str | None) -
     from rewards.chain.audit import chain_facts, platform_address, sign_manifest
 
     session = db_session()
-    audit.require_auditor(session, viewer_id)
-    since, until = audit.parse_day(since_raw, "from"), audit.parse_day(until_raw, "until")
-    rows = audit.export_rows(session, since, until)
-    files = audit.export_files(rows)
+    require_auditor(session, viewer_id)
+    since, until = parse_day(since_raw, "from"), parse_day(until_raw, "until")
+    rows = export_rows(session, since, until)
+    files = export_files(rows)
     with database().write_sessions() as write:
         signer = platform_address(write, vault())
-        manifest = audit.export_manifest(files, since=since, until=until, rows=rows,
+        manifest = export_manifest(files, since=since, until=until, rows=rows,
                                          chain=chain_facts(session, chain_reader().w3), signer=signer)
         _, signature = sign_manifest(write, vault(), manifest)
-    audit.log_export(unit_of_work(), viewer_id, manifest, signature)
+    log_export(unit_of_work(), viewer_id, manifest, signature)
     return {"files": files, "manifest": manifest, "signature": signature, "signer": signer}
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, jsonify, request
 
 from community.errors import InvalidInput
-from rewards import rules
 from rewards.formula import FormulaError
+from rewards.rules import definitions, events, service, transfer, versions
 from web.accessors import db_session, unit_of_work
 from web.apiutil import json_body, token_required
 
@@ -23,15 +23,15 @@ def _formula_error(exc: FormulaError):
 @bp.get("/rules")
 @token_required
 def list_rules():
-    found, drafts = rules.visible_rules(db_session(), actor_id=g.api_user.id)
-    return jsonify([rules.rule_json(rule, drafts=drafts) for rule in found])
+    found, drafts = service.visible_rules(db_session(), actor_id=g.api_user.id)
+    return jsonify([versions.rule_json(rule, drafts=drafts) for rule in found])
 
 
 @bp.get("/rules/<rule_id>")
 @token_required
 def get_rule(rule_id: str):
-    rule, drafts = rules.rule_for(db_session(), actor_id=g.api_user.id, rule_id=rule_id)
-    return jsonify(rules.rule_json(rule, drafts=drafts))
+    rule, drafts = service.rule_for(db_session(), actor_id=g.api_user.id, rule_id=rule_id)
+    return jsonify(versions.rule_json(rule, drafts=drafts))
 
 
 @bp.post("/rules")
@@ -41,7 +41,7 @@ def save_rule():
     publish = data.pop("publish", False)
     if not isinstance(publish, bool):
         raise InvalidInput("publish must be true or false")
-    rule_id, version = rules.save_rule(
+    rule_id, version = service.save_rule(
         unit_of_work(), actor_id=g.api_user.id, rule_id=data.pop("id", None), data=data, publish=publish
     )
     return jsonify(id=rule_id, version=version, status="current" if publish else "draft"), 201
@@ -52,7 +52,7 @@ def save_rule():
 def preview(rule_id: str):
     data = json_body()
     version = data.pop("version", None)
-    report = rules.preview_rule(
+    report = service.preview_rule(
         db_session(), actor_id=g.api_user.id, rule_id=rule_id, version=version, data=data or None
     )
     return jsonify(report.as_dict())
@@ -62,7 +62,7 @@ def preview(rule_id: str):
 @token_required
 def publish(rule_id: str):
     data = json_body()
-    current = rules.publish_rule(
+    current = service.publish_rule(
         unit_of_work(), actor_id=g.api_user.id, rule_id=rule_id, version=data.get("version")
     )
     return jsonify(id=rule_id, current_version=current)
@@ -72,7 +72,7 @@ def publish(rule_id: str):
 @token_required
 def export():
     fmt = request.args.get("format", "yaml")
-    text = rules.export_for(db_session(), actor_id=g.api_user.id, fmt=fmt)
+    text = service.export_for(db_session(), actor_id=g.api_user.id, fmt=fmt)
     mimetype = "application/json" if fmt == "json" else "application/yaml"
     return Response(text, mimetype=mimetype)
 
@@ -83,7 +83,7 @@ def import_rules():
     """The body is the document itself (YAML, or JSON when sent as application/json or
     with ?format=json)."""
     fmt = request.args.get("format") or ("json" if request.mimetype == "application/json" else None)
-    result = rules.import_rules(
+    result = transfer.import_rules(
         unit_of_work(), actor_id=g.api_user.id, text=request.get_data(cache=True), fmt=fmt
     )
     return jsonify(result.as_dict())
@@ -111,7 +111,7 @@ _FORMULA_ERROR = {
     }}},
 }
 _RULE_ID = {"name": "rule_id", "in": "path", "required": True,
-            "schema": {"type": "string", "pattern": rules.RULE_ID_RE.pattern}}
+            "schema": {"type": "string", "pattern": definitions.RULE_ID_RE.pattern}}
 _CONDITIONS = {
     "type": "object",
     "description": "Context or input name → list of allowed values, or {min, max} for numbers. "
@@ -123,13 +123,13 @@ _CONDITIONS = {
 }
 _DEFINITION_PROPERTIES = {
     "title": {"type": "string", "maxLength": 200},
-    "event": {"type": "string", "enum": list(rules.EVENT_INPUTS)},
+    "event": {"type": "string", "enum": list(events.EVENT_INPUTS)},
     "conditions": _CONDITIONS,
     "dimension": {"type": "string", "default": "participation"},
     "formula": {"type": "string", "maxLength": 500,
                 "description": "numbers, the event's inputs, + - * /, min, max, round, comparisons"},
     "cap": {"type": ["object", "null"], "properties": {
-        "period": {"type": "string", "enum": list(rules.CAP_PERIODS)}, "points": {"type": "integer"}}},
+        "period": {"type": "string", "enum": list(definitions.CAP_PERIODS)}, "points": {"type": "integer"}}},
     "enabled": {"type": "boolean", "default": True},
     "note": {"type": "string"},
 }
@@ -177,7 +177,7 @@ OPENAPI_PATHS = {
             "security": _SECURED,
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["id", "title", "event", "formula"],
-                "properties": {"id": {"type": "string", "pattern": rules.RULE_ID_RE.pattern},
+                "properties": {"id": {"type": "string", "pattern": definitions.RULE_ID_RE.pattern},
                                **_DEFINITION_PROPERTIES, "publish": {"type": "boolean", "default": False}},
             }}}},
             "responses": {

@@ -8,8 +8,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from community.errors import DomainError
-from rewards import rules
 from rewards.formula import FormulaError
+from rewards.rules.events import EVENT_CONTEXT, EVENT_INPUTS, TIER
+from rewards.rules.service import export_for, preview_rule, publish_rule, save_rule
+from rewards.rules.transfer import import_rules
+from rewards.rules.versions import get_rule, list_rules
 from web.accessors import db_session, unit_of_work
 from web.forms import PlainForm
 from web.portal import admin_required, staff_required
@@ -32,15 +35,15 @@ def _show_error(form: RuleForm, exc: DomainError) -> None:
 
 
 def _inputs_help() -> list[tuple[str, tuple[str, ...], list[str]]]:
-    return [(kind, inputs, sorted({rules.TIER, *rules.EVENT_CONTEXT[kind], *inputs}))
-            for kind, inputs in rules.EVENT_INPUTS.items()]
+    return [(kind, inputs, sorted({TIER, *EVENT_CONTEXT[kind], *inputs}))
+            for kind, inputs in EVENT_INPUTS.items()]
 
 
 @bp.get("/admin/rules")
 @staff_required
 def index():
     return render_template(
-        "rules.html", rules=rules.list_rules(db_session()), import_form=ImportForm(), help=_inputs_help()
+        "rules.html", rules=list_rules(db_session()), import_form=ImportForm(), help=_inputs_help()
     )
 
 
@@ -48,8 +51,8 @@ def _save(form: RuleForm, rule_id: str, *, creating: bool) -> tuple[str, int] | 
     if not form.validate_on_submit():
         return None
     try:
-        return rules.save_rule(unit_of_work(), actor_id=current_user.id, rule_id=rule_id,
-                               data=form.definition(), new=creating)
+        return save_rule(unit_of_work(), actor_id=current_user.id, rule_id=rule_id,
+                         data=form.definition(), new=creating)
     except DomainError as exc:
         _show_error(form, exc)
         return None
@@ -71,7 +74,7 @@ def new():
 @bp.route("/admin/rules/<rule_id>/edit", methods=["GET", "POST"])
 @admin_required
 def edit(rule_id: str):
-    rule = rules.get_rule(db_session(), rule_id)
+    rule = get_rule(db_session(), rule_id)
     form = RuleForm()
     if not form.is_submitted() and rule.latest is not None:
         form.fill_from(rule.latest)
@@ -87,15 +90,15 @@ def edit(rule_id: str):
 @bp.get("/admin/rules/<rule_id>")
 @staff_required
 def detail(rule_id: str):
-    rule = rules.get_rule(db_session(), rule_id)
+    rule = get_rule(db_session(), rule_id)
     return render_template("rules_detail.html", rule=rule, form=PlainForm())
 
 
 @bp.get("/admin/rules/<rule_id>/versions/<int:version>/preview")
 @staff_required
 def preview(rule_id: str, version: int):
-    report = rules.preview_rule(db_session(), actor_id=current_user.id, rule_id=rule_id, version=version)
-    rule = rules.get_rule(db_session(), rule_id)
+    report = preview_rule(db_session(), actor_id=current_user.id, rule_id=rule_id, version=version)
+    rule = get_rule(db_session(), rule_id)
     return render_template("rules_preview.html", rule=rule, version=version, report=report, form=PlainForm())
 
 
@@ -106,7 +109,7 @@ def publish(rule_id: str, version: int):
         flash(_("The form has expired; please try again."), "error")
         return redirect(url_for("rules.preview", rule_id=rule_id, version=version))
     try:
-        rules.publish_rule(unit_of_work(), actor_id=current_user.id, rule_id=rule_id, version=version)
+        publish_rule(unit_of_work(), actor_id=current_user.id, rule_id=rule_id, version=version)
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("rules.preview", rule_id=rule_id, version=version))
@@ -119,7 +122,7 @@ def publish(rule_id: str, version: int):
 @login_required
 def export():
     fmt = request.args.get("format", "yaml")
-    text = rules.export_for(db_session(), actor_id=current_user.id, fmt=fmt)
+    text = export_for(db_session(), actor_id=current_user.id, fmt=fmt)
     return Response(
         text, mimetype="application/json" if fmt == "json" else "application/yaml",
         headers={"Content-Disposition": f"attachment; filename=kopa-rules.{fmt}"},
@@ -137,8 +140,8 @@ def import_document():
     text = upload.read() if upload and upload.filename else (form.document.data or "")
     name = (upload.filename or "") if upload else ""
     try:
-        result = rules.import_rules(unit_of_work(), actor_id=current_user.id, text=text,
-                                    fmt="json" if name.endswith(".json") else None)
+        result = import_rules(unit_of_work(), actor_id=current_user.id, text=text,
+                              fmt="json" if name.endswith(".json") else None)
     except DomainError as exc:
         flash(_("Nothing was imported: %(reason)s", reason=exc.message), "error")
     else:
