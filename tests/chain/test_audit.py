@@ -29,7 +29,7 @@ from tests.support.relay import drain
 from tests.support.web import token_for
 from web.config import ANVIL_DEV_DEPLOYER_KEY
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.chain
 
 
@@ -249,7 +249,6 @@ def test_audit_log_verifier_detects_1000_random_mutations():
 
 
 def test_admin_actions_are_logged_and_the_cli_finds_a_broken_chain(app, client, app_community, anvil):
-
     db = app.extensions["kopa.db"]
     staff, member = app_community.user(Role.STAFF), app_community.user()
     admin = app_community.user(Role.ADMIN)

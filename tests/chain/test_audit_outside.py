@@ -31,7 +31,7 @@ from tests.support.chain import deploy_for
 from tests.support.relay import drain
 from tests.support.web import token_for
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.chain
 
 

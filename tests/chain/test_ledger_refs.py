@@ -20,7 +20,7 @@ from tests.support.chain import deploy_for
 from tests.support.community import Community
 from tests.support.relay import drain
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RULE = ("test", 1)
 
 

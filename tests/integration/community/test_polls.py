@@ -689,7 +689,6 @@ def limited_app(sqlite_url, tmp_path):
 
 
 def test_kiosk_rate_limit_returns_429_per_kiosk(limited_app):
-
     db = limited_app.extensions["kopa.db"]
     staff = Community(db, limited_app.extensions["kopa.vault"]).user(Role.STAFF)
     poll_id = make_poll(db, staff, kiosk_enabled=True)

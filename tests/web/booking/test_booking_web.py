@@ -55,7 +55,6 @@ def centre(app, app_community):
 
 
 def token_for(client, community, user_id: int) -> dict:
-
     response = client.post(
         "/api/v1/auth/token", json={"email": community.email_of(user_id), "password": PASSWORD}
     )

@@ -18,7 +18,7 @@ from community import services
 from community.models import User
 from tests.support.community import PASSWORD
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 _spec = importlib.util.spec_from_file_location("kopa_i18n_script", ROOT / "scripts" / "i18n.py")
 i18n_script = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(i18n_script)

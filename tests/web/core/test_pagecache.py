@@ -197,7 +197,6 @@ def test_least_recently_used_pages_leave_first_within_the_budget():
 
 @pytest.fixture
 def postgres_url():
-
     require_postgres()
     url, name = new_pg_database(migrated=True)
     yield url

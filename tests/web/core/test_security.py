@@ -773,7 +773,6 @@ def _attempt(client, api: bool, email: str, password: str, address: str):
 
 @pytest.mark.parametrize("api", [False, True], ids=["form", "token"])
 def test_200_bad_logins_from_one_address_get_429_past_the_limit(throttled, api):
-
     community = Community(throttled.extensions["kopa.db"], throttled.extensions["kopa.vault"])
     real = community.email_of(community.user())
     client = _login_client(throttled)
