@@ -11,9 +11,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from community import services
-from community.notifications import (
-    Notification,
-)
+from community.notifications import Notification
 from rewards.chain.anvil import free_port
 
 
