@@ -35,13 +35,7 @@ def read(db, service, **kwargs):
 
 @pytest.fixture
 def cast(community):
-    staff = community.user(Role.STAFF)
-    return {
-        "staff": staff,
-        "member": community.user(),
-        "other": community.user(),
-        "auditor": community.user(Role.AUDITOR),
-    }
+    return community.people(staff=Role.STAFF, member=Role.MEMBER, other=Role.MEMBER, auditor=Role.AUDITOR)
 
 
 # --- creating and editing -------------------------------------------------------------

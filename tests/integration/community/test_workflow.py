@@ -52,9 +52,9 @@ def _submit(db, member: int, task: int, text: str = "did it", **kwargs) -> int:
 
 @pytest.fixture
 def people(community):
-    staff = community.user(Role.STAFF, name="Staff One")
-    other_staff = community.user(Role.STAFF, name="Staff Two")
-    member = community.user(name="Member")
+    people = community.people(staff=(Role.STAFF, "Staff One"), staff2=(Role.STAFF, "Staff Two"),
+                              member="Member")
+    staff, other_staff = people["staff"], people["staff2"]
     task = community.task(staff, complexity=40)
     with community.db.read_sessions() as session:
         process_id = session.get(Task, task).process_id
@@ -65,7 +65,7 @@ def people(community):
         permission_name="manage",
         user_email=community.email_of(other_staff),
     )
-    return {"staff": staff, "staff2": other_staff, "member": member, "task": task, "process": process_id}
+    return {**people, "task": task, "process": process_id}
 
 
 # --- the state machine ---------------------------------------------------------------------

@@ -33,8 +33,7 @@ def names(db, key: BoardKey, now: dt.datetime | None = None) -> list[tuple[str, 
 
 
 def _people(community) -> dict[str, int]:
-    staff = community.user(Role.STAFF, name="Staff")
-    return {"staff": staff, **{n: community.user(name=n) for n in ("Ana", "Ben", "Cleo", "Dan")}}
+    return community.people(staff=(Role.STAFF, "Staff"), Ana="Ana", Ben="Ben", Cleo="Cleo", Dan="Dan")
 
 
 @pytest.fixture

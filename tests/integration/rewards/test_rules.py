@@ -27,14 +27,14 @@ POLL, BOOKING, STREAK, CONTRIB = (scoring.POLL_ANSWERED, scoring.BOOKING_CHECKED
 
 @pytest.fixture
 def people(community):
-    return SimpleNamespace(
-        admin=community.user(Role.ADMIN, name="Ada Admin"),
-        staff=community.user(Role.STAFF, name="Sam Staff"),
-        staff2=community.user(Role.STAFF, name="Sue Staff"),
-        a=community.user(name="Anna"),
-        b=community.user(name="Boris"),
-        c=community.user(name="Cara"),
-    )
+    return SimpleNamespace(**community.people(
+        admin=(Role.ADMIN, "Ada Admin"),
+        staff=(Role.STAFF, "Sam Staff"),
+        staff2=(Role.STAFF, "Sue Staff"),
+        a="Anna",
+        b="Boris",
+        c="Cara",
+    ))
 
 
 def save(db, people, rule_id, data, publish=True):

@@ -34,10 +34,8 @@ def papp(database_url, anvil, tmp_path):
 @pytest.fixture
 def people(papp):
     c = Community(papp.extensions["kopa.db"], papp.extensions["kopa.vault"])
-    staff = c.user(Role.STAFF)
-    ids = {"member": c.user(name=NAME), "other": c.user(), "staff": staff, "admin": c.user(Role.ADMIN),
-           "auditor": c.user(Role.AUDITOR)}
-    c.approved(ids["member"], staff, c.task(staff, complexity=20))
+    ids = c.people(staff=Role.STAFF, member=NAME, other=Role.MEMBER, admin=Role.ADMIN, auditor=Role.AUDITOR)
+    c.approved(ids["member"], ids["staff"], c.task(ids["staff"], complexity=20))
     ids["community"] = c
     return ids
 

@@ -17,13 +17,11 @@ from web.live import NAMESPACE
 @pytest.fixture
 def people(app_community):
     c = app_community
-    staff = c.user(Role.STAFF, name="Stella Staff")
+    people = c.people(staff=(Role.STAFF, "Stella Staff"), ana="Ana Member", ben="Ben Member")
     return {
-        "staff": staff,
-        "ana": c.user(name="Ana Member"),
-        "ben": c.user(name="Ben Member"),
-        "task": c.task(staff, complexity=40),
-        "invite_task": c.task(staff, complexity=20, membership="invite"),
+        **people,
+        "task": c.task(people["staff"], complexity=40),
+        "invite_task": c.task(people["staff"], complexity=20, membership="invite"),
     }
 
 

@@ -13,16 +13,9 @@ from tests.support.web import token_for
 
 @pytest.fixture
 def people(app_community):
-    c = app_community
-    staff = c.user(Role.STAFF)
-    return {
-        "staff": staff,
-        "member": c.user(),
-        "other": c.user(),
-        "auditor": c.user(Role.AUDITOR),
-        "admin": c.user(Role.ADMIN),
-        "task": c.task(staff, complexity=40),
-    }
+    people = app_community.people(staff=Role.STAFF, member=Role.MEMBER, other=Role.MEMBER,
+                                  auditor=Role.AUDITOR, admin=Role.ADMIN)
+    return {**people, "task": app_community.task(people["staff"], complexity=40)}
 
 
 def count(app, model) -> int:

@@ -22,14 +22,14 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 def api(app, client, app_community):
     """Tokens for a member, two managing staff, an outsider and an auditor, and a task."""
     c = app_community
-    staff, staff2 = c.user(Role.STAFF), c.user(Role.STAFF)
+    people = c.people(staff=Role.STAFF, staff2=Role.STAFF)
+    staff, staff2 = people["staff"], people["staff2"]
     task = c.task(staff, complexity=40)
     with c.db.read_sessions() as session:
         process_id = session.get(Task, task).process_id
     processes.grant_permission(c.db.unit_of_work(), actor_id=staff, process_id=process_id,
                                permission_name="manage", user_email=c.email_of(staff2))
-    people = {"staff": staff, "staff2": staff2, "member": c.user(), "other": c.user(),
-              "auditor": c.user(Role.AUDITOR)}
+    people.update(c.people(member=Role.MEMBER, other=Role.MEMBER, auditor=Role.AUDITOR))
 
     def token(user_id: int) -> dict:
         reply = client.post("/api/v1/auth/token", json={"email": c.email_of(user_id), "password": PASSWORD})

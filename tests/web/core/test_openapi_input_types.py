@@ -72,7 +72,7 @@ SUPERSCRIPTS = ("\u00b2", "1\u00b2", "\u2075")  # str.isdigit() is true, int() r
 def api(client, app_community):
     """Bearer headers for an admin, staff and a member, and one of staff's tasks."""
     c = app_community
-    people = {"admin": c.user(Role.ADMIN), "staff": c.user(Role.STAFF), "member": c.user()}
+    people = c.people(admin=Role.ADMIN, staff=Role.STAFF, member=Role.MEMBER)
     task = c.task(people["staff"])
 
     def headers(user_id: int) -> dict:

@@ -24,14 +24,12 @@ UTC = dt.UTC
 @pytest.fixture
 def people(app, app_community):
     c = app_community
-    staff = c.user(Role.STAFF, name="Stella Staff")
-    task = c.task(staff, complexity=40, organisation="=HYPERLINK(1)")
-    member = c.user(name="Ana Member")
-    c.approved(member, staff, task)
+    people = c.people(staff=(Role.STAFF, "Stella Staff"), member="Ana Member")
+    c.approved(people["member"], people["staff"],
+               c.task(people["staff"], complexity=40, organisation="=HYPERLINK(1)"))
     with app.extensions["kopa.db"].read_sessions() as session:
         org = session.scalars(select(Organisation.id)).one()
-    return {"staff": staff, "member": member, "admin": c.user(Role.ADMIN), "auditor": c.user(Role.AUDITOR),
-            "org": org, "c": c}
+    return {**people, **c.people(admin=Role.ADMIN, auditor=Role.AUDITOR), "org": org, "c": c}
 
 
 def bearer(client, people, who: str) -> dict:

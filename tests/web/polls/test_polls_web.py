@@ -21,8 +21,7 @@ MINUTE = "%Y-%m-%dT%H:%M"
 
 @pytest.fixture
 def people(app_community):
-    c = app_community
-    return {"staff": c.user(Role.STAFF), "member": c.user(), "other": c.user()}
+    return app_community.people(staff=Role.STAFF, member=Role.MEMBER, other=Role.MEMBER)
 
 
 def bearer(client, app_community, user_id) -> dict:

@@ -83,16 +83,15 @@ def portal(app, client, auth, app_community):
 
 @pytest.fixture
 def people(app_community):
-    c = app_community
-    return {
-        "staff": c.user(Role.STAFF, name="Staff Sandra"),
-        "staff2": c.user(Role.STAFF, name="Staff Janis"),
-        "outsider_staff": c.user(Role.STAFF, name="Staff Other"),
-        "member": c.user(name="Member Liga"),
-        "other": c.user(name="Member Pablo"),
-        "auditor": c.user(Role.AUDITOR, name="Auditor Andris"),
-        "admin": c.user(Role.ADMIN, name="Admin Alise"),
-    }
+    return app_community.people(
+        staff=(Role.STAFF, "Staff Sandra"),
+        staff2=(Role.STAFF, "Staff Janis"),
+        outsider_staff=(Role.STAFF, "Staff Other"),
+        member="Member Liga",
+        other="Member Pablo",
+        auditor=(Role.AUDITOR, "Auditor Andris"),
+        admin=(Role.ADMIN, "Admin Alise"),
+    )
 
 
 def text_of(response) -> str:

@@ -19,10 +19,8 @@ from tests.support.rules import definition, score
 def people(app_community):
     c = app_community
     return SimpleNamespace(
-        admin=c.user(Role.ADMIN, name="Ada Admin"),
-        staff=c.user(Role.STAFF, name="Sam Staff"),
-        member=c.user(name="Mara Member"),
-        auditor=c.user(Role.AUDITOR),
+        **c.people(admin=(Role.ADMIN, "Ada Admin"), staff=(Role.STAFF, "Sam Staff"), member="Mara Member",
+                   auditor=Role.AUDITOR),
         email=c.email_of,
     )
 
