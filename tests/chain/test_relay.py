@@ -218,7 +218,7 @@ def test_a_reorg_requeues_what_it_dropped_and_the_relay_mints_it_again_once(db, 
         assert recorded_mints(db) == canonical_mints(w3, token, block)
 
 
-def test_rows_another_relay_minted_again_after_a_reorg_are_rerecorded_mints(db, vault, community):
+def test_rows_another_relay_minted_again_after_a_reorg_are_re_recorded(db, vault, community):
     """A reorg drops a batch this relay recorded; before it looks again, another sender (a
     second relay that does not record) mints the same refs anew in another block. The watch
     finds the recorded transaction gone but the refs minted, and records the new place."""
