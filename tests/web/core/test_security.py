@@ -5,7 +5,7 @@ headers and inline-script-free pages, safe evidence downloads, and the Socket.IO
 
 The matrix runs every route of ``app.url_map`` for six roles against one seeded database;
 each state-changing request starts from a pristine copy of it, so the order of the routes
-never matters. A route missing from tests/security_matrix.txt fails the suite with the line
+never matters. A route missing from tests/web/core/security_matrix.txt fails the suite with the line
 to add.
 """
 
@@ -74,7 +74,7 @@ UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
 # --- the access matrix --------------------------------------------------------------------------
 #
-# The expected statuses are in tests/security_matrix.txt (what each column means is at its
+# The expected statuses are in tests/web/core/security_matrix.txt (what each column means is at its
 # top). State-changing requests carry FORM_BODY (pages, with the session's CSRF token),
 # API_BODY (JSON), or a valid body from API_BODIES where the generic one would stop at input
 # checks before the role check could be seen.
