@@ -86,7 +86,7 @@ define tool_venv
 endef
 
 # Schemathesis in its own venv (.venv-fuzz, pinned in requirements-fuzz.txt): it needs a newer
-# hypothesis and pytest than brownie pins in .venv. tests/test_fuzz.py runs its CLI.
+# hypothesis and pytest than brownie pins in .venv. tests/reliability/test_fuzz.py runs its CLI.
 FUZZ_VENV := .venv-fuzz
 $(FUZZ_VENV)/bin/st: requirements-fuzz.txt
 	$(call tool_venv,$(FUZZ_VENV),requirements-fuzz.txt)

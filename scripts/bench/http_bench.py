@@ -50,7 +50,7 @@ from common import figure, note, percentile, scratch_postgres  # noqa: E402
 
 from community.demo import DEMO_PASSWORD  # noqa: E402
 from rewards.chain.anvil import Anvil  # noqa: E402
-from tests.servers import KopaProcess, start_server  # noqa: E402
+from tests.support.servers import KopaProcess, start_server  # noqa: E402
 
 # Flask-Login's "strong" session protection ties the session to the address and User-Agent
 # it was created with: every request of the bench sends the same one.
