@@ -58,6 +58,9 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.session_protection = "strong"
     csrf.init_app(app)
     limiter.init_app(app)
+    # Flask-SocketIO keeps the queue it made for an earlier app of this process (tests make
+    # several) in its options; without a queue of its own this app must not inherit it.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode=_async_mode(),
