@@ -15,11 +15,11 @@ from booking.policy import DEFAULT_POLICY, BookingPolicy
 from booking.timeutil import moment, utc
 from community.db import UnitOfWork
 from community.errors import Conflict, Forbidden, InvalidInput
-from community.events import LedgerChanged
 from community.i18n import N_, Moment
 from community.models import User
 from community.validation import get_row
 from rewards import scoring
+from rewards.events import LedgerChanged
 from rewards.models import LedgerEntry
 
 ATTENDANCE_RULE = ("attendance-hours", 1)

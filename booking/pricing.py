@@ -12,9 +12,9 @@ from booking.loading import get_resource
 from booking.models import Resource
 from booking.policy import DEFAULT_POLICY, BookingPolicy
 from booking.timeutil import parse_instant
-from community.errors import InsufficientCredits
 from community.i18n import N_
 from rewards import loyalty
+from rewards.errors import InsufficientCredits
 from rewards.ledger import lock_wallet, spendable_credits
 
 

@@ -41,12 +41,6 @@ class Conflict(DomainError):
     code = "conflict"
 
 
-class InsufficientCredits(Conflict):
-    """A spend larger than the member's confirmed credits minus what is already promised."""
-
-    code = "insufficient_credits"
-
-
 class TooLarge(InvalidInput):
     code = "too_large"
 

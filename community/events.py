@@ -40,13 +40,6 @@ class ContributionRevoked:
 
 
 @dataclass(frozen=True)
-class LedgerChanged:
-    """Any ledger write: standings caches must be dropped and boards pushed."""
-
-    member_ids: tuple[int, ...]
-
-
-@dataclass(frozen=True)
 class MemberErased:
     """An account is being erased: published inside the erasure, before the person's row is
     wiped (handlers still see the actor's role). ``counts``: what each step did, by name."""

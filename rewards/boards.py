@@ -8,7 +8,6 @@ decided) while the ledger keeps counting underneath. Both services publish
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,14 +17,10 @@ from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.i18n import N_
 from community.models import User
 from rewards.board_models import BoardFreeze, freeze_of
+from rewards.events import BoardsChanged
 from rewards.standings import compute_board
 
 PSEUDONYM_MAX = 40
-
-
-@dataclass(frozen=True)
-class BoardsChanged:
-    """Something boards show changed without a ledger write (freeze, pseudonym, opt-out)."""
 
 
 def _staff(session: Session, actor_id: int) -> User:

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from community.contributions import tell_decision
 from community.db import UnitOfWork, utcnow
-from community.events import ContributionApproved, ContributionRevoked, LedgerChanged
+from community.events import ContributionApproved, ContributionRevoked
 from community.i18n import N_, NP_
 from community.models import Contribution, Process, Task
+from rewards.events import LedgerChanged
 from rewards.ledger import record_entry
 from rewards.models import LedgerEntry
 from rewards.scoring import Award, contribution_awards, record_awards

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from community.errors import InsufficientCredits, InvalidInput
+from community.errors import InvalidInput
 from community.i18n import N_
 from community.registry import Registry
+from rewards.errors import InsufficientCredits
 from rewards.models import LedgerEntry, OutboxItem, OutboxKind, OutboxStatus, Setting, Wallet
 
 # The spine's only scoring rule: a task's points value, awarded on approval.

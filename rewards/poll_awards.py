@@ -5,8 +5,9 @@ the default. A member votes once per poll, and the source key makes a replay awa
 from __future__ import annotations
 
 from community.db import UnitOfWork
-from community.events import LedgerChanged, PollAnswered
+from community.events import PollAnswered
 from rewards import scoring
+from rewards.events import LedgerChanged
 
 POLL_POINTS_RULE = ("poll-points", 1)
 

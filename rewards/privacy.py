@@ -17,7 +17,7 @@ from rewards import catalogue
 from rewards.audit.actions import append_action
 from rewards.audit_models import AuditEpoch, AuditLogRow
 from rewards.board_models import BoardFreeze, BoardTotal, ProcessBoardTotal
-from rewards.boards import BoardsChanged
+from rewards.events import BoardsChanged
 from rewards.loyalty_models import BadgeAward, BadgeLevel, CatalogueItem, Redemption
 from rewards.models import LedgerEntry, OutboxItem, Wallet
 from rewards.rule_models import RuleVersion, ScoringEvent, ScoringRule

@@ -23,7 +23,6 @@ from community.db import Database
 from community.events import (
     ContributionApproved,
     ContributionRevoked,
-    LedgerChanged,
     MemberErased,
     MemberRegistered,
     PollAnswered,
@@ -32,8 +31,8 @@ from community.events import (
 from community.poll_demo import seed_polls
 from rewards import contribution_awards, ledger, poll_awards, wallets
 from rewards import privacy as rewards_privacy
-from rewards.boards import BoardsChanged
 from rewards.chain.keys import new_account as fresh_account
+from rewards.events import BoardsChanged, LedgerChanged
 from rewards.kpis import CREDITS, POINTS
 from rewards.loyalty_demo import seed_loyalty
 from rewards.rules_demo import seed_rules

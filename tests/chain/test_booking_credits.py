@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from booking import approvals, cancellation
-from community.errors import Conflict, InsufficientCredits
+from community.errors import Conflict
 from rewards.chain.relay import Relay
+from rewards.errors import InsufficientCredits
 from rewards.ledger import credits_total, held_credits, spendable_credits
 from rewards.models import LedgerEntry, OutboxItem
 from rewards.wallets import wallet_of

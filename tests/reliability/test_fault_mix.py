@@ -36,7 +36,6 @@ from booking.policy import BookingPolicy
 from community import contributions
 from community.contributions import ContributionPolicy
 from community.db import Database
-from community.errors import InsufficientCredits
 from community.models import Role
 from rewards import catalogue
 from rewards.chain.anvil import Anvil
@@ -46,6 +45,7 @@ from rewards.chain.lanes import BurnLane, MintLane
 from rewards.chain.pipeline import BatchPipeline, MintReverted
 from rewards.chain.relay import TRANSIENT, Relay
 from rewards.chain.transactions import fee_fields, wait
+from rewards.errors import InsufficientCredits
 from rewards.ledger import credits_total, spendable_credits
 from rewards.loyalty_models import Redemption
 from rewards.models import LedgerEntry, OutboxItem, Wallet

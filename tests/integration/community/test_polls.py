@@ -11,12 +11,12 @@ from sqlalchemy.exc import IntegrityError
 
 from community.db import utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
-from community.events import LedgerChanged
 from community.models import Role
 from community.poll_models import Poll, PollAnswer, PollOption
 from community.polls import editing, kiosks, tallies, voting
 from community.processes import building, permissions
 from rewards import scoring
+from rewards.events import LedgerChanged
 from rewards.models import LedgerEntry, OutboxItem
 from tests.support.polls import answers, later, make_poll, option_ids, poll_entries
 

@@ -11,11 +11,12 @@ from sqlalchemy import select
 
 from community import contributions
 from community.db import utcnow
-from community.errors import Conflict, Forbidden, InsufficientCredits, InvalidInput, NotFound
+from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.models import Role
 from rewards import badges, catalogue, loyalty
 from rewards.badges import award_badges, longest_week_streak
 from rewards.catalogue import LimitReached, NotAvailable, OutOfStock, WrongState
+from rewards.errors import InsufficientCredits
 from rewards.ledger import (
     SPENDING,
     entry_ref,
