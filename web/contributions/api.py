@@ -4,6 +4,11 @@ totals. Names and shapes here are a contract that outside clients rely on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
 from flask import g, jsonify, request
 from sqlalchemy import select
 
@@ -120,82 +125,51 @@ def contribution(contribution_id: int):
     return jsonify(_contribution_json(_readable_contribution(contribution_id)))
 
 
-def _decision(contribution_id: int, action, **kwargs):
-    result = run_use_case(lambda uow: action(uow, contribution_id=contribution_id, **kwargs))
+@dataclass(frozen=True)
+class Decision:
+    """A decision on a contribution through the API: its service, the keyword that names the
+    caller to it, the body fields it takes, whether it answers with the ledger entries it
+    wrote (approving and revoking) and whether it takes the four-eyes settings (approving)."""
+
+    service: Callable[..., Any]
+    caller: str
+    fields: tuple[str, ...]
+    entries: bool = False
+    policy: bool = False
+
+
+# URL action -> (endpoint name, decision). The endpoint names are part of the audit log.
+DECISIONS = {
+    "approve": ("approve", Decision(contributions.approve_contribution, "validator_id", ("comment", "level"),
+                                    entries=True, policy=True)),
+    "reject": ("reject", Decision(contributions.reject_contribution, "validator_id", ("comment",))),
+    "request-changes": ("request_changes",
+                        Decision(contributions.request_changes, "validator_id", ("comment",))),
+    "resubmit": ("resubmit",
+                 Decision(contributions.resubmit_contribution, "member_id", ("text", "evidence_url"))),
+    "revoke": ("revoke", Decision(contributions.revoke_contribution, "validator_id", ("comment",),
+                                  entries=True)),
+    "appeal": ("appeal", Decision(contributions.appeal_contribution, "member_id", ("reason",))),
+}
+
+
+def decide(decision: Decision, contribution_id: int):
+    """Run one decision; answer with the contribution's state as the write left it."""
+    data = json_body()
+    arguments = {decision.caller: g.api_user.id, **{name: data.get(name) for name in decision.fields}}
+    if decision.policy:
+        arguments["policy"] = contribution_policy()
+    result = run_use_case(lambda uow: decision.service(uow, contribution_id=contribution_id, **arguments))
     release_read_session()  # the request's read snapshot predates this write
-    return result, db_session().scalar(select(Contribution.state).where(Contribution.id == contribution_id))
-
-
-@bp.post("/contributions/<int:contribution_id>/approve")
-@token_required
-def approve(contribution_id: int):
-    data = json_body()
-    entry_ids, state = _decision(
-        contribution_id,
-        contributions.approve_contribution,
-        validator_id=g.api_user.id,
-        comment=data.get("comment"),
-        level=data.get("level"),
-        policy=contribution_policy(),
-    )
-    return jsonify(id=contribution_id, state=state, ledger_entry_ids=entry_ids)
-
-
-@bp.post("/contributions/<int:contribution_id>/reject")
-@token_required
-def reject(contribution_id: int):
-    data = json_body()
-    _, state = _decision(
-        contribution_id, contributions.reject_contribution, validator_id=g.api_user.id,
-        comment=data.get("comment"),
-    )
+    state = db_session().scalar(select(Contribution.state).where(Contribution.id == contribution_id))
+    if decision.entries:
+        return jsonify(id=contribution_id, state=state, ledger_entry_ids=result)
     return jsonify(id=contribution_id, state=state)
 
 
-@bp.post("/contributions/<int:contribution_id>/request-changes")
-@token_required
-def request_changes(contribution_id: int):
-    data = json_body()
-    _, state = _decision(
-        contribution_id, contributions.request_changes, validator_id=g.api_user.id,
-        comment=data.get("comment"),
-    )
-    return jsonify(id=contribution_id, state=state)
-
-
-@bp.post("/contributions/<int:contribution_id>/resubmit")
-@token_required
-def resubmit(contribution_id: int):
-    data = json_body()
-    _, state = _decision(
-        contribution_id,
-        contributions.resubmit_contribution,
-        member_id=g.api_user.id,
-        text=data.get("text"),
-        evidence_url=data.get("evidence_url"),
-    )
-    return jsonify(id=contribution_id, state=state)
-
-
-@bp.post("/contributions/<int:contribution_id>/revoke")
-@token_required
-def revoke(contribution_id: int):
-    data = json_body()
-    entry_ids, state = _decision(
-        contribution_id, contributions.revoke_contribution, validator_id=g.api_user.id,
-        comment=data.get("comment"),
-    )
-    return jsonify(id=contribution_id, state=state, ledger_entry_ids=entry_ids)
-
-
-@bp.post("/contributions/<int:contribution_id>/appeal")
-@token_required
-def appeal(contribution_id: int):
-    data = json_body()
-    _, state = _decision(
-        contribution_id, contributions.appeal_contribution, member_id=g.api_user.id, reason=data.get("reason")
-    )
-    return jsonify(id=contribution_id, state=state)
+for _action, (_endpoint, _decision) in DECISIONS.items():
+    bp.add_url_rule(f"/contributions/<int:contribution_id>/{_action}", _endpoint,
+                    token_required(partial(decide, _decision)), methods=["POST"])
 
 
 def _int_arg(name: str) -> int | None:

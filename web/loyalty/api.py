@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, g, jsonify, request
 
 from community.errors import Forbidden, InvalidInput
@@ -58,26 +60,19 @@ def redemption_queue():
     return jsonify([catalogue.redemption_json(r) for r in rows])
 
 
-@bp.post("/redemptions/<int:redemption_id>/fulfil")
-@token_required
-def fulfil(redemption_id: int):
+def settle(service, redemption_id: int):
+    """Staff fulfil or cancel a redemption, with an optional note."""
     note = json_body().get("note")
     release_read_session()
-    redemption = run_use_case(lambda uow: catalogue.fulfil_redemption(
-        uow, actor_id=g.api_user.id, redemption_id=redemption_id, note=note
-    ))
+    redemption = run_use_case(
+        lambda uow: service(uow, actor_id=g.api_user.id, redemption_id=redemption_id, note=note)
+    )
     return jsonify(id=redemption.id, state=redemption.state)
 
 
-@bp.post("/redemptions/<int:redemption_id>/cancel")
-@token_required
-def cancel(redemption_id: int):
-    note = json_body().get("note")
-    release_read_session()
-    redemption = run_use_case(lambda uow: catalogue.cancel_redemption(
-        uow, actor_id=g.api_user.id, redemption_id=redemption_id, note=note
-    ))
-    return jsonify(id=redemption.id, state=redemption.state)
+for _action, _service in (("fulfil", catalogue.fulfil_redemption), ("cancel", catalogue.cancel_redemption)):
+    bp.add_url_rule(f"/redemptions/<int:redemption_id>/{_action}", _action,
+                    token_required(partial(settle, _service)), methods=["POST"])
 
 
 @bp.get("/me/badges")
