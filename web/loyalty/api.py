@@ -166,6 +166,20 @@ def _id_param(name: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 
+def _settling(summary: str) -> dict:
+    """The document of fulfilling or cancelling a redemption: an optional note in, {id, state} out."""
+    return {"post": {
+        "summary": summary,
+        "security": _SECURED,
+        "parameters": [_id_param("redemption_id")],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"note": {"type": "string"}}}}}},
+        "responses": {"200": _json({"type": "object", "properties": {"id": {"type": "integer"},
+                                                                     "state": {"type": "string"}}}),
+                      "400": _ERROR, "401": _ERROR, "403": _ERROR, "404": _ERROR, "409": _ERROR},
+    }}
+
+
 OPENAPI_PATHS = {
     "/api/v1/catalogue": {"get": {
         "summary": "Catalogue items on offer, with the caller's price after their tier discount",
@@ -198,27 +212,11 @@ OPENAPI_PATHS = {
         "responses": {"200": _json({"type": "array", "items": _REDEMPTION}), "400": _ERROR, "401": _ERROR,
                       "403": _ERROR},
     }},
-    "/api/v1/redemptions/{redemption_id}/fulfil": {"post": {
-        "summary": "Staff: the item was handed over (requested → fulfilled)",
-        "security": _SECURED,
-        "parameters": [_id_param("redemption_id")],
-        "requestBody": {"required": False, "content": {"application/json": {"schema": {
-            "type": "object", "properties": {"note": {"type": "string"}}}}}},
-        "responses": {"200": _json({"type": "object", "properties": {"id": {"type": "integer"},
-                                                                     "state": {"type": "string"}}}),
-                      "400": _ERROR, "401": _ERROR, "403": _ERROR, "404": _ERROR, "409": _ERROR},
-    }},
-    "/api/v1/redemptions/{redemption_id}/cancel": {"post": {
-        "summary": "Staff, or the member before fulfilment: cancel; the stock comes back and the credits "
-                   "are refunded by a mint with its own ref",
-        "security": _SECURED,
-        "parameters": [_id_param("redemption_id")],
-        "requestBody": {"required": False, "content": {"application/json": {"schema": {
-            "type": "object", "properties": {"note": {"type": "string"}}}}}},
-        "responses": {"200": _json({"type": "object", "properties": {"id": {"type": "integer"},
-                                                                     "state": {"type": "string"}}}),
-                      "400": _ERROR, "401": _ERROR, "403": _ERROR, "404": _ERROR, "409": _ERROR},
-    }},
+    "/api/v1/redemptions/{redemption_id}/fulfil": _settling(
+        "Staff: the item was handed over (requested → fulfilled)"),
+    "/api/v1/redemptions/{redemption_id}/cancel": _settling(
+        "Staff, or the member before fulfilment: cancel; the stock comes back and the credits "
+        "are refunded by a mint with its own ref"),
     "/api/v1/me/badges": {"get": {
         "summary": "Badge levels the caller earned and whether each is minted on chain (KopaBadges)",
         "security": _SECURED,
