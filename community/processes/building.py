@@ -3,8 +3,6 @@ nodes added under it (``add_node``: a phase, an objective or a task)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,6 +24,7 @@ from community.models import (
 )
 from community.processes.checks import NODE_MODELS, _manager, _staff, complexity_of, dates
 from community.processes.cloning import build_from_template
+from community.processes.kinds import NODE_KINDS
 from community.templates import TEMPLATES
 from community.validation import get_row as get
 from community.validation import text
@@ -115,36 +114,6 @@ def update_process_settings(
 
 
 # --- the tree ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NodeKind:
-    """How a kind of node hangs in the tree."""
-
-    model: type
-    parent: str  # the parent's kind
-    parent_key: str  # the node's column naming its parent
-    siblings: str  # the parent's list of such nodes (the new one goes last)
-    refused: str  # the answer to someone who does not manage the process
-    fields: dict[str, object] = field(default_factory=dict)  # the kind's own fields, with defaults
-    names_process: bool = False  # the node also names its process (tasks do)
-
-
-NODE_KINDS = {
-    "phase": NodeKind(Phase, "process", "process_id", "phases", N_("only the process's managers add phases")),
-    "objective": NodeKind(
-        Objective, "phase", "phase_id", "objectives", N_("only the process's managers add objectives")
-    ),
-    "task": NodeKind(
-        Task,
-        "objective",
-        "objective_id",
-        "tasks",
-        N_("only the process's managers add tasks"),
-        {"complexity": 20, "library_item_ids": None},
-        names_process=True,
-    ),
-}
 
 
 def add_node(

@@ -11,6 +11,7 @@ from community.db import UnitOfWork
 from community.i18n import N_
 from community.models import Grant, Objective, Permission, Phase, Prerequisite, Process, Task, TaskLibraryItem
 from community.processes.checks import _staff
+from community.processes.kinds import CHILD_KIND, NODE_KINDS
 from community.templates import TEMPLATES
 from community.validation import get_row as get
 from community.validation import text
@@ -76,38 +77,33 @@ def _copy_tree(session: Session, source: Process, copy: Process) -> dict[tuple[s
     """Copy ``source``'s phases, objectives and tasks (with their resources) into ``copy``;
     the new id of each old (kind, id)."""
     id_map: dict[tuple[str, int], int] = {}
-    for phase in source.phases:
-        new_phase = Phase(
-            process_id=copy.id, title=phase.title, description=phase.description, position=phase.position
-        )
-        session.add(new_phase)
-        session.flush()
-        id_map["phase", phase.id] = new_phase.id
-        for objective in phase.objectives:
-            new_obj = Objective(
-                phase_id=new_phase.id,
-                title=objective.title,
-                description=objective.description,
-                position=objective.position,
-            )
-            session.add(new_obj)
-            session.flush()
-            id_map["objective", objective.id] = new_obj.id
-            for task in objective.tasks:
-                new_task = Task(
-                    process_id=copy.id,
-                    objective_id=new_obj.id,
-                    title=task.title,
-                    description=task.description,
-                    complexity=task.complexity,
-                    position=task.position,
-                )
-                session.add(new_task)
-                session.flush()
-                id_map["task", task.id] = new_task.id
-                for item in task.library_items:
-                    session.add(TaskLibraryItem(task_id=new_task.id, item_id=item.id))
+    _copy_children(session, "process", source, copy.id, copy.id, id_map)
     return id_map
+
+
+def _copy_children(
+    session: Session, kind: str, old: object, new_id: int, process_id: int, id_map: dict
+) -> None:
+    """Copy the children of ``old`` (a node of ``kind``) under its copy ``new_id``, depth
+    first: titles, descriptions, positions and the kind's own fields; no dates, no status."""
+    child_kind = CHILD_KIND.get(kind)
+    if child_kind is None:
+        return
+    spec = NODE_KINDS[child_kind]
+    own = [name for name in spec.fields if name != "library_item_ids"]
+    for child in getattr(old, spec.siblings):
+        node = spec.model(
+            **{spec.parent_key: new_id},
+            **({"process_id": process_id} if spec.names_process else {}),
+            **{name: getattr(child, name) for name in ("title", "description", *own, "position")},
+        )
+        session.add(node)
+        session.flush()
+        id_map[child_kind, child.id] = node.id
+        if "library_item_ids" in spec.fields:
+            for item in child.library_items:
+                session.add(TaskLibraryItem(task_id=node.id, item_id=item.id))
+        _copy_children(session, child_kind, child, node.id, process_id, id_map)
 
 
 def _copy_prerequisites(session: Session, id_map: dict[tuple[str, int], int]) -> None:

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from community.models import NodeStatus, Objective, Phase, Prerequisite, Process, Task
+from community.models import NodeStatus, Prerequisite, Process
+from community.processes.kinds import CHILD_KIND, NODE_KINDS
 
 Titles = dict[tuple[str, int], str]
 
@@ -58,7 +59,7 @@ def process_tree(session: Session, process: Process, *, requires: bool = True) -
             select(Prerequisite.kind, Prerequisite.node_id, Prerequisite.requires_id)
         ).all()
     titles: Titles = {}
-    phases = [_phase_node(phase, titles) for phase in process.phases]
+    root = _node("process", process, titles)
     required: dict[tuple[str, int], list[str]] = {}
     for kind, node_id, requires_id in edges:
         if (kind, node_id) in titles and (kind, requires_id) in titles:
@@ -69,59 +70,27 @@ def process_tree(session: Session, process: Process, *, requires: bool = True) -
         for child in node.children:
             attach(child)
 
-    root = TreeNode(
-        "process",
-        process.id,
-        process.title,
-        process.status,
-        _rolled(phases, process.status),
-        process.starts_on,
-        process.ends_on,
-        children=phases,
-    )
     attach(root)
     return root
 
 
-def _phase_node(phase: Phase, titles: Titles) -> TreeNode:
-    titles["phase", phase.id] = phase.title
-    objectives = [_objective_node(objective, titles) for objective in phase.objectives]
-    return TreeNode(
-        "phase",
-        phase.id,
-        phase.title,
-        phase.status,
-        _rolled(objectives, phase.status),
-        phase.starts_on,
-        phase.ends_on,
-        children=objectives,
+def _node(kind: str, row, titles: Titles) -> TreeNode:
+    """A node of any kind with its subtree; its progress is rolled up from its children (a
+    task: 1 when done)."""
+    titles[kind, row.id] = row.title
+    child_kind = CHILD_KIND.get(kind)
+    children = (
+        [_node(child_kind, child, titles) for child in getattr(row, NODE_KINDS[child_kind].siblings)]
+        if child_kind else []
     )
-
-
-def _objective_node(objective: Objective, titles: Titles) -> TreeNode:
-    titles["objective", objective.id] = objective.title
-    tasks = [_task_node(task, titles) for task in objective.tasks]
     return TreeNode(
-        "objective",
-        objective.id,
-        objective.title,
-        objective.status,
-        _rolled(tasks, objective.status),
-        objective.starts_on,
-        objective.ends_on,
-        children=tasks,
-    )
-
-
-def _task_node(task: Task, titles: Titles) -> TreeNode:
-    titles["task", task.id] = task.title
-    return TreeNode(
-        "task",
-        task.id,
-        task.title,
-        task.status,
-        1.0 if task.status == NodeStatus.DONE else 0.0,
-        task.starts_on,
-        task.ends_on,
-        task.complexity,
+        kind,
+        row.id,
+        row.title,
+        row.status,
+        _rolled(children, row.status),
+        row.starts_on,
+        row.ends_on,
+        row.complexity if kind == "task" else None,
+        children=children,
     )
