@@ -180,17 +180,23 @@ class Process(Base):
     )
 
 
-class Phase(Base):
-    __tablename__ = "phases"
+class TreeNodeColumns:
+    """What every node under a process has: a title and description, its place among its
+    siblings, a status and optional dates."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default=NodeStatus.NOT_STARTED.value)
     starts_on: Mapped[dt.date | None] = mapped_column(Date)
     ends_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class Phase(TreeNodeColumns, Base):
+    __tablename__ = "phases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), index=True)
 
     process: Mapped[Process] = relationship(back_populates="phases")
     objectives: Mapped[list[Objective]] = relationship(
@@ -200,17 +206,11 @@ class Phase(Base):
     __table_args__ = (_status_check(),)
 
 
-class Objective(Base):
+class Objective(TreeNodeColumns, Base):
     __tablename__ = "objectives"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     phase_id: Mapped[int] = mapped_column(ForeignKey("phases.id"), index=True)
-    title: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str] = mapped_column(Text, default="")
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default=NodeStatus.NOT_STARTED.value)
-    starts_on: Mapped[dt.date | None] = mapped_column(Date)
-    ends_on: Mapped[dt.date | None] = mapped_column(Date)
 
     phase: Mapped[Phase] = relationship(back_populates="objectives")
     tasks: Mapped[list[Task]] = relationship(back_populates="objective", order_by="Task.position, Task.id")
@@ -218,20 +218,14 @@ class Objective(Base):
     __table_args__ = (_status_check(),)
 
 
-class Task(Base):
+class Task(TreeNodeColumns, Base):
     __tablename__ = "tasks"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), index=True)
     objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"), index=True)
-    title: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str] = mapped_column(Text, default="")
     complexity: Mapped[int] = mapped_column(Integer, default=20)
     open: Mapped[bool] = mapped_column(default=True)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default=NodeStatus.NOT_STARTED.value)
-    starts_on: Mapped[dt.date | None] = mapped_column(Date)
-    ends_on: Mapped[dt.date | None] = mapped_column(Date)
 
     process: Mapped[Process] = relationship(back_populates="tasks")
     objective: Mapped[Objective | None] = relationship(back_populates="tasks")
