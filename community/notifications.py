@@ -412,8 +412,6 @@ def send_immediate(db: Database, ids: Iterable[int], send: Send, settings: MailS
     """Mail the given committed notifications that are to be mailed at once, one e-mail per
     member. Each is claimed first (``emailed_at``), so a second sender skips it; a failure
     puts the claim back. Returns how many e-mails the server accepted."""
-    from community.models import User
-
     ids = sorted(set(ids))
     if not ids:
         return 0
@@ -496,8 +494,6 @@ def send_digests(
     With ``due_since`` (the daily run) a member who already had a digest since then is left
     for the next day. The rows a digest carries are claimed with it before it is sent, so
     two runs never send them twice; a failed send puts them back for the next digest."""
-    from community.models import User
-
     now = now or utcnow()
     with db.read_sessions() as session:
         members = list(
