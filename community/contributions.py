@@ -109,6 +109,44 @@ def _transition(
     contribution.state = to.value
 
 
+def _require_open_to(session: Session, member: User, task: Task) -> None:
+    """The member sees the task, may contribute to it, and it is open with its prerequisites done."""
+    path = access.path_of_task(session, task)
+    if not access.can(session, member, Permission.VIEW, path):
+        raise NotFound(N_("task %(task)s not found", task=task.id))
+    access.require(
+        session,
+        member,
+        Permission.CONTRIBUTE,
+        path,
+        "you may not contribute to this task: join the process or ask its team for access",
+    )
+    if not task.open or task.status == "done":
+        raise Conflict(N_("task %(task)s is closed for contributions", task=task.id))
+    blocked = progress.task_blocked_by(session, task)
+    if blocked:
+        raise Conflict(N_("task %(task)s opens when %(blocked)s is done",
+                          task=task.id, blocked=', '.join(blocked)))
+
+
+def _within_rate(session: Session, member: User, policy: ContributionPolicy) -> None:
+    """Anti-farming: at most ``policy.submissions_per_hour`` contributions an hour."""
+    hour_ago = utcnow() - dt.timedelta(hours=1)
+    recent = session.scalar(
+        select(func.count())
+        .select_from(Contribution)
+        .where(Contribution.member_id == member.id, Contribution.created_at >= hour_ago)
+    )
+    if recent >= policy.submissions_per_hour:
+        raise RateLimited(
+            N_(
+                "you have submitted %(recent)s contributions in the last hour; the limit is "
+                "%(submissions_per_hour)s per hour, please try again later",
+                recent=recent, submissions_per_hour=policy.submissions_per_hour,
+            )
+        )
+
+
 def submit_contribution(
     uow: UnitOfWork,
     *,
@@ -128,36 +166,8 @@ def submit_contribution(
         session = uow.session
         member = get_row(session, User, member_id, "user")
         task = get_row(session, Task, task_id, "task")
-        path = access.path_of_task(session, task)
-        if not access.can(session, member, Permission.VIEW, path):
-            raise NotFound(N_("task %(task)s not found", task=task.id))
-        access.require(
-            session,
-            member,
-            Permission.CONTRIBUTE,
-            path,
-            "you may not contribute to this task: join the process or ask its team for access",
-        )
-        if not task.open or task.status == "done":
-            raise Conflict(N_("task %(task)s is closed for contributions", task=task.id))
-        blocked = progress.task_blocked_by(session, task)
-        if blocked:
-            raise Conflict(N_("task %(task)s opens when %(blocked)s is done",
-                              task=task.id, blocked=', '.join(blocked)))
-        hour_ago = utcnow() - dt.timedelta(hours=1)
-        recent = session.scalar(
-            select(func.count())
-            .select_from(Contribution)
-            .where(Contribution.member_id == member.id, Contribution.created_at >= hour_ago)
-        )
-        if recent >= policy.submissions_per_hour:
-            raise RateLimited(
-                N_(
-                    "you have submitted %(recent)s contributions in the last hour; the limit is "
-                    "%(submissions_per_hour)s per hour, please try again later",
-                    recent=recent, submissions_per_hour=policy.submissions_per_hour,
-                )
-            )
+        _require_open_to(session, member, task)
+        _within_rate(session, member, policy)
         contribution = Contribution(
             task_id=task.id,
             member_id=member.id,

@@ -51,6 +51,38 @@ def reconcile(session: Session, w3: Web3) -> dict:
     token = Web3.to_checksum_address(deployment.address)
     start = deployment.block_number
     block = int(rpc(w3, "eth_blockNumber", []), 16)
+    replayed, on_chain = _replay(w3, token, start, block)
+    mismatches += _entry_mismatches(side["delivered_refs"], on_chain)
+    holders = _holders(w3, token, block, side, replayed, mismatches)
+    [total_supply] = _calls_at(w3, block, [(token, "totalSupply", [], [])], "uint256")
+    ledger_total = sum(h["ledger_total"] for h in side["holders"].values())
+    delivered_total = sum(h["delivered_total"] for h in side["holders"].values())
+    if total_supply != delivered_total:
+        mismatches.append({"kind": "total-supply", "entries": [],
+                           "detail": f"totalSupply {total_supply}, delivered ledger total {delivered_total}"})
+    epochs = side["epochs"]
+    mismatches += _epoch_mismatches(w3, block, recorded_deployment(session, chain_id, ANCHOR), epochs)
+    for epoch in epochs:
+        epoch.pop("entry_ids", None)
+    return {
+        "ok": not mismatches,
+        "chain_id": chain_id,
+        "contract": deployment.address,
+        "from_block": start,
+        "to_block": block,
+        "holders": holders,
+        "mismatches": mismatches,
+        "total_supply": total_supply,
+        "ledger_total": ledger_total,
+        "delivered_total": delivered_total,
+        "pending": side["pending"],
+        "epochs": epochs,
+    }
+
+
+def _replay(w3: Web3, token: str, start: int, block: int) -> tuple[dict[str, int], dict[str, dict]]:
+    """From one ``eth_getLogs``: each address's balance replayed from Transfer events, and
+    each ref's RewardMinted or CreditsRedeemed event."""
     abi = artifact("KopaCredits")["abi"]
     codecs = {name: event_codec(abi, name) for name in EVENTS}
     logs = contract_logs(w3, token, [c.topic for c in codecs.values()], start, block)
@@ -69,7 +101,12 @@ def reconcile(session: Session, w3: Web3) -> dict:
                 "event": name, "address": ev.args[holder_arg], "points": sign * ev.args["amount"],
                 "tx_hash": ev.tx_hash, "block": ev.block_number,
             }
-    delivered = side["delivered_refs"]
+    return replayed, on_chain
+
+
+def _entry_mismatches(delivered: dict[str, dict], on_chain: dict[str, dict]) -> list[dict]:
+    """Delivered entries against the events carrying their refs, then events without one."""
+    mismatches = []
     for ref, row in delivered.items():
         event = on_chain.get(ref)
         if event is None:
@@ -87,6 +124,14 @@ def reconcile(session: Session, w3: Web3) -> dict:
                                "ref": ref, "tx_hash": event["tx_hash"],
                                "detail": f"{event['event']} of {event['points']} "
                                          "with no delivered ledger entry"})
+    return mismatches
+
+
+def _holders(
+    w3: Web3, token: str, block: int, side: dict, replayed: dict[str, int], mismatches: list[dict]
+) -> list[dict]:
+    """Each member's ledger totals beside ``balanceOf`` and the replay; a holder who differs
+    and credits held by no member's wallet are added to ``mismatches``."""
     holders = []
     known = set()
     ordered = sorted(side["holders"].values(), key=lambda h: h["member_id"])
@@ -111,43 +156,27 @@ def reconcile(session: Session, w3: Web3) -> dict:
         if address not in known and value != 0:
             mismatches.append({"kind": "unknown-holder", "address": address, "entries": [],
                                "detail": f"{value} credits held by an address that is no member's wallet"})
-    [total_supply] = _calls_at(w3, block, [(token, "totalSupply", [], [])], "uint256")
-    ledger_total = sum(h["ledger_total"] for h in side["holders"].values())
-    delivered_total = sum(h["delivered_total"] for h in side["holders"].values())
-    if total_supply != delivered_total:
-        mismatches.append({"kind": "total-supply", "entries": [],
-                           "detail": f"totalSupply {total_supply}, delivered ledger total {delivered_total}"})
-    epochs = side["epochs"]
-    anchor_deployment = recorded_deployment(session, chain_id, ANCHOR)
+    return holders
+
+
+def _epoch_mismatches(w3: Web3, block: int, anchor_deployment, epochs: list[dict]) -> list[dict]:
+    """Each anchored epoch's ``rootOf`` (kept in the epoch as ``chain_root``) against its
+    recorded root and the root recomputed from today's rows."""
     anchored = [e for e in epochs if e["anchored"]] if anchor_deployment is not None else []
-    if anchored:
-        anchor = Web3.to_checksum_address(anchor_deployment.address)
-        calls = [(anchor, "rootOf", ["uint256"], [e["epoch"]]) for e in anchored]
-        roots = _calls_at(w3, block, calls, "bytes32")
-        for epoch, raw in zip(anchored, roots, strict=True):
-            root = "0x" + raw.hex()
-            epoch["chain_root"] = root
-            if root != epoch["root"] or root != epoch["recomputed_root"]:
-                mismatches.append({"kind": "epoch-root", "epoch": epoch["epoch"],
-                                   "entries": epoch["entry_ids"],
-                                   "detail": f"root on chain {root}, recorded {epoch['root']}, "
-                                             f"recomputed from today's rows {epoch['recomputed_root']}"})
-    for epoch in epochs:
-        epoch.pop("entry_ids", None)
-    return {
-        "ok": not mismatches,
-        "chain_id": chain_id,
-        "contract": deployment.address,
-        "from_block": start,
-        "to_block": block,
-        "holders": holders,
-        "mismatches": mismatches,
-        "total_supply": total_supply,
-        "ledger_total": ledger_total,
-        "delivered_total": delivered_total,
-        "pending": side["pending"],
-        "epochs": epochs,
-    }
+    if not anchored:
+        return []
+    anchor = Web3.to_checksum_address(anchor_deployment.address)
+    calls = [(anchor, "rootOf", ["uint256"], [e["epoch"]]) for e in anchored]
+    mismatches = []
+    for epoch, raw in zip(anchored, _calls_at(w3, block, calls, "bytes32"), strict=True):
+        root = "0x" + raw.hex()
+        epoch["chain_root"] = root
+        if root != epoch["root"] or root != epoch["recomputed_root"]:
+            mismatches.append({"kind": "epoch-root", "epoch": epoch["epoch"],
+                               "entries": epoch["entry_ids"],
+                               "detail": f"root on chain {root}, recorded {epoch['root']}, "
+                                         f"recomputed from today's rows {epoch['recomputed_root']}"})
+    return mismatches
 
 
 def chain_facts(session: Session, w3: Web3) -> dict:
