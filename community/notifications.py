@@ -228,21 +228,6 @@ def recent(
     return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
 
 
-def notification_json(n: Notification) -> dict:
-    return {
-        "id": n.id,
-        "kind": n.kind,
-        "category": category_of(n.kind),
-        "text": n.text,
-        "link": n.link,
-        "created_at": as_utc(n.created_at).isoformat(),
-        "read": n.read_at is not None,
-        "read_at": as_utc(n.read_at).isoformat() if n.read_at else None,
-        "email": n.email,
-        "emailed": n.emailed_at is not None,
-    }
-
-
 # --- preferences -------------------------------------------------------------------------------
 
 

@@ -308,35 +308,3 @@ def redemptions_of(session: Session, member_id: int) -> list[Redemption]:
 
 def redemption_queue(session: Session, *, state: str = RedemptionState.REQUESTED.value) -> list[Redemption]:
     return list(session.scalars(select(Redemption).where(Redemption.state == state).order_by(Redemption.id)))
-
-
-def item_json(item: CatalogueItem, *, price_for_you: int | None = None) -> dict:
-    return {
-        "id": item.id,
-        "name": item.name,
-        "description": item.description,
-        "price": item.price,
-        "price_for_you": item.price if price_for_you is None else price_for_you,
-        "stock": item.stock,
-        "per_member_limit": item.per_member_limit,
-        "valid_from": as_utc(item.valid_from).isoformat() if item.valid_from else None,
-        "valid_until": as_utc(item.valid_until).isoformat() if item.valid_until else None,
-        "image_url": item.image_url,
-        "available": is_available(item),
-    }
-
-
-def redemption_json(r: Redemption) -> dict:
-    return {
-        "id": r.id,
-        "item_id": r.item_id,
-        "item": r.item.name,
-        "member_id": r.member_id,
-        "state": r.state,
-        "list_price": r.list_price,
-        "discount_percent": r.discount_percent,
-        "price": r.price,
-        "created_at": as_utc(r.created_at).isoformat(),
-        "decided_at": as_utc(r.decided_at).isoformat() if r.decided_at else None,
-        "note": r.note,
-    }

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from community.db import as_utc, utcnow
+from community.db import utcnow
 from community.errors import Conflict, NotFound
 from community.i18n import N_
 from community.models import User
@@ -106,24 +106,3 @@ def list_rules(session: Session) -> list[ScoringRule]:
     return list(session.scalars(
         select(ScoringRule).options(selectinload(ScoringRule.versions)).order_by(ScoringRule.id)
     ))
-
-
-def version_json(version: RuleVersion) -> dict:
-    return {
-        "version": version.version,
-        "status": version.status,
-        **Definition.of(version).as_dict(),
-        "created_by": version.created_by_id,
-        "created_at": as_utc(version.created_at).isoformat(),
-        "published_at": as_utc(version.published_at).isoformat() if version.published_at else None,
-    }
-
-
-def rule_json(rule: ScoringRule, *, drafts: bool) -> dict:
-    versions = [v for v in rule.versions if drafts or v.published_at is not None]
-    return {
-        "id": rule.id,
-        "current_version": rule.current_version,
-        "current": version_json(rule.current) if rule.current else None,
-        "versions": [version_json(v) for v in versions],
-    }

@@ -6,15 +6,48 @@ from functools import partial
 
 from flask import Blueprint, g, jsonify, request
 
+from community.db import as_utc
 from community.errors import Forbidden, InvalidInput
 from community.i18n import N_
 from rewards import badges, catalogue, loyalty
-from rewards.loyalty_models import RedemptionState
+from rewards.loyalty_models import CatalogueItem, Redemption, RedemptionState
 from web.accessors import db_session, release_read_session
 from web.apiutil import json_body, token_required
 from web.usecase import run_use_case
 
 bp = Blueprint("loyalty_api", __name__, url_prefix="/api/v1")
+
+
+def item_json(item: CatalogueItem, *, price_for_you: int | None = None) -> dict:
+    return {
+        "id": item.id,
+        "name": item.name,
+        "description": item.description,
+        "price": item.price,
+        "price_for_you": item.price if price_for_you is None else price_for_you,
+        "stock": item.stock,
+        "per_member_limit": item.per_member_limit,
+        "valid_from": as_utc(item.valid_from).isoformat() if item.valid_from else None,
+        "valid_until": as_utc(item.valid_until).isoformat() if item.valid_until else None,
+        "image_url": item.image_url,
+        "available": catalogue.is_available(item),
+    }
+
+
+def redemption_json(r: Redemption) -> dict:
+    return {
+        "id": r.id,
+        "item_id": r.item_id,
+        "item": r.item.name,
+        "member_id": r.member_id,
+        "state": r.state,
+        "list_price": r.list_price,
+        "discount_percent": r.discount_percent,
+        "price": r.price,
+        "created_at": as_utc(r.created_at).isoformat(),
+        "decided_at": as_utc(r.decided_at).isoformat() if r.decided_at else None,
+        "note": r.note,
+    }
 
 
 @bp.get("/catalogue")
@@ -24,7 +57,7 @@ def list_catalogue():
     tier = loyalty.member_tier(session, g.api_user.id)
     return jsonify(
         [
-            catalogue.item_json(item, price_for_you=loyalty.discounted_price(item.price, tier))
+            item_json(item, price_for_you=loyalty.discounted_price(item.price, tier))
             for item in catalogue.catalogue(session)
         ]
     )
@@ -44,7 +77,7 @@ def redeem(item_id: int):
 @token_required
 def my_redemptions():
     rows = catalogue.redemptions_of(db_session(), g.api_user.id)
-    return jsonify([catalogue.redemption_json(r) for r in rows])
+    return jsonify([redemption_json(r) for r in rows])
 
 
 @bp.get("/redemptions")
@@ -57,7 +90,7 @@ def redemption_queue():
         states = ", ".join(s.value for s in RedemptionState)
         raise InvalidInput(N_("state must be one of %(states)s", states=states))
     rows = catalogue.redemption_queue(db_session(), state=state)
-    return jsonify([catalogue.redemption_json(r) for r in rows])
+    return jsonify([redemption_json(r) for r in rows])
 
 
 def settle(service, redemption_id: int):

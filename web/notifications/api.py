@@ -5,14 +5,29 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 
 from community import notifications as notes
-from community.db import is_row_id
+from community.db import as_utc, is_row_id
 from community.errors import InvalidInput
-from community.notifications import CATEGORIES, MODES
+from community.notifications import CATEGORIES, MODES, Notification
 from web.accessors import database, db_session, release_read_session, unit_of_work
 from web.apiutil import decimal_id, json_body, token_required
 from web.notifications.delivery import delivery
 
 bp = Blueprint("notifications_api", __name__, url_prefix="/api/v1")
+
+
+def notification_json(n: Notification) -> dict:
+    return {
+        "id": n.id,
+        "kind": n.kind,
+        "category": notes.category_of(n.kind),
+        "text": n.text,
+        "link": n.link,
+        "created_at": as_utc(n.created_at).isoformat(),
+        "read": n.read_at is not None,
+        "read_at": as_utc(n.read_at).isoformat() if n.read_at else None,
+        "email": n.email,
+        "emailed": n.emailed_at is not None,
+    }
 
 
 @bp.get("/notifications")
@@ -32,7 +47,7 @@ def list_notifications():
         before=int(before) if before is not None else None,
     )
     return jsonify(
-        items=[notes.notification_json(n) for n in rows],
+        items=[notification_json(n) for n in rows],
         unread=notes.unread_count(session, g.api_user.id),
         next=rows[-1].id if len(rows) == int(raw_limit) else None,
     )

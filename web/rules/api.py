@@ -5,13 +5,36 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from community.db import as_utc
 from community.errors import InvalidInput
 from rewards.formula import FormulaError
-from rewards.rules import definitions, events, service, transfer, versions
+from rewards.rule_models import RuleVersion, ScoringRule
+from rewards.rules import definitions, events, service, transfer
 from web.accessors import db_session, unit_of_work
 from web.apiutil import json_body, token_required
 
 bp = Blueprint("rules_api", __name__, url_prefix="/api/v1")
+
+
+def version_json(version: RuleVersion) -> dict:
+    return {
+        "version": version.version,
+        "status": version.status,
+        **definitions.Definition.of(version).as_dict(),
+        "created_by": version.created_by_id,
+        "created_at": as_utc(version.created_at).isoformat(),
+        "published_at": as_utc(version.published_at).isoformat() if version.published_at else None,
+    }
+
+
+def rule_json(rule: ScoringRule, *, drafts: bool) -> dict:
+    versions = [v for v in rule.versions if drafts or v.published_at is not None]
+    return {
+        "id": rule.id,
+        "current_version": rule.current_version,
+        "current": version_json(rule.current) if rule.current else None,
+        "versions": [version_json(v) for v in versions],
+    }
 
 
 @bp.errorhandler(FormulaError)
@@ -24,14 +47,14 @@ def _formula_error(exc: FormulaError):
 @token_required
 def list_rules():
     found, drafts = service.visible_rules(db_session(), actor_id=g.api_user.id)
-    return jsonify([versions.rule_json(rule, drafts=drafts) for rule in found])
+    return jsonify([rule_json(rule, drafts=drafts) for rule in found])
 
 
 @bp.get("/rules/<rule_id>")
 @token_required
 def get_rule(rule_id: str):
     rule, drafts = service.rule_for(db_session(), actor_id=g.api_user.id, rule_id=rule_id)
-    return jsonify(versions.rule_json(rule, drafts=drafts))
+    return jsonify(rule_json(rule, drafts=drafts))
 
 
 @bp.post("/rules")

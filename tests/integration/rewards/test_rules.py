@@ -23,11 +23,12 @@ from rewards.rules.engine import current_ruleset
 from rewards.rules.replay import preview, replay
 from rewards.rules.service import preview_rule, publish_rule, save_rule
 from rewards.rules.transfer import export_rules, import_rules
-from rewards.rules.versions import get_rule, list_rules, rule_json
+from rewards.rules.versions import get_rule, list_rules
 from rewards.totals import member_totals, period_window, totals_by_member
 from tests.support.community import SECRET, Community
 from tests.support.rules import approved, definition, ledger_points, score
 from web import bootstrap
+from web.rules.api import rule_json
 
 POLL, BOOKING, STREAK, CONTRIB = (scoring.POLL_ANSWERED, scoring.BOOKING_CHECKED_IN,
                                   scoring.STREAK_REACHED, scoring.CONTRIBUTION_APPROVED)
