@@ -42,3 +42,13 @@ def run_use_case(
     if then is None:
         return result
     return redirect(then(result) if callable(then) else then)
+
+
+def back_to(url: str) -> Callable[[DomainError], Any]:
+    """The ``failed`` answer of a form posted from a page: the error flashed, back to ``url``."""
+
+    def answer(exc: DomainError) -> Any:
+        flash(exc.message, "error")
+        return redirect(url)
+
+    return answer

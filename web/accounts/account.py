@@ -16,7 +16,7 @@ from community import accounts, privacy
 from community.db import utcnow
 from community.errors import DomainError
 from community.models import User
-from web.accessors import db_session, evidence_root, unit_of_work
+from web.accessors import db_session, evidence_root
 from web.accounts.auth import LOGIN_LIMIT
 from web.accounts.forms import AdminEraseForm, EraseForm, RoleForm
 from web.booking.pages import policy
@@ -25,7 +25,7 @@ from web.extensions import limiter
 from web.i18n import label
 from web.portal import admin_required
 from web.portal import bp as portal_bp
-from web.usecase import run_use_case
+from web.usecase import back_to, run_use_case
 
 bp = Blueprint("account", __name__)
 
@@ -143,11 +143,11 @@ def set_role(user_id: int):
     if not form.validate_on_submit():
         flash(_("Choose one of the listed roles."), "error")
         return redirect(url_for("portal.users"))
-    try:
-        accounts.set_role(unit_of_work(), actor_id=current_user.id, user_id=user_id, role=form.role.data)
-    except DomainError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("User %(id)s is now %(role)s.", id=user_id, role=label(form.role.data)), "ok")
-    return redirect(url_for("portal.users"))
+    back = url_for("portal.users")
+    return run_use_case(
+        lambda uow: accounts.set_role(uow, actor_id=current_user.id, user_id=user_id, role=form.role.data),
+        done=_("User %(id)s is now %(role)s.", id=user_id, role=label(form.role.data)),
+        then=back,
+        failed=back_to(back),
+    )
 

@@ -8,7 +8,7 @@ import datetime as dt
 import io
 import zipfile
 
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -22,6 +22,7 @@ from rewards.audit.exports import export_files, export_manifest, export_rows, lo
 from rewards.audit.validators import validator_stats
 from web.accessors import chain_reader, database, db_session, unit_of_work, vault
 from web.portal import requires
+from web.usecase import back_to, run_use_case
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 auditor_required = requires("is_auditor", "only auditors see the audit pages")
@@ -88,15 +89,15 @@ def epochs():
 @bp.post("/epochs")
 @auditor_required
 def close_epoch():
-    try:
-        result = close_audit_epoch(unit_of_work(), actor_id=current_user.id)
-        flash(_("Epoch %(epoch)s closed with %(count)s entries; anchoring is queued.", epoch=result["epoch"],
-                count=result["entry_count"]))
-    except Forbidden:
-        raise  # auditors read; only admins close epochs: a 403, not a flash
-    except DomainError as exc:
-        flash(exc.message, "error")
-    return redirect(url_for("audit.epochs"))
+    back = url_for("audit.epochs")
+    return run_use_case(
+        lambda uow: close_audit_epoch(uow, actor_id=current_user.id),
+        done=lambda result: _("Epoch %(epoch)s closed with %(count)s entries; anchoring is queued.",
+                              epoch=result["epoch"], count=result["entry_count"]),
+        then=back,
+        failed=back_to(back),
+        raises=(Forbidden,),  # auditors read; only admins close epochs: a 403, not a flash
+    )
 
 
 def log_filters(args) -> dict:

@@ -16,7 +16,7 @@ from web.accessors import db_session, release_read_session, unit_of_work
 from web.forms import PlainForm
 from web.loyalty.forms import METRIC_LABELS, BadgeForm, ItemForm, NoteForm, TierForm
 from web.portal import admin_required, get_or_404, staff_required
-from web.usecase import run_use_case
+from web.usecase import back_to, run_use_case
 
 bp = Blueprint("loyalty", __name__)
 
@@ -220,10 +220,8 @@ def _tier_rows() -> list[TierRow]:
 def delete_tier(tier_id: int):
     if not PlainForm().validate_on_submit():
         abort(400, description=_("The form has expired; please try again."))
-    try:
-        loyalty.delete_tier(unit_of_work(), actor_id=current_user.id, tier_id=tier_id)
-    except DomainError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("Tier deleted."), "ok")
-    return redirect(url_for("loyalty.tier_admin"))
+    back = url_for("loyalty.tier_admin")
+    return run_use_case(
+        lambda uow: loyalty.delete_tier(uow, actor_id=current_user.id, tier_id=tier_id),
+        done=_("Tier deleted."), then=back, failed=back_to(back),
+    )

@@ -35,7 +35,7 @@ from web.processes.forms import (
     StatusForm,
 )
 from web.processes.view import KIND_LABELS, make_form, process_page, walk
-from web.usecase import run_use_case
+from web.usecase import back_to, run_use_case
 
 bp = Blueprint("processes", __name__)
 
@@ -286,15 +286,11 @@ def revoke_grant(grant_id: int):
     process_id = grant_.process_id
     if not PlainForm().validate_on_submit():
         abort(400, description=_("The form has expired; please try again."))
-    try:
-        permissions.revoke_grant(unit_of_work(), actor_id=current_user.id, grant_id=grant_id)
-    except (Forbidden, Unauthorized):
-        raise
-    except DomainError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("Permission removed."), "ok")
-    return redirect(url_for("processes.process", process_id=process_id, _anchor="grants"))
+    back = url_for("processes.process", process_id=process_id, _anchor="grants")
+    return run_use_case(
+        lambda uow: permissions.revoke_grant(uow, actor_id=current_user.id, grant_id=grant_id),
+        done=_("Permission removed."), then=back, failed=back_to(back), raises=(Forbidden, Unauthorized),
+    )
 
 
 @bp.post("/applications/<int:application_id>/<any(accept, decline):decision>")
@@ -304,20 +300,16 @@ def decide_application(application_id: int, decision: str):
     process_id = application.process_id
     if not PlainForm().validate_on_submit():
         abort(400, description=_("The form has expired; please try again."))
-    try:
-        joining.decide_application(
-            unit_of_work(),
-            actor_id=current_user.id,
-            application_id=application_id,
-            accept=decision == "accept",
-        )
-    except (Forbidden, Unauthorized):
-        raise
-    except DomainError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(_("Application accepted.") if decision == "accept" else _("Application declined."), "ok")
-    return redirect(url_for("processes.process", process_id=process_id, _anchor="applications"))
+    back = url_for("processes.process", process_id=process_id, _anchor="applications")
+    return run_use_case(
+        lambda uow: joining.decide_application(
+            uow, actor_id=current_user.id, application_id=application_id, accept=decision == "accept"
+        ),
+        done=_("Application accepted.") if decision == "accept" else _("Application declined."),
+        then=back,
+        failed=back_to(back),
+        raises=(Forbidden, Unauthorized),
+    )
 
 
 @bp.post("/processes/<int:process_id>/story")

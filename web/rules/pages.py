@@ -17,6 +17,7 @@ from web.accessors import db_session, unit_of_work
 from web.forms import PlainForm
 from web.portal import admin_required, staff_required
 from web.rules.forms import ImportForm, RuleForm
+from web.usecase import back_to, run_use_case
 
 bp = Blueprint("rules", __name__)
 
@@ -108,14 +109,13 @@ def publish(rule_id: str, version: int):
     if not PlainForm().validate_on_submit():
         flash(_("The form has expired; please try again."), "error")
         return redirect(url_for("rules.preview", rule_id=rule_id, version=version))
-    try:
-        publish_rule(unit_of_work(), actor_id=current_user.id, rule_id=rule_id, version=version)
-    except DomainError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("rules.preview", rule_id=rule_id, version=version))
-    flash(_("Version %(version)s of %(rule)s is now current: new events score with it; past awards stay.",
-            version=version, rule=rule_id), "ok")
-    return redirect(url_for("rules.detail", rule_id=rule_id))
+    return run_use_case(
+        lambda uow: publish_rule(uow, actor_id=current_user.id, rule_id=rule_id, version=version),
+        done=_("Version %(version)s of %(rule)s is now current: new events score with it; past awards stay.",
+               version=version, rule=rule_id),
+        then=url_for("rules.detail", rule_id=rule_id),
+        failed=back_to(url_for("rules.preview", rule_id=rule_id, version=version)),
+    )
 
 
 @bp.get("/admin/rules/export")
