@@ -38,10 +38,11 @@ from community.models import (
     ContributionState,
     ContributionTransition,
     Organisation,
+    Poll,
+    PollAnswer,
     Process,
     Task,
 )
-from community.poll_models import Poll, PollAnswer
 from community.registry import Registry
 from community.validation import get_row
 

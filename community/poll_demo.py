@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from community.db import Database, utcnow
-from community.poll_models import PollOption
+from community.models import PollOption
 from community.polls import editing, kiosks, voting
 
 KIOSK_POLL = {

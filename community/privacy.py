@@ -48,6 +48,12 @@ from community.models import (
     Erasure,
     Grant,
     LibraryRating,
+    Notification,
+    NotificationDigest,
+    NotificationPreference,
+    Poll,
+    PollAnswer,
+    PollOption,
     Process,
     ProcessApplication,
     Role,
@@ -57,8 +63,6 @@ from community.models import (
     TeamMember,
     User,
 )
-from community.notifications import Notification, NotificationDigest, NotificationPreference
-from community.poll_models import Poll, PollAnswer, PollOption
 from community.registry import Registry
 
 EXPORT_KIND = "kopa-member-data"

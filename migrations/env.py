@@ -2,14 +2,9 @@
 
 from alembic import context
 
-import booking.models  # noqa: F401
-import community.models
-import community.poll_models  # noqa: F401
-import rewards.audit_models
-import rewards.board_models
-import rewards.loyalty_models
-import rewards.models
-import rewards.rule_models  # noqa: F401
+import booking.models  # noqa: F401  (every package's tables, for the metadata)
+import community.models  # noqa: F401
+import rewards.models  # noqa: F401
 from community.db import Base, make_engine
 
 config = context.config

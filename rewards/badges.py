@@ -24,8 +24,7 @@ from community.i18n import N_
 from community.models import Contribution, ContributionCoContributor, ContributionState, User
 from community.validation import text
 from rewards.ledger import hashed_ref, instance_id, lock_wallet, points_total
-from rewards.loyalty_models import Badge, BadgeAward, BadgeLevel, BadgeMetric
-from rewards.models import OutboxItem, OutboxKind, OutboxStatus
+from rewards.models import Badge, BadgeAward, BadgeLevel, BadgeMetric, OutboxItem, OutboxKind, OutboxStatus
 
 MAX_LEVELS = 10
 TOKEN_IDS_PER_BADGE = 100  # token id = badge id * 100 + level: stable, never reused

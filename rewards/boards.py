@@ -16,8 +16,8 @@ from community.db import UnitOfWork, is_row_id
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.i18n import N_
 from community.models import User
-from rewards.board_models import BoardFreeze, freeze_of
 from rewards.events import BoardsChanged
+from rewards.models import BoardFreeze, freeze_of
 from rewards.standings import compute_board
 
 PSEUDONYM_MAX = 40

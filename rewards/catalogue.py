@@ -24,7 +24,7 @@ from community.notifications import notify
 from community.validation import web_url, when
 from rewards.ledger import refund_credits, spend_credits
 from rewards.loyalty import discounted_price, member_tier
-from rewards.loyalty_models import CatalogueItem, Redemption, RedemptionState
+from rewards.models import CatalogueItem, Redemption, RedemptionState
 
 MAX_PRICE = 1_000_000
 MAX_STOCK = 1_000_000

@@ -17,7 +17,7 @@ from community.errors import Conflict, Forbidden, InvalidInput, NotFound
 from community.i18n import N_
 from community.models import User
 from rewards.ledger import points_total
-from rewards.loyalty_models import TierRow
+from rewards.models import TierRow
 
 MAX_POINTS = 1_000_000_000
 

@@ -8,7 +8,7 @@ from community.db import Database
 from rewards.badges import award_badges, save_badge
 from rewards.catalogue import save_item
 from rewards.loyalty import save_tier
-from rewards.loyalty_models import Badge
+from rewards.models import Badge
 
 DEMO_TIERS = [("Bronze", 0, 1, 0), ("Silver", 100, 2, 5), ("Gold", 300, 3, 10)]
 DEMO_BADGES = [

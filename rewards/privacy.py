@@ -15,12 +15,24 @@ from community.models import User
 from community.privacy import ERASED_REASON, ErasureStep, Part, erased_name, plain
 from rewards import catalogue
 from rewards.audit.actions import append_action
-from rewards.audit_models import AuditEpoch, AuditLogRow
-from rewards.board_models import BoardFreeze, BoardTotal, ProcessBoardTotal
 from rewards.events import BoardsChanged
-from rewards.loyalty_models import BadgeAward, BadgeLevel, CatalogueItem, Redemption
-from rewards.models import LedgerEntry, OutboxItem, Wallet
-from rewards.rule_models import RuleVersion, ScoringEvent, ScoringRule
+from rewards.models import (
+    AuditEpoch,
+    AuditLogRow,
+    BadgeAward,
+    BadgeLevel,
+    BoardFreeze,
+    BoardTotal,
+    CatalogueItem,
+    LedgerEntry,
+    OutboxItem,
+    ProcessBoardTotal,
+    Redemption,
+    RuleVersion,
+    ScoringEvent,
+    ScoringRule,
+    Wallet,
+)
 
 
 def _ledger_extra(session: Session, entry: LedgerEntry) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from community.db import Database
-from rewards.rule_models import ScoringRule
+from rewards.models import ScoringRule
 from rewards.rules.service import save_rule
 from rewards.scoring import BOOKING_CHECKED_IN, CONTRIBUTION_APPROVED, POLL_ANSWERED, STREAK_REACHED
 

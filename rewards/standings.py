@@ -25,8 +25,8 @@ from community.db import as_utc, utcnow
 from community.errors import InvalidInput, NotFound
 from community.i18n import N_
 from community.models import Membership, Process, Team, TeamMember, User
-from rewards.board_models import BoardTotal, ProcessBoardTotal, freeze_of
 from rewards.ledger import SPENDING
+from rewards.models import BoardTotal, ProcessBoardTotal, freeze_of
 
 PERIODS = ("week", "month", "all", "last_week", "last_month")
 LIVE_PERIODS = ("week", "month", "all")  # past periods cannot move, except by revocation

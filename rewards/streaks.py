@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from community.db import utcnow
 from rewards.badges import contribution_days
-from rewards.rule_models import ScoringEvent
+from rewards.models import ScoringEvent
 from rewards.scoring import STREAK_REACHED, awards_for, record_awards
 
 

@@ -12,8 +12,7 @@ from community.access import NodePath, can
 from community.db import as_utc, is_row_id
 from community.errors import Conflict, InvalidInput
 from community.i18n import N_
-from community.models import Permission, User
-from community.poll_models import Poll, PollAnswer, PollAnswerChoice, PollKind, PollState
+from community.models import Permission, Poll, PollAnswer, PollAnswerChoice, PollKind, PollState, User
 from community.validation import text
 
 MAX_ANSWER_TEXT = 2_000

@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 from community.db import UnitOfWork, is_row_id, utcnow
 from community.errors import Conflict, Forbidden, InvalidInput
 from community.i18n import N_, Msg
-from community.models import Process, User
-from community.poll_models import Poll, PollKind, PollOption, PollState, ResultsVisibility
+from community.models import Poll, PollKind, PollOption, PollState, Process, ResultsVisibility, User
 from community.validation import get_row, text, when
 
 MAX_OPTIONS = 20

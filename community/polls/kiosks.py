@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from community.db import UnitOfWork, utcnow
 from community.errors import Conflict, InvalidInput, NotFound
 from community.i18n import N_
-from community.poll_models import Poll, PollAnswer, PollState, ResultsVisibility
+from community.models import Poll, PollAnswer, PollState, ResultsVisibility
 from community.polls.answering import answer_text, check_choices, parse_choices, require_open, store_answer
 from community.polls.tallies import PollResults, counts
 from community.validation import get_row

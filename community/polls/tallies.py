@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 from community.db import as_utc, utcnow
 from community.errors import Forbidden, InvalidInput
 from community.i18n import N_
-from community.models import User
-from community.poll_models import Poll, PollAnswer, PollAnswerChoice, PollState, ResultsVisibility
+from community.models import Poll, PollAnswer, PollAnswerChoice, PollState, ResultsVisibility, User
 from community.polls.answering import may_vote, stamp
 from community.validation import get_row
 

@@ -9,8 +9,7 @@ from community.db import UnitOfWork, utcnow
 from community.errors import Conflict, Forbidden
 from community.events import PollAnswered
 from community.i18n import N_
-from community.models import User
-from community.poll_models import Poll, PollAnswer
+from community.models import Poll, PollAnswer, User
 from community.polls.answering import (
     answer_text,
     check_choices,

@@ -19,8 +19,7 @@ from community.i18n import N_
 from community.models import User
 from rewards.audit.access import check_auditor
 from rewards.audit.canonical import int_repr, json_str, json_value, object_format, ts
-from rewards.audit_models import AuditLogRow
-from rewards.models import Setting
+from rewards.models import AuditLogRow, Setting
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit_log_head"

@@ -19,8 +19,7 @@ from rewards.audit.access import check_auditor
 from rewards.audit.actions import append_action
 from rewards.audit.canonical import LEAF_COLUMNS, LEAF_CREATED, LEAF_ID, canonical_leaf, ts
 from rewards.audit.explorer import entry_for, entry_json
-from rewards.audit_models import AuditEpoch, AuditEpochEntry
-from rewards.models import LedgerEntry, OutboxItem, OutboxKind, OutboxStatus
+from rewards.models import AuditEpoch, AuditEpochEntry, LedgerEntry, OutboxItem, OutboxKind, OutboxStatus
 
 DEFAULT_EPOCH_SECONDS = 86_400
 ZERO_ADDRESS = "0x" + "00" * 20

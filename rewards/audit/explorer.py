@@ -12,8 +12,7 @@ from community.db import as_utc, is_row_id
 from community.errors import Forbidden, InvalidInput, NotFound
 from community.i18n import N_
 from community.models import Contribution, Task, User
-from rewards.audit_models import AuditEpochEntry
-from rewards.models import LedgerEntry, OutboxItem, OutboxStatus, Wallet
+from rewards.models import AuditEpochEntry, LedgerEntry, OutboxItem, OutboxStatus, Wallet
 
 
 def entry_for(session: Session, viewer: User, entry_id: object) -> LedgerEntry:

@@ -18,8 +18,7 @@ from community.db import UnitOfWork, utcnow
 from community.models import User
 from rewards.audit.actions import append_action
 from rewards.audit.canonical import ts
-from rewards.audit_models import AuditEpochEntry
-from rewards.models import LedgerEntry, OutboxStatus, Wallet
+from rewards.models import AuditEpochEntry, LedgerEntry, OutboxStatus, Wallet
 
 # address, points and status first: `awk -F,` sums them whatever later fields hold.
 EXPORT_FIELDS = ("id", "address", "points", "status", "member_id", "dimension", "cause", "source_key",

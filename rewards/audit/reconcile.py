@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 from community.db import as_utc, utcnow
 from rewards.audit.canonical import LEAF_ID, canonical_leaf
 from rewards.audit.epochs import core_rows, epoch_root, epoch_rows, epoch_state
-from rewards.audit_models import AuditEpoch
-from rewards.models import LedgerEntry, OutboxItem, OutboxStatus, Wallet
+from rewards.models import AuditEpoch, LedgerEntry, OutboxItem, OutboxStatus, Wallet
 
 
 def ledger_side(session: Session) -> dict:

@@ -13,12 +13,11 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
-from rewards.audit_models import AuditEpoch
 from rewards.chain.client import ChainError, anchor_contract, badges_contract
 from rewards.chain.codec import EventCodec, Log, decode_args, encode_call, event_codec
 from rewards.chain.deploy import ANCHOR, BADGES, current_deployment, recorded_deployment
 from rewards.chain.host import RelayHost
-from rewards.models import OutboxItem, OutboxKind
+from rewards.models import AuditEpoch, OutboxItem, OutboxKind
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from community.errors import InvalidInput
 from community.i18n import N_, Msg
 from rewards.formula import FormulaError, parse
 from rewards.ledger import SPENDING
-from rewards.rule_models import RuleVersion
+from rewards.models import RuleVersion
 from rewards.rules.events import EVENT_CONTEXT, EVENT_INPUTS, TIER
 
 CAP_PERIODS = ("day", "week", "month")

@@ -17,8 +17,7 @@ from community.i18n import N_
 from rewards import loyalty
 from rewards.formula import Formula, FormulaError, parse, round_half_up
 from rewards.ledger import lock_wallet
-from rewards.models import LedgerEntry
-from rewards.rule_models import RuleVersion, ScoringEvent, ScoringRule
+from rewards.models import LedgerEntry, RuleVersion, ScoringEvent, ScoringRule
 from rewards.rules.definitions import Definition, is_number
 from rewards.rules.events import TIER, Award
 from rewards.totals import period_window

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from community.db import as_utc, utcnow
 from community.models import User
-from rewards.rule_models import ScoringEvent
+from rewards.models import ScoringEvent
 from rewards.rules.definitions import Definition
 from rewards.rules.engine import (
     CompiledRule,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from community.db import UnitOfWork
 from community.errors import Forbidden, InvalidInput, NotFound
 from community.i18n import N_
-from rewards.rule_models import ScoringRule
+from rewards.models import ScoringRule
 from rewards.rules.access import actor_of, require_admin, require_staff, sees_drafts
 from rewards.rules.definitions import RuleInvalid, validate_definition
 from rewards.rules.replay import PreviewReport, preview

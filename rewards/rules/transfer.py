@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from community.db import UnitOfWork
 from community.errors import InvalidInput
 from community.i18n import N_
-from rewards.rule_models import ScoringRule
+from rewards.models import ScoringRule
 from rewards.rules.access import require_admin
 from rewards.rules.definitions import RULE_ID_RE, Definition, RuleInvalid, validate_definition
 from rewards.rules.versions import add_version, list_rules, publish_version

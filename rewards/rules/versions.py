@@ -11,8 +11,7 @@ from community.db import utcnow
 from community.errors import Conflict, NotFound
 from community.i18n import N_
 from community.models import User
-from rewards.models import LedgerEntry
-from rewards.rule_models import RuleVersion, ScoringRule
+from rewards.models import LedgerEntry, RuleVersion, ScoringRule
 from rewards.rules.definitions import RULE_ID_RE, Definition, RuleInvalid
 
 

@@ -46,9 +46,8 @@ from community.db import Database
 from community.models import User
 from rewards.audit.actions import GENESIS, HEAD_KEY, chain_hash, verify_audit_log
 from rewards.audit.epochs import close_epoch, epoch_leaves, epoch_root
-from rewards.audit_models import AuditEpoch, AuditLogRow
 from rewards.ledger import entry_ref, instance_id, record_entry
-from rewards.models import LedgerEntry, OutboxItem, OutboxStatus, Setting, Wallet
+from rewards.models import AuditEpoch, AuditLogRow, LedgerEntry, OutboxItem, OutboxStatus, Setting, Wallet
 from web import bootstrap
 from web.migrate import upgrade
 

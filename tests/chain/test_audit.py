@@ -22,11 +22,10 @@ from rewards import merkle
 from rewards.audit.actions import GENESIS, chain_hash, verify_audit_log, verify_chain
 from rewards.audit.epochs import close_epoch
 from rewards.audit.erasure import erase_member
-from rewards.audit_models import AuditEpochEntry
 from rewards.chain.client import anchor_contract, credits_contract
 from rewards.chain.relay import Relay
 from rewards.chain.transactions import send_signed, wait
-from rewards.models import LedgerEntry, OutboxItem, Wallet
+from rewards.models import AuditEpochEntry, LedgerEntry, OutboxItem, Wallet
 from tests.support.audit import Setup, tamper_points
 from tests.support.community import SECRET
 from tests.support.relay import drain

@@ -23,10 +23,9 @@ from community.models import Role, User
 from rewards.audit.actions import verify_audit_log
 from rewards.audit.epochs import close_epoch
 from rewards.audit.validators import validator_stats
-from rewards.audit_models import AuditLogRow
 from rewards.chain.anvil import foundry_binary
 from rewards.chain.relay import Relay
-from rewards.models import LedgerEntry, OutboxItem, Wallet
+from rewards.models import AuditLogRow, LedgerEntry, OutboxItem, Wallet
 from tests.support.audit import tamper_points
 from tests.support.chain import deploy_for
 from tests.support.community import SECRET

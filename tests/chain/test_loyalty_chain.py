@@ -18,8 +18,7 @@ from rewards.chain.lanes import BadgeLane
 from rewards.chain.relay import Relay
 from rewards.chain.transactions import send_signed, wait
 from rewards.ledger import points_total
-from rewards.loyalty_models import BadgeAward
-from rewards.models import LedgerEntry, OutboxItem
+from rewards.models import BadgeAward, LedgerEntry, OutboxItem
 from rewards.wallets import wallet_of
 from tests.support.loyalty import Chain, badge_balance, badge_mints, balance
 

@@ -17,8 +17,7 @@ from rewards import catalogue
 from rewards.chain.client import connect
 from rewards.chain.deploy import CREDITS, recorded_deployment
 from rewards.ledger import spendable_credits
-from rewards.loyalty_models import CatalogueItem, Redemption
-from rewards.models import LedgerEntry, OutboxItem
+from rewards.models import CatalogueItem, LedgerEntry, OutboxItem, Redemption
 from rewards.vault import KeyVault
 from rewards.wallets import wallet_of
 from tests.support.chain import cast_total_supply

@@ -47,8 +47,7 @@ from rewards.chain.relay import TRANSIENT, Relay
 from rewards.chain.transactions import fee_fields, wait
 from rewards.errors import InsufficientCredits
 from rewards.ledger import credits_total, spendable_credits
-from rewards.loyalty_models import Redemption
-from rewards.models import LedgerEntry, OutboxItem, Wallet
+from rewards.models import LedgerEntry, OutboxItem, Redemption, Wallet
 from rewards.vault import KeyVault
 from tests.support.booking import NOW, Centre, at
 from tests.support.chain import (

@@ -11,7 +11,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from community import accounts, contributions
-from community.notifications import Notification
+from community.models import Notification
 from rewards.chain.anvil import free_port
 
 

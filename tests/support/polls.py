@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from community.db import utcnow
-from community.poll_models import PollAnswer, PollOption
+from community.models import PollAnswer, PollOption
 from community.polls import editing
 from rewards.models import LedgerEntry
 

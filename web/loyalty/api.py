@@ -10,7 +10,7 @@ from community.db import as_utc
 from community.errors import Forbidden, InvalidInput
 from community.i18n import N_
 from rewards import badges, catalogue, loyalty
-from rewards.loyalty_models import CatalogueItem, Redemption, RedemptionState
+from rewards.models import CatalogueItem, Redemption, RedemptionState
 from web.accessors import db_session, release_read_session
 from web.apiutil import json_body, token_required
 from web.usecase import run_use_case

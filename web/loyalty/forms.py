@@ -13,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import URL, DataRequired, InputRequired, Length, NumberRange, Optional
 
-from rewards.loyalty_models import BadgeMetric
+from rewards.models import BadgeMetric
 
 METRIC_LABELS = {
     BadgeMetric.APPROVED_CONTRIBUTIONS.value: _l("approved contributions"),

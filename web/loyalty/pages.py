@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from community.errors import DomainError, Forbidden
 from rewards import badges, catalogue, loyalty
-from rewards.loyalty_models import Badge, CatalogueItem, Redemption, RedemptionState, TierRow
+from rewards.models import Badge, CatalogueItem, Redemption, RedemptionState, TierRow
 from web.accessors import db_session, release_read_session, unit_of_work
 from web.forms import PlainForm
 from web.loyalty.forms import METRIC_LABELS, BadgeForm, ItemForm, NoteForm, TierForm

@@ -7,7 +7,8 @@ from flask import Blueprint, g, jsonify, request
 from community import notifications as notes
 from community.db import as_utc, is_row_id
 from community.errors import InvalidInput
-from community.notifications import CATEGORIES, MODES, Notification
+from community.models import Notification
+from community.notifications import CATEGORIES, MODES
 from web.accessors import database, db_session, release_read_session, unit_of_work
 from web.apiutil import decimal_id, json_body, token_required
 from web.notifications.delivery import delivery

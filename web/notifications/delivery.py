@@ -23,7 +23,7 @@ from sqlalchemy import event, func, select
 
 from community import notifications as notes
 from community.db import Database, utcnow
-from community.notifications import Notification
+from community.models import Notification
 from web.boards.live import push_to_user
 
 log = logging.getLogger(__name__)

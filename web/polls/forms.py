@@ -18,7 +18,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from community.errors import DomainError
-from community.poll_models import PollKind, ResultsVisibility
+from community.models import PollKind, ResultsVisibility
 from community.polls import editing
 
 

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from community.db import as_utc
 from community.errors import InvalidInput
 from rewards.formula import FormulaError
-from rewards.rule_models import RuleVersion, ScoringRule
+from rewards.models import RuleVersion, ScoringRule
 from rewards.rules import definitions, events, service, transfer
 from web.accessors import db_session, unit_of_work
 from web.apiutil import json_body, token_required

@@ -10,7 +10,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from rewards.formula import MAX_LENGTH
-from rewards.rule_models import RuleVersion
+from rewards.models import RuleVersion
 from rewards.rules.definitions import CAP_PERIODS, MAX_CAP, RuleInvalid
 from rewards.rules.events import EVENT_INPUTS
 from web.i18n import lazy_label

@@ -35,7 +35,7 @@ from booking import (
 from booking.errors import BookingSuspended, QuotaExceeded, SlotTaken, TooLate
 from booking.models import Booking, State, WaitlistEntry
 from community.errors import Conflict, Forbidden, InvalidInput
-from community.notifications import Notification
+from community.models import Notification
 from rewards import loyalty
 from rewards.errors import InsufficientCredits
 from rewards.ledger import held_credits, spendable_credits

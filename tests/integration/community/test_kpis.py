@@ -13,8 +13,7 @@ from booking import attendance, cancellation, housekeeping, inventory
 from booking.models import Booking
 from community import contributions, kpis
 from community.errors import InvalidInput
-from community.models import Contribution, ContributionTransition, Organisation, Role, Task
-from community.poll_models import PollAnswer
+from community.models import Contribution, ContributionTransition, Organisation, PollAnswer, Role, Task
 from community.polls import editing
 from rewards.ledger import record_entry
 from rewards.models import LedgerEntry, OutboxItem

@@ -11,8 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from community.db import utcnow
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound
-from community.models import Role
-from community.poll_models import Poll, PollAnswer, PollOption
+from community.models import Poll, PollAnswer, PollOption, Role
 from community.polls import editing, kiosks, tallies, voting
 from community.processes import building, permissions
 from rewards import scoring

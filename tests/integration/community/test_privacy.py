@@ -23,19 +23,26 @@ from community import accounts, contributions, notifications, privacy
 from community.db import Base
 from community.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from community.evidence import evidence_path, store_evidence
-from community.models import ApiToken, Contribution, ProcessApplication, Role, User
-from community.notifications import Notification, NotificationPreference, notify
-from community.poll_models import PollAnswer, PollOption
+from community.models import (
+    ApiToken,
+    Contribution,
+    Notification,
+    NotificationPreference,
+    PollAnswer,
+    PollOption,
+    ProcessApplication,
+    Role,
+    User,
+)
+from community.notifications import notify
 from community.polls import editing, kiosks, voting
 from community.processes import building, joining, permissions, resources, success_stories, teamwork
 from rewards import boards, catalogue
 from rewards.audit.actions import verify_audit_log
 from rewards.audit.canonical import canonical_entry
 from rewards.audit.epochs import close_epoch
-from rewards.audit_models import AuditLogRow
 from rewards.badges import save_badge
-from rewards.loyalty_models import Redemption
-from rewards.models import LedgerEntry, OutboxItem, Wallet
+from rewards.models import AuditLogRow, LedgerEntry, OutboxItem, Redemption, Wallet
 from rewards.standings import BoardKey
 from tests.support.booking import NOW, POLICY, Centre, at
 from tests.support.community import PASSWORD, SECRET, Community

@@ -19,9 +19,8 @@ from rewards.audit.actions import GENESIS, HEAD_KEY, append_action, chain_hash, 
 from rewards.audit.canonical import LEAF_FIELDS, canonical_entry, canonical_leaf, ts
 from rewards.audit.epochs import close_epoch, epoch_leaves, epoch_root
 from rewards.audit.reconcile import ledger_side
-from rewards.audit_models import AuditEpochEntry, AuditLogRow
 from rewards.ledger import record_entry
-from rewards.models import LedgerEntry, Setting
+from rewards.models import AuditEpochEntry, AuditLogRow, LedgerEntry, Setting
 from tests.support.audit import Setup
 from tests.support.relay import drain
 

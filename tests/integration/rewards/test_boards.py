@@ -269,8 +269,7 @@ def test_trigger_kept_totals_equal_the_ledger_sums(db, community, people):
     """board_totals (migration 0010) against a direct sum over the ledger, revocation included."""
     from sqlalchemy import func, select
 
-    from rewards.board_models import BoardTotal
-    from rewards.models import LedgerEntry
+    from rewards.models import BoardTotal, LedgerEntry
 
     staff = people["staff"]
     task = community.task(staff, complexity=40)
@@ -302,8 +301,7 @@ def test_trigger_kept_process_totals_equal_the_ledger_sums(db, community, people
     from sqlalchemy import func, select
 
     from community.models import Contribution, Task
-    from rewards.board_models import ProcessBoardTotal
-    from rewards.models import LedgerEntry
+    from rewards.models import LedgerEntry, ProcessBoardTotal
 
     staff = people["staff"]
     task_a, task_b = community.task(staff, complexity=40), community.task(staff, complexity=20)

@@ -26,8 +26,7 @@ from rewards.ledger import (
     points_total,
     spendable_credits,
 )
-from rewards.loyalty_models import BadgeAward, CatalogueItem, Redemption
-from rewards.models import LedgerEntry, OutboxItem
+from rewards.models import BadgeAward, CatalogueItem, LedgerEntry, OutboxItem, Redemption
 from rewards.wallets import wallet_of
 from tests.support.loyalty import Chain, balance, fund, redeemed_by_ref
 

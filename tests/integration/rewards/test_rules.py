@@ -16,8 +16,7 @@ from community.models import Role, User
 from rewards import scoring
 from rewards.formula import FormulaError
 from rewards.ledger import refund_credits
-from rewards.models import LedgerEntry
-from rewards.rule_models import RuleVersion, ScoringEvent
+from rewards.models import LedgerEntry, RuleVersion, ScoringEvent
 from rewards.rules.definitions import RuleInvalid, validate_definition
 from rewards.rules.engine import current_ruleset
 from rewards.rules.replay import preview, replay

@@ -7,8 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from community.models import Contribution, Role
-from rewards.models import LedgerEntry
-from rewards.rule_models import ScoringEvent
+from rewards.models import LedgerEntry, ScoringEvent
 from rewards.rules_demo import seed_rules
 from rewards.scoring import STREAK_REACHED
 from rewards.streaks import current_week_streak

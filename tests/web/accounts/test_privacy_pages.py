@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from community.models import Role, User
 from rewards.audit.actions import verify_audit_log
-from rewards.audit_models import AuditLogRow
+from rewards.models import AuditLogRow
 from tests.support.community import PASSWORD, SECRET, Community
 from tests.support.privacy import NAME, database_text
 from tests.support.web import AuthActions, csrf_token

@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 
 from community.models import Role, User
 from rewards.audit.actions import audit_log_page, verify_audit_log
-from rewards.audit_models import AuditLogRow
+from rewards.models import AuditLogRow
 from tests.support.web import token_for
 
 pytestmark = pytest.mark.chain

@@ -36,22 +36,20 @@ from community.evidence import store_evidence
 from community.models import (
     Grant,
     LibraryItem,
+    Notification,
     Objective,
     Phase,
+    Poll,
     Process,
     ProcessApplication,
     Task,
     Team,
     User,
 )
-from community.notifications import Notification
-from community.poll_models import Poll
 from community.processes import joining
 from rewards import catalogue
 from rewards.ledger import record_entry
-from rewards.loyalty_models import Badge, CatalogueItem, TierRow
-from rewards.models import LedgerEntry, OutboxItem
-from rewards.rule_models import ScoringRule
+from rewards.models import Badge, CatalogueItem, LedgerEntry, OutboxItem, ScoringRule, TierRow
 from rewards.rules.service import export_for
 from tests.support.chain import deploy_for
 from tests.support.community import PASSWORD, SECRET, Community

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from community.models import Role
 from rewards import badges, catalogue, loyalty
-from rewards.loyalty_models import Badge, CatalogueItem, Redemption, TierRow
+from rewards.models import Badge, CatalogueItem, Redemption, TierRow
 from tests.support.community import PASSWORD
 from tests.support.loyalty import Chain, fund
 from tests.support.web import AuthActions

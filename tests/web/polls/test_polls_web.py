@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from community.models import Role
-from community.poll_models import Poll
+from community.models import Poll, Role
 from community.processes import building
 from rewards.models import LedgerEntry
 from tests.support.community import PASSWORD, SECRET, Community

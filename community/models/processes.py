@@ -1,4 +1,5 @@
-"""Accounts, co-creation processes, tasks and contributions, and the record of erased accounts."""
+"""Co-creation processes and their tree (phase → objective → task), prerequisites, the
+resource library, teams, grants, applications and success stories."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (
-    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -19,26 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from community.db import Base, utcnow
-
-
-class Role(enum.StrEnum):
-    MEMBER = "member"
-    STAFF = "staff"
-    AUDITOR = "auditor"
-    ADMIN = "admin"
-
-
-class ContributionState(enum.StrEnum):
-    PENDING = "pending"
-    AWAITING_SECOND = "awaiting_second_approval"  # four-eyes: one approval given
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    CHANGES_REQUESTED = "changes_requested"
-    APPEALED = "appealed"
-    REVOKED = "revoked"
-
-
-CONTRIBUTION_STATES = tuple(s.value for s in ContributionState)
+from community.models.accounts import Organisation, User
 
 
 class NodeStatus(enum.StrEnum):
@@ -69,80 +50,6 @@ class TeamKind(enum.StrEnum):
 
 
 COMPLEXITIES = (0, 20, 40, 60, 80, 100)
-LEVELS = ("low", "average", "high")
-
-
-class User(Base):
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    display_name: Mapped[str] = mapped_column(String(80))
-    password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER.value)
-    active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    board_opt_out: Mapped[bool | None] = mapped_column()  # leaderboards (#6): hidden from others
-    board_pseudonym: Mapped[str | None] = mapped_column(String(40))  # shown instead of display_name
-    locale: Mapped[str | None] = mapped_column(String(8))  # chosen language; NULL: the browser decides
-    # Part of every signed-in session's id: raising it ends every session signed with the old
-    # value (a cookie copied before logout stops working; sessions are cookies, not rows).
-    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
-
-    __table_args__ = (
-        CheckConstraint("role IN ('member', 'staff', 'auditor', 'admin')", name="role_known"),
-    )
-
-    # The session-user protocol Flask-Login expects, without importing Flask here.
-    @property
-    def is_active(self) -> bool:
-        return self.active
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def is_anonymous(self) -> bool:
-        return False
-
-    def get_id(self) -> str:
-        return f"{self.id}.{self.session_epoch}"
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in (Role.STAFF, Role.ADMIN)
-
-    @property
-    def is_auditor(self) -> bool:
-        return self.role in (Role.AUDITOR, Role.ADMIN)
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
-
-
-class ApiToken(Base):
-    """Bearer tokens for the JSON API and Socket.IO; only their SHA-256 is stored."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-
-    user: Mapped[User] = relationship()
-
-
-class Organisation(Base):
-    __tablename__ = "organisations"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    description: Mapped[str] = mapped_column(Text, default="")
 
 
 def _status_check() -> CheckConstraint:
@@ -392,86 +299,3 @@ class StoryOptIn(Base):
     user: Mapped[User] = relationship()
 
     __table_args__ = (UniqueConstraint("process_id", "user_id", name="uq_story_opt_ins_process_user"),)
-
-
-class Contribution(Base):
-    __tablename__ = "contributions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    text: Mapped[str] = mapped_column(Text)
-    evidence_url: Mapped[str | None] = mapped_column(String(2000))
-    state: Mapped[str] = mapped_column(String(32), default=ContributionState.PENDING.value)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    decision_comment: Mapped[str | None] = mapped_column(Text)
-    # Evidence file (stored content-addressed under instance/evidence/).
-    evidence_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
-    evidence_filename: Mapped[str | None] = mapped_column(String(255))
-    evidence_content_type: Mapped[str | None] = mapped_column(String(100))
-    evidence_size: Mapped[int | None] = mapped_column(BigInteger)
-    # Set at submission when the same file or URL was already used in this process.
-    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("contributions.id"))
-    level: Mapped[str | None] = mapped_column(String(8))
-    proposed_points: Mapped[int | None] = mapped_column(Integer)
-    first_approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    appeal_reason: Mapped[str | None] = mapped_column(Text)
-    appealed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-
-    task: Mapped[Task] = relationship()
-    member: Mapped[User] = relationship(foreign_keys=[member_id])
-    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
-    transitions: Mapped[list[ContributionTransition]] = relationship(
-        back_populates="contribution", order_by="ContributionTransition.id"
-    )
-    co_contributors: Mapped[list[User]] = relationship(secondary="contribution_co_contributors")
-
-    __table_args__ = (
-        CheckConstraint(
-            "state IN ('pending', 'awaiting_second_approval', 'approved', 'rejected', "
-            "'changes_requested', 'appealed', 'revoked')",
-            name="state_known",
-        ),
-        CheckConstraint("level IS NULL OR level IN ('low', 'average', 'high')", name="level_known"),
-    )
-
-    @property
-    def member_ids(self) -> list[int]:
-        """The contributor first, then co-contributors: everyone the points go to."""
-        return [self.member_id, *(u.id for u in self.co_contributors)]
-
-
-class ContributionCoContributor(Base):
-    __tablename__ = "contribution_co_contributors"
-
-    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-
-
-class ContributionTransition(Base):
-    """Who moved a contribution from which state to which, when and why."""
-
-    __tablename__ = "contribution_transitions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    contribution_id: Mapped[int] = mapped_column(ForeignKey("contributions.id"), index=True)
-    from_state: Mapped[str | None] = mapped_column(String(32))
-    to_state: Mapped[str] = mapped_column(String(32))
-    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    comment: Mapped[str | None] = mapped_column(Text)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-    contribution: Mapped[Contribution] = relationship(back_populates="transitions")
-    actor: Mapped[User] = relationship()
-
-
-class Erasure(Base):
-    """A member erased under GDPR: personal data gone, the pseudonymous id and ledger kept."""
-
-    __tablename__ = "erasures"
-
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    erased_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    erased_by_id: Mapped[int | None] = mapped_column(Integer)
